@@ -1,0 +1,36 @@
+// Runs every test/**/*.test.ts (or the files/folders given) with Node's test runner through tsx.
+// SPANFORGE_TEST_FILTER=substring runs only the files whose path contains it.
+import { spawnSync } from 'node:child_process';
+import { readdirSync, statSync } from 'node:fs';
+import { dirname, join, relative } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const root = join(dirname(fileURLToPath(import.meta.url)), '..');
+function walk(dir, out) {
+  for (const name of readdirSync(dir)) {
+    if (name === 'node_modules' || name.startsWith('.')) continue;
+    const p = join(dir, name);
+    if (statSync(p).isDirectory()) walk(p, out);
+    else if (name.endsWith('.test.ts')) out.push(p);
+  }
+  return out;
+}
+const args = process.argv.slice(2);
+let files = (args.length ? args : ['test']).flatMap((a) => {
+  const p = join(root, a);
+  return statSync(p).isDirectory() ? walk(p, []) : [p];
+});
+const filter = process.env.SPANFORGE_TEST_FILTER;
+if (filter) files = files.filter((f) => f.includes(filter));
+files.sort();
+if (files.length === 0) {
+  console.error('no test files found');
+  process.exit(1);
+}
+console.log(`running ${files.length} test files`);
+const r = spawnSync(
+  process.execPath,
+  ['--import', 'tsx', '--test', '--test-concurrency=1', ...files.map((f) => relative(root, f))],
+  { cwd: root, stdio: 'inherit', env: { ...process.env } },
+);
+process.exit(r.status ?? 1);
