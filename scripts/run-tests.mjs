@@ -1,7 +1,7 @@
 // Runs every test/**/*.test.ts (or the files/folders given) with Node's test runner through tsx.
 // SPANFORGE_TEST_FILTER=substring runs only the files whose path contains it.
 import { spawnSync } from 'node:child_process';
-import { readdirSync, statSync } from 'node:fs';
+import { existsSync, readdirSync, statSync } from 'node:fs';
 import { dirname, join, relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -26,6 +26,18 @@ files.sort();
 if (files.length === 0) {
   console.error('no test files found');
   process.exit(1);
+}
+// The browser tests drive Debian's Chromium (the machine cannot download a browser). Install it
+// when it is missing and we are allowed to (root with apt-get); otherwise those tests say why they skip.
+if (!existsSync('/usr/bin/chromium') && process.getuid?.() === 0 && existsSync('/usr/bin/apt-get')) {
+  console.log('installing Debian chromium for the browser tests (apt-get install -y chromium)');
+  const env = { ...process.env, DEBIAN_FRONTEND: 'noninteractive' };
+  let r = spawnSync('apt-get', ['install', '-y', '-q', 'chromium'], { stdio: 'inherit', env });
+  if (r.status !== 0) {
+    spawnSync('apt-get', ['update', '-q'], { stdio: 'inherit', env });
+    r = spawnSync('apt-get', ['install', '-y', '-q', 'chromium'], { stdio: 'inherit', env });
+  }
+  if (r.status !== 0) console.error('could not install chromium; browser tests will fail in CI');
 }
 console.log(`running ${files.length} test files`);
 const r = spawnSync(
