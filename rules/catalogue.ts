@@ -1,0 +1,210 @@
+// The catalogue of what spanforge instruments, as plain data shared by every front-end (tsc, Babel).
+// Front-ends decide *that* a site matches a rule (types or bindings); this file says *what* it is.
+
+/**
+ * Where a matched callee is declared. `module` is the package (or node builtin) name the declaration
+ * comes from, with `@types/x` mapped to `x` and `node:` prefixes removed; `owner` is the class or
+ * interface that declares the member (absent for exported functions and globals).
+ */
+export interface TargetMatch {
+  module: readonly string[];
+  owner?: readonly string[];
+  names: readonly string[];
+  /** Also matches the global of that name (`fetch`), declared in a lib or @types file. */
+  global?: boolean;
+}
+
+/** The run-time behaviour the emitted call asks for; a runtime/abi.ts handler of that name. */
+export type CallHandler = 'pg' | 'fetch' | 'undici' | 'http' | 'app';
+/** How a route registration is shaped. */
+export type RouteShape =
+  /** `app.get(path, ...handlers)`; Fastify `app.get(path, [opts,] handler)` */
+  | 'path-handlers'
+  /** `app.route(path).get(...handlers)` (Express): path from the inner call. */
+  | 'chained-route'
+  /** Fastify `app.route({ method, url, handler })` */
+  | 'route-object'
+  /** Express `app.use(...)`: only 4-argument error middleware is wrapped (decided at run time). */
+  | 'error-middleware'
+  /** `http.createServer([opts,] handler)` */
+  | 'server-handler'
+  /** `server.on('request', handler)` */
+  | 'server-event';
+
+export interface SpanFacts {
+  type: string;
+  subtype?: string;
+  action?: string;
+}
+
+export interface CallRule {
+  id: string;
+  kind: 'call';
+  target: TargetMatch;
+  handler: CallHandler;
+  span: SpanFacts;
+  description: string;
+}
+
+export interface RouteRule {
+  id: string;
+  kind: 'route';
+  framework: 'express' | 'fastify' | 'node-http';
+  target: TargetMatch;
+  shape: RouteShape;
+  description: string;
+}
+
+/** `@Traced()` / `@Traced({ name, type })` on methods. */
+export interface DecoratorRule {
+  id: string;
+  kind: 'decorator';
+  target: TargetMatch;
+  span: SpanFacts;
+  description: string;
+}
+
+/** `traced(fn)` / `traced(fn, { name, type })`. */
+export interface WrapRule {
+  id: string;
+  kind: 'wrap';
+  target: TargetMatch;
+  span: SpanFacts;
+  description: string;
+}
+
+export type Rule = CallRule | RouteRule | DecoratorRule | WrapRule;
+
+/** HTTP methods a route-registration member name stands for (`all` = any method). */
+export const ROUTE_METHODS: Readonly<Record<string, string>> = {
+  get: 'GET',
+  post: 'POST',
+  put: 'PUT',
+  patch: 'PATCH',
+  delete: 'DELETE',
+  del: 'DELETE',
+  head: 'HEAD',
+  options: 'OPTIONS',
+  all: '*',
+};
+const routeMemberNames = Object.keys(ROUTE_METHODS);
+const SPANFORGE_MODULES = ['spanforge', 'spanforge/runtime'] as const;
+
+/** The catalogue. Ids are stable: options turn rules off by id and reports name them. */
+export const RULES: readonly Rule[] = [
+  {
+    id: 'pg.query',
+    kind: 'call',
+    target: { module: ['pg'], owner: ['Pool', 'ClientBase', 'Client', 'PoolClient'], names: ['query'] },
+    handler: 'pg',
+    span: { type: 'db', subtype: 'postgresql', action: 'query' },
+    description: 'pg Client/Pool/PoolClient query (promise, callback, config object, submittable)',
+  },
+  {
+    id: 'fetch',
+    kind: 'call',
+    target: { module: ['undici', 'undici-types'], names: ['fetch'], global: true },
+    handler: 'fetch',
+    span: { type: 'external', subtype: 'http', action: 'request' },
+    description: 'global fetch and undici fetch',
+  },
+  {
+    id: 'undici.request',
+    kind: 'call',
+    target: { module: ['undici'], names: ['request', 'stream'] },
+    handler: 'undici',
+    span: { type: 'external', subtype: 'http', action: 'request' },
+    description: 'undici request/stream',
+  },
+  {
+    id: 'http.request',
+    kind: 'call',
+    target: { module: ['http', 'https'], names: ['request', 'get'] },
+    handler: 'http',
+    span: { type: 'external', subtype: 'http', action: 'request' },
+    description: 'node:http and node:https request/get',
+  },
+  {
+    id: 'express.route',
+    kind: 'route',
+    framework: 'express',
+    target: {
+      module: ['express', 'express-serve-static-core'],
+      owner: ['IRouter', 'Application', 'Router', 'Express'],
+      names: routeMemberNames,
+    },
+    shape: 'path-handlers',
+    description: 'Express app/router .get/.post/.put/.patch/.delete/.all(path, ...handlers)',
+  },
+  {
+    id: 'express.route-chain',
+    kind: 'route',
+    framework: 'express',
+    target: { module: ['express', 'express-serve-static-core'], owner: ['IRoute'], names: routeMemberNames },
+    shape: 'chained-route',
+    description: 'Express app.route(path).get(...handlers)',
+  },
+  {
+    id: 'express.error-middleware',
+    kind: 'route',
+    framework: 'express',
+    target: {
+      module: ['express', 'express-serve-static-core'],
+      owner: ['IRouter', 'Application', 'Router', 'Express'],
+      names: ['use'],
+    },
+    shape: 'error-middleware',
+    description: 'Express error-handling middleware (err, req, res, next) registered with use()',
+  },
+  {
+    id: 'fastify.route',
+    kind: 'route',
+    framework: 'fastify',
+    target: { module: ['fastify'], owner: ['FastifyInstance'], names: routeMemberNames },
+    shape: 'path-handlers',
+    description: 'Fastify .get/.post/...(path, [options,] handler)',
+  },
+  {
+    id: 'fastify.route-object',
+    kind: 'route',
+    framework: 'fastify',
+    target: { module: ['fastify'], owner: ['FastifyInstance'], names: ['route'] },
+    shape: 'route-object',
+    description: 'Fastify .route({ method, url, handler })',
+  },
+  {
+    id: 'http.server',
+    kind: 'route',
+    framework: 'node-http',
+    target: { module: ['http', 'https'], names: ['createServer'] },
+    shape: 'server-handler',
+    description: 'http(s).createServer([options,] handler)',
+  },
+  {
+    id: 'http.server-request-event',
+    kind: 'route',
+    framework: 'node-http',
+    target: { module: ['http', 'https'], owner: ['Server'], names: ['on', 'addListener', 'once', 'prependListener'] },
+    shape: 'server-event',
+    description: "server.on('request', handler)",
+  },
+  {
+    id: 'traced.decorator',
+    kind: 'decorator',
+    target: { module: SPANFORGE_MODULES, names: ['Traced'] },
+    span: { type: 'app' },
+    description: '@Traced() / @Traced({ name, type }) on class methods (legacy and standard decorators)',
+  },
+  {
+    id: 'traced.fn',
+    kind: 'wrap',
+    target: { module: SPANFORGE_MODULES, names: ['traced'] },
+    span: { type: 'app' },
+    description: 'traced(fn) / traced(fn, { name, type })',
+  },
+];
+
+/** Looks a rule up by id. */
+export function ruleById(id: string): Rule | undefined {
+  return RULES.find((r) => r.id === id);
+}
