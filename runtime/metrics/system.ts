@@ -1,0 +1,160 @@
+// System and process metrics: CPU (system and process, normalised by core count), memory, cgroup memory.
+import { readFileSync } from 'node:fs';
+import * as os from 'node:os';
+
+/** Reads a small /proc or /sys file; undefined when it is missing or unreadable (not Linux, sandboxed). */
+function readSmall(path: string): string | undefined {
+  try {
+    return readFileSync(path, 'latin1');
+  } catch {
+    return undefined;
+  }
+}
+
+interface CpuTimes {
+  total: number;
+  idle: number;
+}
+
+/** Summed system CPU times (any unit: only ratios of deltas are used). */
+function systemCpuTimes(useProc: boolean): CpuTimes | undefined {
+  if (useProc) {
+    // First line: "cpu  user nice system idle iowait irq softirq steal guest guest_nice" (USER_HZ ticks).
+    // guest and guest_nice are already included in user and nice, so only the first 8 are summed.
+    const stat = readSmall('/proc/stat');
+    if (stat !== undefined && stat.startsWith('cpu ')) {
+      const nl = stat.indexOf('\n');
+      const f = stat.slice(4, nl < 0 ? undefined : nl).trim().split(/\s+/);
+      let total = 0;
+      for (let i = 0; i < 8 && i < f.length; i++) total += Number(f[i]);
+      const idle = Number(f[3]) + (f.length > 4 ? Number(f[4]) : 0);
+      if (Number.isFinite(total) && Number.isFinite(idle)) return { total, idle };
+    }
+  }
+  let total = 0;
+  let idle = 0;
+  for (const c of os.cpus()) {
+    total += c.times.user + c.times.nice + c.times.sys + c.times.idle + c.times.irq;
+    idle += c.times.idle;
+  }
+  return total > 0 ? { total, idle } : undefined;
+}
+
+/** cgroup memory files, found once; undefined members when not in a cgroup with a memory controller. */
+interface CgroupMemory {
+  usagePath: string;
+  limitPath: string;
+}
+
+// cgroup v1 "no limit" is a huge page-aligned number (0x7ffffffffffff000 on x86-64); anything at or
+// above this is treated as unlimited, as the Elastic spec asks ("do not send the limit").
+const CGROUP_V1_UNLIMITED = 0x7ffffffffffff000 - 1;
+
+function findCgroupMemory(): CgroupMemory | undefined {
+  const self = readSmall('/proc/self/cgroup');
+  if (self === undefined) return undefined;
+  for (const line of self.split('\n')) {
+    // v2: "0::/path"; v1: "N:memory:/path" (the controller list may hold several, comma-separated).
+    const m = /^\d+:([^:]*):(.*)$/.exec(line);
+    if (m === null) continue;
+    const controllers = m[1]!;
+    const path = m[2]!;
+    if (controllers === '') {
+      for (const dir of [`/sys/fs/cgroup${path === '/' ? '' : path}`, '/sys/fs/cgroup']) {
+        if (readSmall(`${dir}/memory.current`) !== undefined) {
+          return { usagePath: `${dir}/memory.current`, limitPath: `${dir}/memory.max` };
+        }
+      }
+    } else if (controllers.split(',').includes('memory')) {
+      for (const dir of [`/sys/fs/cgroup/memory${path === '/' ? '' : path}`, '/sys/fs/cgroup/memory']) {
+        if (readSmall(`${dir}/memory.usage_in_bytes`) !== undefined) {
+          return { usagePath: `${dir}/memory.usage_in_bytes`, limitPath: `${dir}/memory.limit_in_bytes` };
+        }
+      }
+    }
+  }
+  return undefined;
+}
+
+/** Samples by metric name; the caller filters names and non-finite values. */
+export type Samples = Map<string, number>;
+
+/**
+ * Keeps the previous CPU readings so each collect() reports the usage since the last one, like the
+ * Elastic agents ("CPU usage since the last report").
+ */
+export class SystemCollector {
+  private readonly linux = process.platform === 'linux';
+  private readonly cores = Math.max(1, os.cpus().length);
+  private lastSys: CpuTimes | undefined;
+  private lastProc: NodeJS.CpuUsage;
+  private lastWallUs: number;
+  private readonly cgroup: CgroupMemory | undefined;
+
+  constructor() {
+    this.lastSys = systemCpuTimes(this.linux);
+    this.lastProc = process.cpuUsage();
+    this.lastWallUs = nowUs();
+    this.cgroup = this.linux ? findCgroupMemory() : undefined;
+  }
+
+  collect(out: Samples, mem: NodeJS.MemoryUsage): void {
+    const sys = systemCpuTimes(this.linux);
+    if (sys !== undefined && this.lastSys !== undefined) {
+      const dTotal = sys.total - this.lastSys.total;
+      const dIdle = sys.idle - this.lastSys.idle;
+      if (dTotal > 0) out.set('system.cpu.total.norm.pct', clamp01(1 - dIdle / dTotal));
+    }
+    this.lastSys = sys;
+
+    const proc = process.cpuUsage();
+    const wall = nowUs();
+    const dWall = (wall - this.lastWallUs) * this.cores;
+    if (dWall > 0) {
+      const user = (proc.user - this.lastProc.user) / dWall;
+      const system = (proc.system - this.lastProc.system) / dWall;
+      out.set('system.process.cpu.total.norm.pct', clamp01(user + system));
+      out.set('system.process.cpu.user.norm.pct', clamp01(user));
+      out.set('system.process.cpu.system.norm.pct', clamp01(system));
+    }
+    this.lastProc = proc;
+    this.lastWallUs = wall;
+
+    out.set('system.memory.total', os.totalmem());
+    let available: number | undefined;
+    if (this.linux) {
+      const meminfo = readSmall('/proc/meminfo');
+      const m = meminfo === undefined ? null : /^MemAvailable:\s+(\d+) kB/m.exec(meminfo);
+      if (m !== null) available = Number(m[1]) * 1024;
+    }
+    out.set('system.memory.actual.free', available ?? os.freemem());
+
+    if (this.linux) {
+      // /proc/self/stat: "pid (comm) state ppid ..."; comm may hold spaces and parentheses, so
+      // fields are counted after the last ')'. vsize is field 23 (bytes), the 21st after comm.
+      const stat = readSmall('/proc/self/stat');
+      if (stat !== undefined) {
+        const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+        const vsize = Number(f[20]);
+        if (vsize > 0) out.set('system.process.memory.size', vsize);
+      }
+    }
+    out.set('system.process.memory.rss.bytes', mem.rss);
+
+    if (this.cgroup !== undefined) {
+      const usage = Number(readSmall(this.cgroup.usagePath)?.trim());
+      if (usage >= 0) out.set('system.process.cgroup.memory.mem.usage.bytes', usage);
+      const limit = Number(readSmall(this.cgroup.limitPath)?.trim()); // "max" (v2 unlimited) → NaN
+      if (limit > 0 && limit < CGROUP_V1_UNLIMITED) out.set('system.process.cgroup.memory.mem.limit.bytes', limit);
+    }
+  }
+}
+
+function clamp01(v: number): number {
+  return v < 0 ? 0 : v > 1 ? 1 : v;
+}
+
+/** Monotonic wall clock in µs (CPU deltas must not jump with the system clock). */
+function nowUs(): number {
+  return performance.now() * 1000;
+}
