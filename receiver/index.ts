@@ -1,0 +1,103 @@
+// Public entry of the local receiver: startReceiver() opens the store, starts the intake-v2 +
+// web UI server and returns its URL and a close() that flushes every accepted event to disk.
+import { existsSync } from 'node:fs';
+import type { AddressInfo } from 'node:net';
+import { join } from 'node:path';
+import { createReceiverServer } from './server.js';
+import { Store } from './store.js';
+
+export interface ReceiverOptions {
+  /** TCP port; 0 picks a free one. Default 8200 (APM Server's port). */
+  port?: number;
+  /** Interface to bind. Default 127.0.0.1 (loopback only). */
+  host?: string;
+  /** Folder of the SQLite store (created if missing). */
+  dataDir: string;
+  /** When set, agents must send `Authorization: Bearer <secretToken>`. */
+  secretToken?: string;
+  /** When set, agents may send `Authorization: ApiKey <apiKey>` (the base64 of id:key). */
+  apiKey?: string;
+  /** Max bytes of one NDJSON line after decompression. Default 300 KiB, as APM Server. */
+  maxEventSize?: number;
+  /** Max bytes of one request (compressed and decompressed); beyond it: 413. Default 64 MiB. */
+  maxRequestSize?: number;
+  /** Retention: max event age in ms (default 7 days), rows per table, database bytes. */
+  maxAgeMs?: number;
+  maxRows?: number;
+  maxBytes?: number;
+}
+
+export interface Receiver {
+  /** Base URL, e.g. http://127.0.0.1:8200 (agents use it as serverUrl). */
+  url: string;
+  /** The web UI, `${url}/ui/`. */
+  uiUrl: string;
+  /** Stops accepting, ends open requests, flushes the pending batch and closes the store. */
+  close(): Promise<void>;
+}
+
+/** Finds a folder shipped next to the sources (tsx) or the compiled output (dist/cjs/receiver). */
+function assetDir(name: string): string | undefined {
+  for (const dir of [join(__dirname, name), join(__dirname, '..', '..', '..', 'receiver', name)]) {
+    if (existsSync(dir)) return dir;
+  }
+  return undefined;
+}
+
+/**
+ * Starts the local receiver. Example:
+ * `const r = await startReceiver({ port: 0, dataDir: '/tmp/sf' }); …; await r.close();`
+ */
+export async function startReceiver(options: ReceiverOptions): Promise<Receiver> {
+  if (!options || typeof options.dataDir !== 'string' || options.dataDir === '') {
+    throw new TypeError('startReceiver: dataDir is required (a folder for the SQLite store)');
+  }
+  const port = options.port ?? 8200;
+  if (!Number.isInteger(port) || port < 0 || port > 65535) throw new RangeError(`startReceiver: port must be an integer 0-65535, got ${String(options.port)}`);
+  const host = options.host ?? '127.0.0.1';
+  const schemaDir = assetDir('schemas');
+  if (!schemaDir) throw new Error('startReceiver: the intake-v2 JSON schemas (receiver/schemas) are missing from the installation');
+  const store = new Store({ dataDir: options.dataDir, maxAgeMs: options.maxAgeMs, maxRows: options.maxRows, maxBytes: options.maxBytes });
+  const server = createReceiverServer({
+    store,
+    schemaDir,
+    uiDir: assetDir('ui'),
+    limits: { maxEventSize: options.maxEventSize ?? 300 * 1024, maxRequestSize: options.maxRequestSize ?? 64 * 1024 * 1024 },
+    secretToken: options.secretToken,
+    apiKey: options.apiKey,
+  });
+  try {
+    await new Promise<void>((resolve, reject) => {
+      server.once('error', reject);
+      server.listen(port, host, () => {
+        server.off('error', reject);
+        resolve();
+      });
+    });
+  } catch (err) {
+    store.close();
+    throw err;
+  }
+  const addr = server.address() as AddressInfo;
+  const hostPart = addr.family === 'IPv6' ? `[${addr.address}]` : addr.address;
+  const url = `http://${hostPart}:${addr.port}`;
+  let closing: Promise<void> | undefined;
+  return {
+    url,
+    uiUrl: `${url}/ui/`,
+    close() {
+      closing ??= new Promise<void>((resolve) => {
+        (server as unknown as { closeLive?: () => void }).closeLive?.();
+        server.close(() => {
+          store.close();
+          resolve();
+        });
+        // Idle keep-alive sockets would hold close() open; requests in flight get 2 s to finish.
+        server.closeIdleConnections();
+        const t = setTimeout(() => server.closeAllConnections(), 2000);
+        t.unref();
+      });
+      return closing;
+    },
+  };
+}

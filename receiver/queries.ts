@@ -1,0 +1,254 @@
+// The read side of the store: the queries behind the web UI's JSON API (/api/...). Overview and
+// charts read the 1-minute rollups; trace and error pages use the trace_id / group indexes.
+import type Database from 'better-sqlite3';
+import { bucketValue } from './store.js';
+
+type Obj = Record<string, unknown>;
+
+export interface Range {
+  /** epoch µs, inclusive */
+  fromUs: number;
+  toUs: number;
+}
+
+interface RollupRow {
+  service: string;
+  minute: number;
+  type: string;
+  name: string;
+  count: number;
+  sum_us: number;
+  max_us: number;
+  failures: number;
+  successes: number;
+  hist: string;
+}
+
+interface Summary {
+  count: number;
+  tpm: number;
+  avgUs: number | null;
+  p95Us: number | null;
+  p99Us: number | null;
+  maxUs: number | null;
+  failureRate: number | null;
+  sumUs: number;
+}
+
+/** Accumulates rollup rows and answers avg / percentiles / failure rate. */
+class Agg {
+  count = 0;
+  sumUs = 0;
+  maxUs = 0;
+  failures = 0;
+  successes = 0;
+  hist = new Map<number, number>();
+  add(r: RollupRow): void {
+    this.count += r.count;
+    this.sumUs += r.sum_us;
+    this.maxUs = Math.max(this.maxUs, r.max_us);
+    this.failures += r.failures;
+    this.successes += r.successes;
+    for (const [b, c] of Object.entries(JSON.parse(r.hist) as Record<string, number>)) {
+      const k = Number(b);
+      this.hist.set(k, (this.hist.get(k) ?? 0) + c);
+    }
+  }
+  percentile(p: number): number | null {
+    if (this.count === 0) return null;
+    const rank = Math.ceil((p / 100) * this.count);
+    let seen = 0;
+    for (const b of [...this.hist.keys()].sort((x, y) => x - y)) {
+      seen += this.hist.get(b)!;
+      if (seen >= rank) return Math.min(bucketValue(b), this.maxUs);
+    }
+    return this.maxUs;
+  }
+  summary(minutes: number): Summary {
+    const rated = this.failures + this.successes;
+    return {
+      count: this.count,
+      tpm: minutes > 0 ? this.count / minutes : 0,
+      avgUs: this.count ? this.sumUs / this.count : null,
+      p95Us: this.percentile(95),
+      p99Us: this.percentile(99),
+      maxUs: this.count ? this.maxUs : null,
+      // Kibana: failure / (success + failure); outcome "unknown" is left out.
+      failureRate: rated ? this.failures / rated : null,
+      sumUs: this.sumUs,
+    };
+  }
+}
+
+function minutesOf(r: Range): number {
+  return Math.max(1, (r.toUs - r.fromUs) / 60e6);
+}
+function minuteRange(r: Range): [number, number] {
+  return [Math.floor(r.fromUs / 60e6) * 60, Math.floor(r.toUs / 60e6) * 60];
+}
+
+/** Chart step in seconds: whole minutes, about 60 points over the range. */
+export function stepSeconds(r: Range): number {
+  return Math.max(60, Math.ceil((r.toUs - r.fromUs) / 1e6 / 60 / 60) * 60);
+}
+
+export class Queries {
+  private readonly st: Record<string, Database.Statement>;
+  constructor(private readonly db: Database.Database) {
+    this.st = {
+      services: db.prepare('SELECT name, environment, agent_name AS agentName, agent_version AS agentVersion, first_seen AS firstSeen, last_seen AS lastSeen FROM services ORDER BY name'),
+      rollAll: db.prepare('SELECT * FROM rollup_tx WHERE minute BETWEEN ? AND ?'),
+      rollService: db.prepare('SELECT * FROM rollup_tx WHERE service = ? AND minute BETWEEN ? AND ?'),
+      errCounts: db.prepare('SELECT service, count(*) AS n FROM errors WHERE ts BETWEEN ? AND ? GROUP BY service'),
+      samples: db.prepare(
+        'SELECT ts, trace_id AS traceId, tx_id AS id, duration_us AS durationUs, result, outcome FROM transactions WHERE service = ? AND name = ? AND ts BETWEEN ? AND ? ORDER BY ts DESC LIMIT ?',
+      ),
+      traceTx: db.prepare('SELECT t.ts, t.service, t.doc, m.doc AS meta FROM transactions t LEFT JOIN metadata m ON m.id = t.meta_id WHERE t.trace_id = ? ORDER BY t.ts LIMIT 10000'),
+      traceSpans: db.prepare('SELECT s.ts, s.service, s.doc, m.doc AS meta FROM spans s LEFT JOIN metadata m ON m.id = s.meta_id WHERE s.trace_id = ? ORDER BY s.ts LIMIT 10000'),
+      traceErrors: db.prepare('SELECT e.ts, e.service, e.group_key AS groupKey, e.doc FROM errors e WHERE e.trace_id = ? ORDER BY e.ts LIMIT 1000'),
+      errGroups: db.prepare(
+        `SELECT group_key AS groupKey, service, exc_type AS type, culprit, message, handled, max(ts) AS lastSeen, count(*) AS count
+         FROM errors WHERE ts BETWEEN ? AND ? GROUP BY group_key ORDER BY lastSeen DESC LIMIT 500`,
+      ),
+      errGroupsService: db.prepare(
+        `SELECT group_key AS groupKey, service, exc_type AS type, culprit, message, handled, max(ts) AS lastSeen, count(*) AS count
+         FROM errors WHERE service = ? AND ts BETWEEN ? AND ? GROUP BY group_key ORDER BY lastSeen DESC LIMIT 500`,
+      ),
+      errLatest: db.prepare(
+        'SELECT e.ts, e.service, e.exc_type AS type, e.culprit, e.message, e.trace_id AS traceId, e.tx_id AS transactionId, e.doc, m.doc AS meta FROM errors e LEFT JOIN metadata m ON m.id = e.meta_id WHERE e.group_key = ? ORDER BY e.ts DESC LIMIT 1',
+      ),
+      errOccurrences: db.prepare(
+        'SELECT ts, message, trace_id AS traceId, tx_id AS transactionId, error_id AS id FROM errors WHERE group_key = ? ORDER BY ts DESC LIMIT 50',
+      ),
+      errCount: db.prepare('SELECT count(*) AS n, min(ts) AS firstSeen, max(ts) AS lastSeen FROM errors WHERE group_key = ?'),
+      metricNames: db.prepare('SELECT DISTINCT name FROM metrics WHERE service = ? ORDER BY name'),
+      metricSeries: db.prepare(
+        'SELECT (ts / CAST(? AS INTEGER)) * CAST(? AS INTEGER) AS t, avg(value) AS avg, max(value) AS max FROM metrics WHERE service = ? AND name = ? AND ts BETWEEN ? AND ? GROUP BY t ORDER BY t',
+      ),
+      counts: db.prepare(
+        `SELECT (SELECT count(*) FROM transactions) AS transactions, (SELECT count(*) FROM spans) AS spans,
+                (SELECT count(*) FROM errors) AS errors, (SELECT count(*) FROM metrics) AS metrics, (SELECT count(*) FROM logs) AS logs`,
+      ),
+    };
+  }
+
+  /** Services inventory: one row per service with throughput, latency and failure rate in the range. */
+  services(r: Range): Obj[] {
+    const [a, b] = minuteRange(r);
+    const aggs = new Map<string, Agg>();
+    for (const row of this.st.rollAll!.iterate(a, b) as Iterable<RollupRow>) {
+      let g = aggs.get(row.service);
+      if (!g) aggs.set(row.service, (g = new Agg()));
+      g.add(row);
+    }
+    const errs = new Map((this.st.errCounts!.all(r.fromUs, r.toUs) as Array<{ service: string; n: number }>).map((e) => [e.service, e.n]));
+    return (this.st.services!.all() as Obj[]).map((s) => ({
+      ...s,
+      ...(aggs.get(s.name as string) ?? new Agg()).summary(minutesOf(r)),
+      errors: errs.get(s.name as string) ?? 0,
+    }));
+  }
+
+  /** Per-service time series (throughput, avg/p95/p99 latency, failure rate), one point per step. */
+  serviceCharts(service: string, r: Range, type?: string): Obj {
+    const step = stepSeconds(r);
+    const [a, b] = minuteRange(r);
+    const buckets = new Map<number, Agg>();
+    for (const row of this.st.rollService!.iterate(service, a, b) as Iterable<RollupRow>) {
+      if (type && row.type !== type) continue;
+      const t = Math.floor(row.minute / step) * step;
+      let g = buckets.get(t);
+      if (!g) buckets.set(t, (g = new Agg()));
+      g.add(row);
+    }
+    const points: Obj[] = [];
+    const start = Math.floor(a / step) * step;
+    for (let t = start; t <= b; t += step) {
+      const g = buckets.get(t);
+      const s = (g ?? new Agg()).summary(step / 60);
+      points.push({ t: t * 1000, tpm: s.tpm, avgUs: s.avgUs, p95Us: s.p95Us, p99Us: s.p99Us, failureRate: s.failureRate, count: s.count });
+    }
+    return { service, stepSeconds: step, points };
+  }
+
+  /** Transactions table: one row per (type, name) with latency, throughput, failure rate, impact. */
+  transactionGroups(service: string, r: Range): Obj[] {
+    const [a, b] = minuteRange(r);
+    const groups = new Map<string, { type: string; name: string; agg: Agg }>();
+    for (const row of this.st.rollService!.iterate(service, a, b) as Iterable<RollupRow>) {
+      const k = `${row.type}\0${row.name}`;
+      let g = groups.get(k);
+      if (!g) groups.set(k, (g = { type: row.type, name: row.name, agg: new Agg() }));
+      g.agg.add(row);
+    }
+    const rows = [...groups.values()].map((g) => ({ type: g.type, name: g.name, ...g.agg.summary(minutesOf(r)) }));
+    // Kibana's impact: (sum - min) / (max - min) of the per-group total durations, as a percentage.
+    const sums = rows.map((x) => x.sumUs as number);
+    const lo = Math.min(...sums);
+    const hi = Math.max(...sums);
+    return rows
+      .map((x) => ({ ...x, impact: hi > lo ? (((x.sumUs as number) - lo) / (hi - lo)) * 100 : 100 }))
+      .sort((x, y) => y.impact - x.impact);
+  }
+
+  transactionSamples(service: string, name: string, r: Range, limit = 50): Obj[] {
+    return this.st.samples!.all(service, name, r.fromUs, r.toUs, limit) as Obj[];
+  }
+
+  /** Every transaction, span and error of a trace, each with its service's metadata. */
+  trace(traceId: string): Obj {
+    const parse = (rows: Obj[]): Obj[] =>
+      rows.map((row) => {
+        const meta = row.meta ? (JSON.parse(row.meta as string) as Obj) : undefined;
+        return { ts: row.ts, service: row.service, groupKey: row.groupKey, agent: (meta?.service as Obj | undefined)?.agent, event: JSON.parse(row.doc as string) };
+      });
+    return {
+      traceId,
+      transactions: parse(this.st.traceTx!.all(traceId) as Obj[]),
+      spans: parse(this.st.traceSpans!.all(traceId) as Obj[]),
+      errors: parse(this.st.traceErrors!.all(traceId) as Obj[]),
+    };
+  }
+
+  /** Errors grouped by exception type + culprit (per service), newest first. */
+  errorGroups(r: Range, service?: string): Obj[] {
+    return (service ? this.st.errGroupsService!.all(service, r.fromUs, r.toUs) : this.st.errGroups!.all(r.fromUs, r.toUs)) as Obj[];
+  }
+
+  errorGroup(groupKey: string): Obj | undefined {
+    const latest = this.st.errLatest!.get(groupKey) as Obj | undefined;
+    if (!latest) return undefined;
+    const c = this.st.errCount!.get(groupKey) as { n: number; firstSeen: number; lastSeen: number };
+    return {
+      groupKey,
+      service: latest.service,
+      type: latest.type,
+      culprit: latest.culprit,
+      message: latest.message,
+      count: c.n,
+      firstSeen: c.firstSeen,
+      lastSeen: c.lastSeen,
+      latest: { ts: latest.ts, traceId: latest.traceId, transactionId: latest.transactionId, event: JSON.parse(latest.doc as string), metadata: latest.meta ? JSON.parse(latest.meta as string) : null },
+      occurrences: this.st.errOccurrences!.all(groupKey),
+    };
+  }
+
+  /** Metric names of a service and the series of the requested ones (avg and max per step). */
+  metrics(service: string, r: Range, names: string[]): Obj {
+    const step = stepSeconds(r);
+    const stepUs = step * 1e6;
+    const series: Record<string, Obj[]> = {};
+    for (const n of names) {
+      series[n] = (this.st.metricSeries!.all(stepUs, stepUs, service, n, r.fromUs, r.toUs) as Array<{ t: number; avg: number; max: number }>).map((p) => ({
+        t: p.t / 1000,
+        avg: p.avg,
+        max: p.max,
+      }));
+    }
+    return { service, stepSeconds: step, names: (this.st.metricNames!.all(service) as Array<{ name: string }>).map((x) => x.name), series };
+  }
+
+  counts(): Obj {
+    return this.st.counts!.get() as Obj;
+  }
+}

@@ -1,0 +1,268 @@
+// The receiver's HTTP server: APM Server's agent-facing routes (intake, server info, central
+// config), the optional secret-token / API-key check, the web UI's static files and JSON API.
+import { timingSafeEqual } from 'node:crypto';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import { extname, join } from 'node:path';
+import { handleIntake, writeResult, type IntakeLimits } from './intake.js';
+import { Queries, type Range } from './queries.js';
+import type { Store } from './store.js';
+import { loadValidators } from './validate.js';
+
+export const SPANFORGE_VERSION = '0.1.0';
+/** The APM Server version we answer with on GET /: agents gate features on it (Node: ≥8.7.1, ≥8.0). */
+export const COMPATIBLE_APM_SERVER_VERSION = '9.5.2';
+const BUILD_DATE = '2026-11-25T00:00:00Z';
+
+export interface ServerOptions {
+  store: Store;
+  schemaDir: string;
+  uiDir: string | undefined;
+  limits: IntakeLimits;
+  secretToken?: string;
+  apiKey?: string;
+}
+
+const AUTH_HINT = "expected 'Authorization: Bearer secret_token' or 'Authorization: ApiKey base64(API key ID:API key)'";
+const MIME: Record<string, string> = {
+  '.html': 'text/html; charset=utf-8',
+  '.js': 'text/javascript; charset=utf-8',
+  '.css': 'text/css; charset=utf-8',
+  '.svg': 'image/svg+xml',
+  '.ico': 'image/x-icon',
+};
+// The UI builds its DOM with textContent only; the CSP is a second line of defence against event
+// text that would try to run as script.
+const CSP = "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; connect-src 'self'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'";
+
+function sendJson(res: ServerResponse, status: number, body: unknown, headers: Record<string, string> = {}): void {
+  const text = JSON.stringify(body);
+  res.writeHead(status, { 'Content-Type': 'application/json', 'Content-Length': Buffer.byteLength(text), ...headers });
+  res.end(text);
+}
+
+function safeEqual(a: string, b: string): boolean {
+  const x = Buffer.from(a);
+  const y = Buffer.from(b);
+  return x.length === y.length && timingSafeEqual(x, y);
+}
+
+type AuthResult = { ok: true } | { ok: false; message: string };
+
+/** APM Server's auth middleware: Bearer <secret_token> or ApiKey <base64(id:key)>. */
+function authenticate(req: IncomingMessage, opts: ServerOptions): AuthResult {
+  if (!opts.secretToken && !opts.apiKey) return { ok: true };
+  const header = req.headers.authorization;
+  if (!header) return { ok: false, message: `authentication failed: missing or improperly formatted Authorization header: ${AUTH_HINT}` };
+  const sp = header.indexOf(' ');
+  const scheme = sp < 0 ? header : header.slice(0, sp);
+  const token = sp < 0 ? '' : header.slice(sp + 1);
+  if (scheme === 'Bearer') {
+    return opts.secretToken && safeEqual(token, opts.secretToken) ? { ok: true } : { ok: false, message: 'authentication failed' };
+  }
+  if (scheme === 'ApiKey') {
+    const decoded = Buffer.from(token, 'base64').toString('utf8');
+    if (!/^[A-Za-z0-9+/]+={0,2}$/.test(token) || !decoded.includes(':')) {
+      return { ok: false, message: 'authentication failed: improperly encoded/formatted ApiKey credentials: expected base64(ID:APIKey)' };
+    }
+    return opts.apiKey && safeEqual(token, opts.apiKey) ? { ok: true } : { ok: false, message: 'authentication failed' };
+  }
+  return { ok: false, message: `authentication failed: unknown Authentication header ${scheme}: ${AUTH_HINT}` };
+}
+
+function loadUi(uiDir: string | undefined): Map<string, { body: Buffer; type: string }> {
+  const files = new Map<string, { body: Buffer; type: string }>();
+  if (!uiDir || !existsSync(uiDir)) return files;
+  for (const name of readdirSync(uiDir)) {
+    const type = MIME[extname(name)];
+    if (type) files.set(name, { body: readFileSync(join(uiDir, name)), type });
+  }
+  return files;
+}
+
+/** Parses ?from=&to= (epoch ms) into a µs range; default: the last hour. */
+function rangeOf(q: URLSearchParams): Range {
+  const now = Date.now();
+  const num = (k: string): number | undefined => {
+    const v = q.get(k);
+    return v !== null && v !== '' && Number.isFinite(Number(v)) ? Number(v) : undefined;
+  };
+  const to = num('to') ?? now;
+  const from = num('from') ?? to - 3600_000;
+  return { fromUs: Math.trunc(from * 1000), toUs: Math.trunc(to * 1000) };
+}
+
+const METRIC_NAMES = [
+  'system.cpu.total.norm.pct',
+  'system.process.cpu.total.norm.pct',
+  'system.memory.actual.free',
+  'system.memory.total',
+  'system.process.memory.rss.bytes',
+  'nodejs.eventloop.delay.avg.ms',
+  'nodejs.memory.heap.used.bytes',
+  'nodejs.memory.heap.allocated.bytes',
+];
+
+export function createReceiverServer(opts: ServerOptions): Server {
+  loadValidators(opts.schemaDir); // compile once at start (~300 ms), not on the first request
+  const queries = new Queries(opts.store.db);
+  const ui = loadUi(opts.uiDir);
+  const live = new Set<ServerResponse>();
+  let changeTimer: NodeJS.Timeout | undefined;
+  // Live updates: at most one SSE "change" per second, however fast events arrive.
+  opts.store.on('change', () => {
+    if (changeTimer || live.size === 0) return;
+    changeTimer = setTimeout(() => {
+      changeTimer = undefined;
+      for (const res of live) res.write(`event: change\ndata: ${Date.now()}\n\n`);
+    }, 1000);
+    changeTimer.unref();
+  });
+
+  const api = (path: string, q: URLSearchParams, res: ServerResponse): void => {
+    const r = rangeOf(q);
+    const seg = path.split('/').filter(Boolean).map(decodeURIComponent); // ['api', ...]
+    let body: unknown;
+    if (seg[1] === 'services' && seg.length === 2) body = queries.services(r);
+    else if (seg[1] === 'services' && seg[3] === 'charts') body = queries.serviceCharts(seg[2]!, r, q.get('type') ?? undefined);
+    else if (seg[1] === 'services' && seg[3] === 'transactions' && seg.length === 4) body = queries.transactionGroups(seg[2]!, r);
+    else if (seg[1] === 'services' && seg[3] === 'samples') body = queries.transactionSamples(seg[2]!, q.get('name') ?? '', r);
+    else if (seg[1] === 'services' && seg[3] === 'metrics') body = queries.metrics(seg[2]!, r, q.getAll('name').length ? q.getAll('name') : METRIC_NAMES);
+    else if (seg[1] === 'traces' && seg.length === 3) body = queries.trace(seg[2]!);
+    else if (seg[1] === 'errors' && seg.length === 2) body = queries.errorGroups(r, q.get('service') ?? undefined);
+    else if (seg[1] === 'errors' && seg.length === 3) {
+      body = queries.errorGroup(seg[2]!);
+      if (!body) return sendJson(res, 404, { error: `no error group ${seg[2]}` });
+    } else if (seg[1] === 'stats') body = { ...queries.counts(), version: SPANFORGE_VERSION };
+    else return sendJson(res, 404, { error: `unknown API path ${path}` });
+    sendJson(res, 200, body, { 'Cache-Control': 'no-store' });
+  };
+
+  const handle = (req: IncomingMessage, res: ServerResponse): void => {
+    const url = new URL(req.url ?? '/', 'http://localhost');
+    const path = url.pathname;
+    const method = req.method ?? 'GET';
+
+    if (path === '/intake/v2/events') {
+      const auth = authenticate(req, opts);
+      if (!auth.ok) return writeResult(req, res, 401, { error: auth.message });
+      if (method !== 'POST') return writeResult(req, res, 400, { accepted: 0, errors: [{ message: 'only POST requests are supported' }] });
+      const ct = req.headers['content-type'];
+      if (ct !== undefined && !ct.includes('application/x-ndjson')) {
+        return writeResult(req, res, 400, { accepted: 0, errors: [{ message: `invalid content type: '${ct}'` }] });
+      }
+      return handleIntake(req, res, opts.store, opts.schemaDir, opts.limits, url.searchParams.has('verbose'));
+    }
+
+    if (path === '/') {
+      if (method !== 'GET' && method !== 'HEAD') {
+        return writeResult(req, res, 405, {
+          error: 'method not supported: this is the server information endpoint; did you mean to send data to another endpoint instead?',
+        });
+      }
+      // Browsers (Accept: text/html) go to the UI; agents get server information JSON.
+      if (String(req.headers.accept ?? '').includes('text/html')) {
+        res.writeHead(302, { Location: '/ui/' });
+        return void res.end();
+      }
+      const auth = authenticate(req, opts);
+      if (!auth.ok) {
+        res.writeHead(200);
+        return void res.end();
+      }
+      return writeResult(req, res, 200, {
+        build_date: BUILD_DATE,
+        build_sha: 'spanforge',
+        publish_ready: true,
+        version: COMPATIBLE_APM_SERVER_VERSION,
+        spanforge_version: SPANFORGE_VERSION,
+      });
+    }
+
+    if (path === '/config/v1/agents') {
+      const auth = authenticate(req, opts);
+      if (!auth.ok) return writeResult(req, res, 401, { error: auth.message });
+      const cacheErr = { 'Cache-Control': 'max-age=300, must-revalidate' };
+      if (method !== 'GET' && method !== 'POST') return sendJson(res, 405, { error: `method not supported: ${method}` }, cacheErr);
+      const answer = (name: unknown): void => {
+        if (typeof name !== 'string' || name === '') return sendJson(res, 400, { error: 'service.name is required' }, cacheErr);
+        // No central configuration yet: always the empty config with APM Server's sentinel etag "-".
+        const headers = { Etag: '"-"', 'Cache-Control': 'max-age=30, must-revalidate', 'Access-Control-Expose-Headers': 'Etag' };
+        const inm = (req.headers['if-none-match'] ?? url.searchParams.get('ifnonematch') ?? '').toString().replace(/"/g, '');
+        if (inm === '-') {
+          res.writeHead(304, headers);
+          return void res.end();
+        }
+        sendJson(res, 200, {}, headers);
+      };
+      if (method === 'GET') return answer(url.searchParams.get('service.name'));
+      const chunks: Buffer[] = [];
+      let size = 0;
+      req.on('data', (c: Buffer) => {
+        size += c.length;
+        if (size <= 65536) chunks.push(c);
+      });
+      req.on('end', () => {
+        if (size > 65536) return sendJson(res, 400, { error: 'request body too large' }, cacheErr);
+        let name: unknown;
+        try {
+          name = ((JSON.parse(Buffer.concat(chunks).toString('utf8')) as { service?: { name?: unknown } }).service ?? {}).name;
+        } catch {
+          return sendJson(res, 400, { error: 'invalid JSON body' }, cacheErr);
+        }
+        answer(name);
+      });
+      return;
+    }
+
+    if (path === '/ui' || path === '/ui/' || path.startsWith('/ui/')) {
+      if (method !== 'GET' && method !== 'HEAD') return sendJson(res, 405, { error: `method not supported: ${method}` });
+      const name = path === '/ui' || path === '/ui/' ? 'index.html' : path.slice(4);
+      const file = ui.get(name);
+      if (!file) return sendJson(res, 404, { error: '404 page not found' });
+      res.writeHead(200, {
+        'Content-Type': file.type,
+        'Content-Length': file.body.length,
+        'Content-Security-Policy': CSP,
+        'X-Content-Type-Options': 'nosniff',
+        'Cache-Control': 'no-cache',
+      });
+      return void res.end(method === 'HEAD' ? undefined : file.body);
+    }
+
+    if (path === '/api/live') {
+      res.writeHead(200, { 'Content-Type': 'text/event-stream', 'Cache-Control': 'no-store', Connection: 'keep-alive' });
+      res.write('retry: 2000\n\n');
+      live.add(res);
+      req.on('close', () => live.delete(res));
+      return;
+    }
+    if (path.startsWith('/api/')) {
+      if (method !== 'GET') return sendJson(res, 405, { error: `method not supported: ${method}` });
+      return api(path, url.searchParams, res);
+    }
+    sendJson(res, 404, { error: '404 page not found' });
+  };
+
+  // APM Server: 1 MiB headers, 30 s to read a request, 45 s idle.
+  const server = createServer({ maxHeaderSize: 1024 * 1024 }, (req, res) => {
+    try {
+      handle(req, res);
+    } catch (err) {
+      // A bug in one request must not take the receiver down.
+      if (!res.headersSent) sendJson(res, 500, { error: `unable to service request: ${(err as Error).message}` });
+      else res.destroy();
+    }
+  });
+  server.requestTimeout = 30_000;
+  server.keepAliveTimeout = 45_000;
+  server.on('clientError', (_err, socket) => {
+    if (socket.writable) socket.end('HTTP/1.1 400 Bad Request\r\nConnection: close\r\n\r\n');
+    else socket.destroy();
+  });
+  (server as Server & { closeLive?: () => void }).closeLive = () => {
+    for (const res of live) res.end();
+    live.clear();
+  };
+  return server;
+}
