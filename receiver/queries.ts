@@ -125,6 +125,10 @@ export class Queries {
       metricSeries: db.prepare(
         'SELECT (ts / CAST(? AS INTEGER)) * CAST(? AS INTEGER) AS t, avg(value) AS avg, max(value) AS max FROM metrics WHERE service = ? AND name = ? AND ts BETWEEN ? AND ? GROUP BY t ORDER BY t',
       ),
+      bounds_transactions: db.prepare('SELECT (SELECT min(ts) FROM transactions) AS lo, (SELECT max(ts) FROM transactions) AS hi'),
+      bounds_spans: db.prepare('SELECT (SELECT min(ts) FROM spans) AS lo, (SELECT max(ts) FROM spans) AS hi'),
+      bounds_errors: db.prepare('SELECT (SELECT min(ts) FROM errors) AS lo, (SELECT max(ts) FROM errors) AS hi'),
+      bounds_metrics: db.prepare('SELECT (SELECT min(ts) FROM metrics) AS lo, (SELECT max(ts) FROM metrics) AS hi'),
       counts: db.prepare(
         `SELECT (SELECT count(*) FROM transactions) AS transactions, (SELECT count(*) FROM spans) AS spans,
                 (SELECT count(*) FROM errors) AS errors, (SELECT count(*) FROM metrics) AS metrics, (SELECT count(*) FROM logs) AS logs`,
@@ -248,7 +252,15 @@ export class Queries {
     return { service, stepSeconds: step, names: (this.st.metricNames!.all(service) as Array<{ name: string }>).map((x) => x.name), series };
   }
 
+  /** Row counts plus the oldest and newest event timestamps (µs), for the "all data" range. */
   counts(): Obj {
-    return this.st.counts!.get() as Obj;
+    let firstTs: number | null = null;
+    let lastTs: number | null = null;
+    for (const t of ['transactions', 'spans', 'errors', 'metrics']) {
+      const r = this.st[`bounds_${t}`]!.get() as { lo: number | null; hi: number | null };
+      if (r.lo !== null) firstTs = firstTs === null ? r.lo : Math.min(firstTs, r.lo);
+      if (r.hi !== null) lastTs = lastTs === null ? r.hi : Math.max(lastTs, r.hi);
+    }
+    return { ...(this.st.counts!.get() as Obj), firstTs, lastTs };
   }
 }

@@ -230,6 +230,10 @@ export function createReceiverServer(opts: ServerOptions): Server {
       return void res.end(method === 'HEAD' ? undefined : file.body);
     }
 
+    if (path === '/favicon.ico') {
+      res.writeHead(204);
+      return void res.end();
+    }
     if (path === '/api/live') {
       res.writeHead(200, { 'Content-Type': 'text/event-stream', 'Cache-Control': 'no-store', Connection: 'keep-alive' });
       res.write('retry: 2000\n\n');
