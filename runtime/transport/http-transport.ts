@@ -1,0 +1,740 @@
+// The intake-v2 HTTP transport: bounded queue, off-path NDJSON encoding, one streaming (gzip) POST
+// at a time over undici, rotation by time and size, backoff, flush/close, stats and server info.
+//
+// It uses undici directly (never global fetch or node:http), and lives in runtime/, which the
+// build-time front-ends never rewrite: the agent's own requests are never traced.
+import { readFileSync } from 'node:fs';
+import { PassThrough, type Transform } from 'node:stream';
+import { constants as zlibConstants, createGzip } from 'node:zlib';
+import { Pool, buildConnector, type Dispatcher } from 'undici';
+import type { IntakeEvent, Logger, Transport, TransportOptions, TransportStats } from '../types.js';
+import { Fifo } from './fifo.js';
+import { backoffDelayMs, isLoopbackHost, parseErrorBody, parseServerVersion } from './wire.js';
+
+/** Optional tuning on top of TransportOptions; every field has a documented default. */
+export interface TransportTuning {
+  /**
+   * gzip the request body (best speed). Default: true, except for loopback hosts (localhost,
+   * 127.0.0.1, ::1), which the agent spec says SHOULD NOT be compressed.
+   */
+  compress?: boolean;
+  /** Bytes of encoded events waiting to be written; beyond it events are dropped. Default 8 MiB. */
+  maxQueueBytes?: number;
+  /** Longest NDJSON line sent; APM Server rejects lines above its max_event_size (300 KiB). */
+  maxEventBytes?: number;
+  /** One backoff "second" in ms (tests shrink it). Default 1000. */
+  backoffUnitMs?: number;
+  /** Default timeout of flush() and close() when called without one. Default 10000 ms. */
+  flushTimeout?: number;
+}
+
+export type HttpTransportOptions = TransportOptions & TransportTuning;
+
+const DEFAULTS = {
+  serverTimeout: 30_000,
+  apiRequestTime: 10_000,
+  apiRequestSize: 768 * 1024,
+  maxQueueSize: 1024,
+  maxQueueBytes: 8 * 1024 * 1024,
+  maxEventBytes: 300 * 1024,
+  backoffUnitMs: 1000,
+  flushTimeout: 10_000,
+} as const;
+
+/** Events encoded per setImmediate turn: keeps each synchronous pause short. */
+const ENCODE_BATCH = 256;
+/** Largest string handed to the body stream in one write. */
+const WRITE_CHUNK = 64 * 1024;
+/** Response bodies are read up to this size (error bodies are small). */
+const MAX_RESPONSE_BODY = 64 * 1024;
+/** A dropped event keeps its place in the encoded queue as this marker, so flush order holds. */
+const TOMBSTONE = '';
+
+interface ActiveRequest {
+  body: Transform;
+  abort: AbortController;
+  /** Events written into this request. */
+  events: number;
+  /** Uncompressed bytes written, metadata included. */
+  bytes: number;
+  /** Sequence number of the first event written (events in a request are contiguous). */
+  firstSeq: number;
+  ended: boolean;
+  blocked: boolean;
+  done: boolean;
+  timer: NodeJS.Timeout | undefined;
+}
+
+type Outcome =
+  | { kind: 'response'; status: number; body: string; premature: boolean }
+  | { kind: 'network'; error: unknown }
+  | { kind: 'timeout' }
+  | { kind: 'shutdown' };
+
+interface FlushWaiter {
+  target: number;
+  resolve: () => void;
+  timer: NodeJS.Timeout;
+}
+
+function noop(): void {}
+
+export class HttpTransport implements Transport {
+  private readonly log: Logger;
+  private readonly disabledReason: string | undefined;
+  private readonly origin: string = '';
+  private readonly intakePath: string = '/intake/v2/events';
+  private readonly infoPath: string = '/';
+  private readonly headers: Record<string, string> = {};
+  private readonly infoHeaders: Record<string, string> = {};
+  private readonly compress: boolean = false;
+  private readonly serverTimeout: number;
+  private readonly apiRequestTime: number;
+  private readonly apiRequestSize: number;
+  private readonly maxQueueSize: number;
+  private readonly maxQueueBytes: number;
+  private readonly maxEventBytes: number;
+  private readonly backoffUnitMs: number;
+  private readonly flushTimeout: number;
+  private readonly metadata: () => Record<string, unknown>;
+  private readonly pool: Pool | undefined;
+
+  // Events accepted by send() and not yet encoded.
+  private readonly pending = new Fifo<IntakeEvent>(1024);
+  // Encoded NDJSON lines (or TOMBSTONE) and their byte lengths, in send order.
+  private readonly encoded = new Fifo<string>(1024);
+  private readonly encodedSizes = new Fifo<number>(1024);
+  private encodedLive = 0;
+  private encodedBytes = 0;
+  private encodeScheduled = false;
+
+  // Sequence numbers for flush(): accepted counts events taken by send(); processed counts
+  // events that left the queue (written into a request, or dropped), in send order.
+  private acceptedSeq = 0;
+  private processedSeq = 0;
+  private flushUpTo = 0;
+  private waiters: FlushWaiter[] = [];
+
+  private active: ActiveRequest | undefined;
+  private pumping = false;
+  private consecutiveFailures = 0;
+  private backoffTimer: NodeJS.Timeout | undefined;
+  private lastMetadataLine: string | undefined;
+  private closed = false;
+  private destroyed = false;
+  private closing: Promise<void> | undefined;
+
+  private version: string | undefined;
+  private infoState: 'idle' | 'pending' | 'done' = 'idle';
+  private infoAttempts = 0;
+
+  private readonly logged = new Set<string>();
+
+  private readonly counters = {
+    sent: 0,
+    dropped: 0,
+    droppedByReason: {} as Record<string, number>,
+    requests: 0,
+    failedRequests: 0,
+  };
+
+  constructor(opts: HttpTransportOptions) {
+    this.log = opts.logger;
+    this.metadata = opts.metadata;
+    this.serverTimeout = this.num(opts, 'serverTimeout', 0);
+    this.apiRequestTime = this.num(opts, 'apiRequestTime', 1);
+    this.apiRequestSize = this.num(opts, 'apiRequestSize', 1);
+    this.maxQueueSize = Math.floor(this.num(opts, 'maxQueueSize', 1));
+    this.maxQueueBytes = this.num(opts, 'maxQueueBytes', 1);
+    this.maxEventBytes = this.num(opts, 'maxEventBytes', 1);
+    this.backoffUnitMs = this.num(opts, 'backoffUnitMs', 0);
+    this.flushTimeout = this.num(opts, 'flushTimeout', 0);
+
+    let url: URL | undefined;
+    try {
+      url = new URL(opts.serverUrl);
+      if (url.protocol !== 'http:' && url.protocol !== 'https:') {
+        throw new Error(`unsupported protocol "${url.protocol}"`);
+      }
+    } catch (err) {
+      this.disabledReason =
+        `invalid serverUrl ${JSON.stringify(opts.serverUrl)} (${(err as Error).message}): ` +
+        'expected an http: or https: URL such as http://localhost:8200; events will be dropped';
+      this.safeLog('error', `spanforge: ${this.disabledReason}`);
+      return;
+    }
+
+    this.origin = url.origin;
+    const base = url.pathname.replace(/\/+$/, '');
+    this.intakePath = `${base}/intake/v2/events`;
+    this.infoPath = `${base}/`;
+    this.compress = opts.compress ?? !isLoopbackHost(url.hostname);
+
+    const common: Record<string, string> = { 'user-agent': opts.userAgent, accept: 'application/json' };
+    if (opts.secretToken) common.authorization = `Bearer ${opts.secretToken}`;
+    else if (opts.apiKey) common.authorization = `ApiKey ${opts.apiKey}`;
+    this.infoHeaders = common;
+    this.headers = { ...common, 'content-type': 'application/x-ndjson' };
+    if (this.compress) this.headers['content-encoding'] = 'gzip';
+
+    let ca: Buffer | undefined;
+    if (opts.serverCaCertFile) {
+      try {
+        ca = readFileSync(opts.serverCaCertFile);
+      } catch (err) {
+        this.safeLog(
+          'error',
+          `spanforge: cannot read serverCaCertFile ${JSON.stringify(opts.serverCaCertFile)}: ${(err as Error).message}; using the default CAs`,
+        );
+      }
+    }
+    const connectTimeout = this.serverTimeout > 0 ? Math.min(this.serverTimeout, 10_000) : 10_000;
+    const connector = buildConnector({
+      rejectUnauthorized: opts.verifyServerCert !== false,
+      ...(ca ? { ca } : {}),
+      timeout: connectTimeout,
+    });
+    // undici re-refs a socket while a request runs; the agent must never keep the process alive,
+    // so its sockets stay unref'd for good. An awaited flush() holds a ref'd timer instead.
+    const unrefConnector: buildConnector.connector = (o, cb) => {
+      connector(o, (err, socket) => {
+        if (socket) {
+          socket.unref();
+          (socket as { ref: () => unknown }).ref = () => socket;
+        }
+        (cb as (e: Error | null, s: unknown) => void)(err, socket);
+      });
+    };
+    // Two connections: the long streaming POST on one, GET / on the other.
+    this.pool = new Pool(this.origin, {
+      connections: 2,
+      pipelining: 1,
+      connect: unrefConnector,
+      headersTimeout: 0,
+      bodyTimeout: 0,
+      keepAliveTimeout: 4_000,
+    });
+    this.pool.on('connectionError', noop);
+  }
+
+  // ------------------------------------------------------------------------------------------
+  // Public API
+
+  send(event: IntakeEvent): void {
+    try {
+      if (this.closed || this.disabledReason !== undefined) {
+        this.drop(this.disabledReason !== undefined ? 'invalid_config' : 'closed', 1);
+        return;
+      }
+      if (this.pending.length + this.encodedLive >= this.maxQueueSize) {
+        this.drop('queue_full', 1);
+        this.logOnce(
+          'drop:queue_full',
+          'warn',
+          `spanforge: transport queue is full (maxQueueSize ${this.maxQueueSize}); new events are dropped and counted until it drains`,
+        );
+        return;
+      }
+      this.pending.push(event);
+      this.acceptedSeq++;
+      if (!this.encodeScheduled) {
+        this.encodeScheduled = true;
+        setImmediate(this.encodeTurn);
+      }
+    } catch {
+      // never throw into the caller
+    }
+  }
+
+  flush(timeoutMs?: number): Promise<void> {
+    return new Promise<void>((resolve) => {
+      try {
+        const target = this.acceptedSeq;
+        if (this.disabledReason !== undefined || this.destroyed || this.isSettled(target)) {
+          resolve();
+          return;
+        }
+        const ms = timeoutMs !== undefined && timeoutMs >= 0 ? timeoutMs : this.flushTimeout;
+        // Deliberately ref'd: an awaited flush (e.g. at beforeExit) keeps the process alive until
+        // the events are delivered or the timeout passes, never longer.
+        const waiter: FlushWaiter = {
+          target,
+          resolve,
+          timer: setTimeout(() => {
+            this.waiters = this.waiters.filter((w) => w !== waiter);
+            resolve();
+          }, ms),
+        };
+        this.waiters.push(waiter);
+        if (target > this.flushUpTo) this.flushUpTo = target;
+        // Encode now rather than at the next turn so the current request can end promptly.
+        if (this.pending.length > 0) this.encodeTurn();
+        else this.pump();
+      } catch {
+        resolve();
+      }
+    });
+  }
+
+  close(timeoutMs?: number): Promise<void> {
+    if (this.closing) return this.closing;
+    this.closed = true;
+    this.closing = this.flush(timeoutMs).then(() => this.destroy());
+    return this.closing;
+  }
+
+  stats(): TransportStats {
+    return {
+      queued: this.pending.length + this.encodedLive,
+      sent: this.counters.sent,
+      dropped: this.counters.dropped,
+      droppedByReason: { ...this.counters.droppedByReason },
+      requests: this.counters.requests,
+      failedRequests: this.counters.failedRequests,
+    };
+  }
+
+  serverVersion(): string | undefined {
+    return this.version;
+  }
+
+  // ------------------------------------------------------------------------------------------
+  // Encoding (off the caller's path)
+
+  private readonly encodeTurn = (): void => {
+    this.encodeScheduled = false;
+    try {
+      let n = 0;
+      while (this.pending.length > 0 && n < ENCODE_BATCH) {
+        const event = this.pending.shift() as IntakeEvent;
+        n++;
+        let line: string | undefined;
+        try {
+          line = JSON.stringify(event);
+        } catch (err) {
+          this.dropEncoded('encode_error');
+          this.logOnce('drop:encode_error', 'error', `spanforge: dropped an event that cannot be serialised to JSON: ${(err as Error).message}`);
+          continue;
+        }
+        if (line === undefined) {
+          this.dropEncoded('encode_error');
+          continue;
+        }
+        line += '\n';
+        const bytes = Buffer.byteLength(line);
+        if (bytes > this.maxEventBytes) {
+          this.dropEncoded('too_large');
+          this.logOnce(
+            'drop:too_large',
+            'warn',
+            `spanforge: dropped a ${bytes}-byte event, larger than the ${this.maxEventBytes}-byte limit of one intake line`,
+          );
+          continue;
+        }
+        if (this.encodedBytes + bytes > this.maxQueueBytes) {
+          this.dropEncoded('queue_full');
+          this.logOnce(
+            'drop:queue_bytes',
+            'warn',
+            `spanforge: transport queue holds ${this.encodedBytes} bytes (maxQueueBytes ${this.maxQueueBytes}); new events are dropped and counted until it drains`,
+          );
+          continue;
+        }
+        this.encoded.push(line);
+        this.encodedSizes.push(bytes);
+        this.encodedLive++;
+        this.encodedBytes += bytes;
+      }
+      if (this.pending.length > 0 && !this.encodeScheduled) {
+        this.encodeScheduled = true;
+        setImmediate(this.encodeTurn);
+      }
+      this.pump();
+    } catch (err) {
+      this.internalError(err);
+    }
+  };
+
+  /** A dropped event keeps its queue slot as a tombstone so flush() sees events leave in order. */
+  private dropEncoded(reason: string): void {
+    this.drop(reason, 1);
+    this.encoded.push(TOMBSTONE);
+    this.encodedSizes.push(0);
+  }
+
+  // ------------------------------------------------------------------------------------------
+  // Writing into the one active request
+
+  private pump(): void {
+    if (this.pumping || this.destroyed) return;
+    this.pumping = true;
+    try {
+      for (;;) {
+        const req = this.active;
+        if (req === undefined) {
+          this.skipTombstones();
+          if (this.encodedLive === 0 || this.backoffTimer !== undefined) break;
+          if (!this.startRequest()) break;
+          continue;
+        }
+        if (req.ended || req.blocked) break;
+        let chunk = '';
+        let rotate = false;
+        while (this.encoded.length > 0 && chunk.length < WRITE_CHUNK) {
+          const line = this.encoded.peek() as string;
+          const bytes = this.encodedSizes.peek() as number;
+          if (line === TOMBSTONE) {
+            this.encoded.shift();
+            this.encodedSizes.shift();
+            this.processedSeq++;
+            continue;
+          }
+          // End the request before it grows past apiRequestSize (one oversized event still goes alone).
+          if (req.events > 0 && req.bytes + bytes > this.apiRequestSize) {
+            rotate = true;
+            break;
+          }
+          this.encoded.shift();
+          this.encodedSizes.shift();
+          this.encodedLive--;
+          this.encodedBytes -= bytes;
+          this.processedSeq++;
+          if (req.events === 0) req.firstSeq = this.processedSeq;
+          req.events++;
+          req.bytes += bytes;
+          chunk += line;
+        }
+        if (chunk !== '' && !req.body.write(chunk)) {
+          req.blocked = true;
+          req.body.once('drain', () => {
+            req.blocked = false;
+            this.pump();
+          });
+        }
+        const flushWanted = req.events > 0 && req.firstSeq <= this.flushUpTo && this.processedSeq >= this.flushUpTo;
+        if (rotate || flushWanted || req.bytes >= this.apiRequestSize) {
+          this.endRequest(req);
+          break;
+        }
+        if (this.encoded.length === 0 || req.blocked) break;
+      }
+    } catch (err) {
+      this.internalError(err);
+    } finally {
+      this.pumping = false;
+    }
+    this.checkWaiters();
+  }
+
+  private skipTombstones(): void {
+    while (this.encoded.length > 0 && this.encoded.peek() === TOMBSTONE) {
+      this.encoded.shift();
+      this.encodedSizes.shift();
+      this.processedSeq++;
+    }
+  }
+
+  private startRequest(): boolean {
+    const pool = this.pool;
+    if (pool === undefined) return false;
+    let metaLine: string | undefined;
+    try {
+      metaLine = JSON.stringify({ metadata: this.metadata() }) + '\n';
+      this.lastMetadataLine = metaLine;
+    } catch (err) {
+      this.logOnce('metadata', 'error', `spanforge: the metadata callback failed: ${(err as Error).message}`);
+      metaLine = this.lastMetadataLine;
+    }
+    if (metaLine === undefined) {
+      this.scheduleBackoff();
+      return false;
+    }
+    const body: Transform = this.compress
+      ? createGzip({ level: zlibConstants.Z_BEST_SPEED })
+      : new PassThrough();
+    body.on('error', noop);
+    const req: ActiveRequest = {
+      body,
+      abort: new AbortController(),
+      events: 0,
+      bytes: Buffer.byteLength(metaLine),
+      firstSeq: 0,
+      ended: false,
+      blocked: false,
+      done: false,
+      timer: undefined,
+    };
+    this.active = req;
+    this.counters.requests++;
+    body.write(metaLine);
+    req.timer = setTimeout(() => this.endRequest(req), this.apiRequestTime);
+    req.timer.unref();
+    pool
+      .request({
+        method: 'POST',
+        path: this.intakePath,
+        headers: this.headers,
+        body,
+        signal: req.abort.signal,
+        headersTimeout: 0,
+        bodyTimeout: 0,
+      })
+      .then(
+        (res) => this.onResponse(req, res),
+        (error: unknown) => this.finish(req, { kind: 'network', error }),
+      )
+      .catch((err: unknown) => this.internalError(err));
+    if (this.infoState === 'idle') this.fetchServerInfo();
+    return true;
+  }
+
+  private endRequest(req: ActiveRequest): void {
+    if (req.ended || req.done) return;
+    req.ended = true;
+    clearTimeout(req.timer);
+    req.body.end();
+    this.startResponseTimer(req);
+  }
+
+  /** The server has serverTimeout ms to answer once the body is complete. */
+  private startResponseTimer(req: ActiveRequest): void {
+    clearTimeout(req.timer);
+    req.timer = undefined;
+    if (this.serverTimeout > 0) {
+      req.timer = setTimeout(() => this.finish(req, { kind: 'timeout' }), this.serverTimeout);
+      req.timer.unref();
+    }
+  }
+
+  private async onResponse(req: ActiveRequest, res: Dispatcher.ResponseData): Promise<void> {
+    // A reply before the body was complete (the server aborted the stream) is a failure even
+    // when 2xx: the events written after it were never read.
+    const premature = !req.ended;
+    if (premature) {
+      req.ended = true;
+      req.body.destroy();
+      this.startResponseTimer(req);
+    }
+    let text = '';
+    try {
+      text = await readBody(res.body, MAX_RESPONSE_BODY);
+    } catch {
+      // the status is what matters; a broken error body is still an error
+    }
+    this.finish(req, { kind: 'response', status: res.statusCode, body: text, premature });
+  }
+
+  private finish(req: ActiveRequest, outcome: Outcome): void {
+    if (req.done) return;
+    req.done = true;
+    req.ended = true;
+    clearTimeout(req.timer);
+    if (this.active === req) this.active = undefined;
+    const n = req.events;
+    const ok = outcome.kind === 'response' && outcome.status >= 200 && outcome.status < 300 && !outcome.premature;
+    if (ok) {
+      this.counters.sent += n;
+      if (this.consecutiveFailures > 0) {
+        this.safeLog('info', `spanforge: APM Server accepts events again after ${this.consecutiveFailures} failed request(s)`);
+      }
+      this.consecutiveFailures = 0;
+      this.logged.clear();
+    } else {
+      req.body.destroy();
+      req.abort.abort();
+      this.counters.failedRequests++;
+      this.onFailure(outcome, n);
+      if (outcome.kind !== 'shutdown') this.scheduleBackoff();
+    }
+    this.checkWaiters();
+    this.pump();
+  }
+
+  private onFailure(outcome: Outcome, events: number): void {
+    let reason: string;
+    let accepted = 0;
+    switch (outcome.kind) {
+      case 'response': {
+        const info = parseErrorBody(outcome.body);
+        accepted = Math.max(0, Math.min(events, Math.floor(info.accepted ?? 0)));
+        const s = outcome.status;
+        reason = s === 429 ? 'rate_limited' : s >= 500 ? 'server_error' : s >= 300 ? 'rejected' : 'premature_response';
+        const detail = outcome.premature && s < 300 ? 'the server answered before the request body was complete' : info.message;
+        let hint = '';
+        if (s === 401 || s === 403) hint = ' (check secretToken / apiKey)';
+        else if (s === 404) hint = ' (is serverUrl an APM Server 6.5 or later?)';
+        this.logOnce(
+          `http:${s}:${detail}`,
+          'error',
+          `spanforge: APM Server answered ${s} to POST ${this.origin}${this.intakePath}: ${detail}${hint}`,
+        );
+        break;
+      }
+      case 'network': {
+        const e = outcome.error as { code?: string; message?: string } | undefined;
+        reason = 'network';
+        const what = [e?.code, e?.message].filter(Boolean).join(' ') || String(outcome.error);
+        this.logOnce(`net:${e?.code ?? what}`, 'error', `spanforge: cannot send events to APM Server at ${this.origin}: ${what}`);
+        break;
+      }
+      case 'timeout':
+        reason = 'timeout';
+        this.logOnce(
+          'timeout',
+          'error',
+          `spanforge: APM Server at ${this.origin} did not answer within serverTimeout (${this.serverTimeout} ms)`,
+        );
+        break;
+      case 'shutdown':
+        reason = 'shutdown';
+        break;
+    }
+    this.counters.sent += accepted;
+    this.drop(reason, events - accepted);
+  }
+
+  private scheduleBackoff(): void {
+    this.consecutiveFailures++;
+    const delay = backoffDelayMs(this.consecutiveFailures, this.backoffUnitMs);
+    if (delay <= 0 || this.destroyed) return;
+    clearTimeout(this.backoffTimer);
+    this.backoffTimer = setTimeout(() => {
+      this.backoffTimer = undefined;
+      this.pump();
+    }, delay);
+    this.backoffTimer.unref();
+  }
+
+  // ------------------------------------------------------------------------------------------
+  // Server information (GET /), read once, lazily at the first intake request.
+
+  private fetchServerInfo(): void {
+    const pool = this.pool;
+    if (pool === undefined || this.infoState !== 'idle') return;
+    this.infoState = 'pending';
+    this.infoAttempts++;
+    const abort = new AbortController();
+    const timer = setTimeout(() => abort.abort(), this.serverTimeout > 0 ? this.serverTimeout : 10_000);
+    timer.unref();
+    pool
+      .request({ method: 'GET', path: this.infoPath, headers: this.infoHeaders, signal: abort.signal })
+      .then(async (res) => {
+        const text = await readBody(res.body, MAX_RESPONSE_BODY);
+        this.infoState = 'done';
+        if (res.statusCode !== 200) {
+          this.safeLog('debug', `spanforge: APM Server info (GET ${this.infoPath}) answered ${res.statusCode}`);
+          return;
+        }
+        this.version = parseServerVersion(text);
+        if (this.version === undefined) {
+          this.safeLog(
+            'debug',
+            `spanforge: APM Server info had no version${text.trim() === '' ? ' (empty body: the secret token or API key is probably wrong)' : ''}`,
+          );
+        }
+      })
+      .catch((err: unknown) => {
+        // Network trouble: try again at the next request, at most three times in all.
+        this.infoState = this.infoAttempts < 3 ? 'idle' : 'done';
+        this.safeLog('debug', `spanforge: APM Server info (GET ${this.infoPath}) failed: ${(err as Error)?.message}`);
+      })
+      .finally(() => clearTimeout(timer));
+  }
+
+  // ------------------------------------------------------------------------------------------
+  // Flush bookkeeping, shutdown, helpers
+
+  /** True when every event accepted up to `target` has been acknowledged or dropped. */
+  private isSettled(target: number): boolean {
+    if (this.processedSeq < target) return false;
+    const req = this.active;
+    return !(req !== undefined && !req.done && req.events > 0 && req.firstSeq <= target);
+  }
+
+  private checkWaiters(): void {
+    if (this.waiters.length === 0) return;
+    const still: FlushWaiter[] = [];
+    for (const w of this.waiters) {
+      if (this.isSettled(w.target)) {
+        clearTimeout(w.timer);
+        w.resolve();
+      } else still.push(w);
+    }
+    this.waiters = still;
+  }
+
+  private destroy(): void {
+    if (this.destroyed) return;
+    const req = this.active;
+    if (req !== undefined) this.finish(req, { kind: 'shutdown' });
+    this.destroyed = true;
+    clearTimeout(this.backoffTimer);
+    this.backoffTimer = undefined;
+    const left = this.pending.length + this.encodedLive;
+    if (left > 0) this.drop('shutdown', left);
+    this.pending.clear();
+    this.encoded.clear();
+    this.encodedSizes.clear();
+    this.encodedLive = 0;
+    this.encodedBytes = 0;
+    this.processedSeq = this.acceptedSeq;
+    for (const w of this.waiters) {
+      clearTimeout(w.timer);
+      w.resolve();
+    }
+    this.waiters = [];
+    this.pool?.destroy().catch(noop);
+  }
+
+  private drop(reason: string, count: number): void {
+    if (count <= 0) return;
+    this.counters.dropped += count;
+    this.counters.droppedByReason[reason] = (this.counters.droppedByReason[reason] ?? 0) + count;
+  }
+
+  /** Logs a condition once; the set is cleared when delivery succeeds, so a new outage logs again. */
+  private logOnce(key: string, level: 'error' | 'warn', msg: string): void {
+    if (this.logged.has(key)) return;
+    if (this.logged.size < 100) this.logged.add(key);
+    this.safeLog(level, msg);
+  }
+
+  private safeLog(level: keyof Logger, msg: string): void {
+    try {
+      this.log[level](msg);
+    } catch {
+      // a broken logger must not break delivery
+    }
+  }
+
+  private internalError(err: unknown): void {
+    this.logOnce('internal', 'error', `spanforge: internal transport error: ${(err as Error)?.stack ?? String(err)}`);
+  }
+
+  private num(opts: HttpTransportOptions, name: keyof typeof DEFAULTS, min: number): number {
+    const v = (opts as unknown as Record<string, unknown>)[name];
+    if (v === undefined) return DEFAULTS[name];
+    if (typeof v !== 'number' || !Number.isFinite(v) || v < min) {
+      this.safeLog(
+        'warn',
+        `spanforge: transport option ${name} must be a number >= ${min}, got ${JSON.stringify(v)}; using the default ${DEFAULTS[name]}`,
+      );
+      return DEFAULTS[name];
+    }
+    return v;
+  }
+}
+
+async function readBody(body: Dispatcher.ResponseData['body'], limit: number): Promise<string> {
+  const chunks: Buffer[] = [];
+  let size = 0;
+  for await (const chunk of body as AsyncIterable<Buffer>) {
+    chunks.push(chunk);
+    size += chunk.length;
+    if (size >= limit) {
+      body.destroy();
+      break;
+    }
+  }
+  return Buffer.concat(chunks).toString('utf8');
+}
