@@ -1,0 +1,452 @@
+// Finds the instrumentable sites of one module on a Babel AST: matches calls, route registrations,
+// @Traced() methods and traced(fn) against the catalogue using the binding analysis, and lists the
+// candidate sites it had to skip (with the reason) for the build report.
+import type { NodePath } from '@babel/core';
+import type * as BT from '@babel/types';
+import type { CallRule, DecoratorRule, Rule, RouteRule, SiteDescriptor, WrapRule } from '../rules/index.js';
+import { memberSpanName, ROUTE_METHODS, routeTemplateName, sqlSummary } from '../rules/index.js';
+import { BindingAnalysis, memberName, type Producers, type Value } from './bindings.js';
+
+export type Site =
+  /** `recv.m(args)` → call(site, recv, recv.m, ...args); `f(args)` → call(site, undefined, f, ...args) */
+  | { kind: 'call'; path: NodePath<BT.CallExpression | BT.OptionalCallExpression>; rule: CallRule; d: SiteDescriptor }
+  /** Handler arguments (or a route object's handler value) wrapped with route(site, handler). */
+  | { kind: 'route'; path: NodePath<BT.CallExpression>; handlers: NodePath<BT.Expression>[]; rule: RouteRule; d: SiteDescriptor }
+  /** A @Traced() method: its body runs inside trace(site, this, () => body). */
+  | { kind: 'trace'; path: NodePath<BT.ClassMethod | BT.ClassPrivateMethod>; decorator: NodePath<BT.Decorator>; rule: DecoratorRule; d: SiteDescriptor }
+  /** traced(fn[, opts]) → wrap(site, fn). */
+  | { kind: 'wrap'; path: NodePath<BT.CallExpression>; fn: NodePath<BT.Expression>; rule: WrapRule; d: SiteDescriptor };
+
+export interface SkippedSite {
+  rules: string[];
+  line: number;
+  column: number;
+  code: string;
+  reason: string;
+}
+
+export interface Analysis {
+  sites: Site[];
+  skipped: SkippedSite[];
+}
+
+/** Marks nodes spanforge emitted, so a second pass (or the other front-end's output) is left alone. */
+export const EMITTED = new WeakSet<object>();
+
+export function analyzeProgram(program: NodePath<BT.Program>, rules: readonly Rule[], producers: Producers, source: string): Analysis {
+  const b = new BindingAnalysis(producers);
+  const sites: Site[] = [];
+  const skipped: SkippedSite[] = [];
+  const callRules = rules.filter((r): r is CallRule => r.kind === 'call');
+  const routeRules = rules.filter((r): r is RouteRule => r.kind === 'route');
+  const decoratorRules = rules.filter((r): r is DecoratorRule => r.kind === 'decorator');
+  const wrapRules = rules.filter((r): r is WrapRule => r.kind === 'wrap');
+  const memberNames = new Set<string>();
+  for (const r of [...callRules, ...routeRules]) for (const n of r.target.names) memberNames.add(n);
+
+  const skip = (path: NodePath, ruleIds: string[], reason: string) => {
+    const loc = path.node.loc?.start;
+    const start = path.node.start ?? 0;
+    const code = source.slice(start, Math.min(path.node.end ?? start, start + 60)).split('\n')[0]!;
+    skipped.push({ rules: ruleIds, line: loc?.line ?? 0, column: loc?.column ?? 0, code, reason });
+  };
+
+  program.traverse({
+    CallExpression(p) {
+      visitCall(p);
+    },
+    OptionalCallExpression(p) {
+      visitCall(p);
+    },
+    ClassMethod(p) {
+      traceSite(p);
+    },
+    ClassPrivateMethod(p) {
+      traceSite(p);
+    },
+  });
+
+  function visitCall(p: NodePath<BT.CallExpression | BT.OptionalCallExpression>): void {
+    {
+      if (EMITTED.has(p.node) || !p.node.loc) return;
+      const callee = p.get('callee') as NodePath;
+      const isMember = callee.isMemberExpression() || callee.isOptionalMemberExpression();
+      const name = isMember ? memberName(callee.node) : callee.isIdentifier() ? callee.node.name : undefined;
+      if (name === undefined) return;
+      if (isMember && !memberNames.has(name) && !callRules.some((r) => r.target.names.includes(name))) {
+        return;
+      }
+      const calleeValue = b.valueOf(callee);
+      const recvValue = isMember ? b.valueOf(callee.get('object') as NodePath) : undefined;
+
+      // traced(fn[, opts])
+      for (const rule of wrapRules) {
+        if (!isModuleMember(calleeValue, rule.target.module, rule.target.names)) continue;
+        const fn = p.get('arguments')[0];
+        if (!fn || !(fn.isFunctionExpression() || fn.isArrowFunctionExpression() || fn.isIdentifier())) {
+          skip(p, [rule.id], 'traced() needs a function as its first argument');
+          return;
+        }
+        const opts = staticObject(p.node.arguments[1]);
+        if (p.node.arguments[1] && !opts) {
+          skip(p, [rule.id], 'the options of traced() are not an object literal of string values');
+          return;
+        }
+        const fnName = fn.isIdentifier() ? fn.node.name : fn.isFunctionExpression() && fn.node.id ? fn.node.id.name : declaredName(p);
+        sites.push({
+          kind: 'wrap',
+          path: p as NodePath<BT.CallExpression>,
+          fn: fn as NodePath<BT.Expression>,
+          rule,
+          d: descriptor(p, rule.id, 'traced', opts?.name ?? fnName ?? null, { type: opts?.type ?? rule.span.type, subtype: opts?.subtype ?? rule.span.subtype, action: opts?.action ?? rule.span.action }),
+        });
+        return;
+      }
+
+      // Route registrations.
+      for (const rule of routeRules) {
+        if (!rule.target.names.includes(name)) continue;
+        const matched = matchTarget(rule.target, isMember, calleeValue, recvValue);
+        if (matched === 'no') continue;
+        if (matched !== 'yes') {
+          if (looksLikeRoute(rule, p)) skip(p, [rule.id], matched);
+          continue;
+        }
+        const site = routeSite(p as NodePath<BT.CallExpression>, rule, name, b);
+        if (typeof site === 'string') {
+          if (site) skip(p, [rule.id], site);
+        } else sites.push(site);
+        return;
+      }
+
+      // Calls: library calls and user-declared rules.
+      for (const rule of callRules) {
+        if (!rule.target.names.includes(name)) continue;
+        const matched = rule.id.startsWith('user:') || rule.handler === 'app'
+          ? matchUserRule(rule, p, isMember, b)
+          : matchTarget(rule.target, isMember, calleeValue, recvValue);
+        if (matched === 'no') continue;
+        if (matched !== 'yes') {
+          skip(p, [rule.id], matched);
+          return;
+        }
+        if (isMember && (callee.node as BT.MemberExpression).object.type === 'Super') {
+          skip(p, [rule.id], 'super calls are not wrapped');
+          return;
+        }
+        if (p.node.optional) {
+          skip(p, [rule.id], 'optional call `?.()` of the method itself is not wrapped');
+          return;
+        }
+        const calleeNode = callee.node as BT.Node;
+        if (calleeNode.type === 'OptionalMemberExpression' && !calleeNode.optional) {
+          skip(p, [rule.id], 'the receiver is itself an optional chain (`a?.b.query()`)');
+          return;
+        }
+        const parent = p.parentPath;
+        if ((parent.isOptionalMemberExpression() && parent.node.object === p.node) || (parent.isOptionalCallExpression() && parent.node.callee === p.node)) {
+          skip(p, [rule.id], 'the call continues an optional chain (`a?.query().x`)');
+          return;
+        }
+        sites.push({ kind: 'call', path: p, rule, d: descriptor(p, rule.id, rule.handler, callName(rule, p, name), rule.span) });
+        return;
+      }
+    }
+  }
+
+  function traceSite(p: NodePath<BT.ClassMethod | BT.ClassPrivateMethod>) {
+    const decorators = (p.get('decorators') as NodePath<BT.Decorator>[] | NodePath<null | undefined>) ?? [];
+    if (!Array.isArray(decorators)) return;
+    for (const dec of decorators) {
+      const expr = dec.get('expression') as NodePath;
+      const callee = expr.isCallExpression() ? (expr.get('callee') as NodePath) : expr;
+      const v = b.valueOf(callee);
+      for (const rule of decoratorRules) {
+        if (!isModuleMember(v, rule.target.module, rule.target.names)) continue;
+        const opts = expr.isCallExpression() ? staticObject(expr.node.arguments[0]) : undefined;
+        if (expr.isCallExpression() && expr.node.arguments[0] && !opts) {
+          skip(dec, [rule.id], 'the options of @Traced() are not an object literal of string values');
+          return;
+        }
+        if (p.node.kind !== 'method' || p.node.generator) {
+          skip(dec, [rule.id], p.node.generator ? '@Traced() on a generator method is not supported' : `@Traced() on a ${p.node.kind} is not supported`);
+          return;
+        }
+        const cls = p.parentPath.parentPath as NodePath<BT.Class>;
+        const className = cls.node.id?.name ?? declaredName(cls) ?? '<anonymous>';
+        const methodName = methodKeyName(p.node) ?? '<computed>';
+        sites.push({
+          kind: 'trace',
+          path: p,
+          decorator: dec,
+          rule,
+          d: {
+            ...descriptor(p, rule.id, 'traced', opts?.name ?? memberSpanName(className, methodName), {
+              type: opts?.type ?? rule.span.type,
+              subtype: opts?.subtype ?? rule.span.subtype,
+              action: opts?.action ?? rule.span.action,
+            }),
+            function: memberSpanName(className, methodName),
+          },
+        });
+        return;
+      }
+    }
+  }
+
+  return { sites, skipped };
+}
+
+/** 'yes', 'no' (certainly not this target), or the reason it cannot be known. */
+function matchTarget(target: Rule['target'], isMember: boolean, callee: Value, recv: Value | undefined): string {
+  // Exported functions / namespace members: http.get, undici.request, createServer, fetch.
+  if (!target.owner) {
+    if (callee.k === 'module') return isModuleMember(callee, target.module, target.names) ? 'yes' : 'no';
+    if (callee.k === 'global') return target.global && target.names.includes(callee.name) ? 'yes' : 'no';
+    // An unknown namespace (`h.get(url)`) is not reported: member names like get/request are too common.
+    return 'no';
+  }
+  if (!isMember || !recv) return 'no';
+  if (recv.k === 'instance') {
+    return target.module.includes(recv.module) && target.owner.includes(recv.cls) ? 'yes' : 'no';
+  }
+  if (recv.k === 'unknown') return `receiver unknown: ${recv.why}`;
+  return 'no';
+}
+
+function isModuleMember(v: Value, modules: readonly string[], names: readonly string[]): boolean {
+  return v.k === 'module' && modules.includes(v.module) && v.path.length === 1 && names.includes(v.path[0]!);
+}
+
+/** User rules (`OrderService.place`, `placeOrder`): by the class/function binding, never the name alone. */
+function matchUserRule(rule: CallRule, p: NodePath<BT.CallExpression | BT.OptionalCallExpression>, isMember: boolean, b: BindingAnalysis): string {
+  const mods = rule.target.module;
+  const callee = p.get('callee') as NodePath;
+  const moduleOk = (m: string | undefined) => (mods.length === 0 ? true : m !== undefined && mods.includes(m));
+  if (rule.target.owner) {
+    if (!isMember) return 'no';
+    const obj = callee.get('object') as NodePath;
+    const v = b.valueOf(obj);
+    if (v.k === 'user') return rule.target.owner.includes(v.cls) && moduleOk(v.module) ? 'yes' : 'no';
+    // Static call on the class itself: OrderService.place()
+    if (obj.isIdentifier()) {
+      const binding = obj.scope.getBinding(obj.node.name);
+      if (binding && (binding.path.isClassDeclaration() || binding.path.isImportSpecifier()) && rule.target.owner.includes(obj.node.name)) {
+        return moduleOk(importSource(binding.path)) ? 'yes' : 'no';
+      }
+    }
+    if (v.k === 'unknown') return `receiver unknown: ${v.why}`;
+    return 'no';
+  }
+  if (!callee.isIdentifier()) return 'no';
+  const binding = callee.scope.getBinding(callee.node.name);
+  if (!binding) return 'no';
+  if (binding.path.isFunctionDeclaration() && mods.length === 0) return 'yes';
+  if (binding.path.isVariableDeclarator() && mods.length === 0) {
+    const init = binding.path.node.init;
+    if (binding.constant && init && (init.type === 'ArrowFunctionExpression' || init.type === 'FunctionExpression')) return 'yes';
+  }
+  if (binding.path.isImportSpecifier()) return moduleOk(importSource(binding.path)) ? 'yes' : 'no';
+  return 'no';
+}
+
+function importSource(p: NodePath): string | undefined {
+  const decl = p.parentPath?.node;
+  if (!decl || decl.type !== 'ImportDeclaration') return undefined;
+  const s = decl.source.value;
+  return s.startsWith('.') ? undefined : s;
+}
+
+/** A call on an unknown receiver worth reporting as a skipped route candidate. */
+function looksLikeRoute(rule: RouteRule, p: NodePath<BT.CallExpression | BT.OptionalCallExpression>): boolean {
+  const a = p.node.arguments;
+  const first = a[0];
+  const hasFn = a.some((x) => x.type === 'ArrowFunctionExpression' || x.type === 'FunctionExpression');
+  switch (rule.shape) {
+    case 'path-handlers':
+    case 'chained-route':
+      return !!first && first.type === 'StringLiteral' && first.value.startsWith('/') && hasFn;
+    case 'server-event':
+      return !!first && first.type === 'StringLiteral' && first.value === 'request';
+    case 'route-object':
+      return !!first && first.type === 'ObjectExpression';
+    case 'error-middleware':
+      return a.some((x) => (x.type === 'ArrowFunctionExpression' || x.type === 'FunctionExpression') && x.params.length === 4);
+    default:
+      return false;
+  }
+}
+
+function isFunctionArg(p: NodePath): boolean {
+  return p.isFunctionExpression() || p.isArrowFunctionExpression() || p.isIdentifier() || p.isMemberExpression();
+}
+
+function routeSite(p: NodePath<BT.CallExpression>, rule: RouteRule, name: string, b: BindingAnalysis): Site | string {
+  const args = p.get('arguments') as NodePath[];
+  const base = (routeName: string | null, method: string | undefined, handlers: NodePath[]): Site => ({
+    kind: 'route',
+    path: p,
+    handlers: handlers as NodePath<BT.Expression>[],
+    rule,
+    d: { ...descriptor(p, rule.id, rule.framework, routeName, { type: 'request' }), ...(method ? { method } : {}) },
+  });
+  switch (rule.shape) {
+    case 'path-handlers':
+    case 'chained-route': {
+      const method = ROUTE_METHODS[name]!;
+      let pathArg: BT.Node | undefined;
+      let handlers: NodePath[];
+      if (rule.shape === 'path-handlers') {
+        pathArg = args[0]?.node;
+        handlers = args.slice(1).filter(isFunctionArg);
+        // Fastify's (path, options, handler): only the handler function is wrapped.
+        if (rule.framework === 'fastify') handlers = handlers.filter((h) => !h.isObjectExpression()).slice(-1);
+      } else {
+        pathArg = chainedRoutePath(p, b);
+        handlers = args.filter(isFunctionArg);
+      }
+      if (handlers.length === 0) return '';
+      const template = pathArg && pathArg.type === 'StringLiteral' ? pathArg.value : undefined;
+      if (rule.shape === 'path-handlers' && (!pathArg || (pathArg.type !== 'StringLiteral' && pathArg.type !== 'TemplateLiteral' && pathArg.type !== 'Identifier'))) {
+        return ''; // app.get('setting') and other non-route uses of the same member names
+      }
+      return base(template !== undefined ? routeTemplateName(method, template) : null, method, handlers);
+    }
+    case 'route-object': {
+      const obj = args[0];
+      if (!obj || !obj.isObjectExpression()) return 'route() without an object literal';
+      let method: string | undefined;
+      let url: string | undefined;
+      let handler: NodePath | undefined;
+      for (const prop of obj.get('properties')) {
+        if (!prop.isObjectProperty()) continue;
+        const k = prop.node.key.type === 'Identifier' ? prop.node.key.name : prop.node.key.type === 'StringLiteral' ? prop.node.key.value : undefined;
+        const v = prop.node.value;
+        if (k === 'method' && v.type === 'StringLiteral') method = v.value.toUpperCase();
+        if (k === 'url' && v.type === 'StringLiteral') url = v.value;
+        if (k === 'handler') handler = prop.get('value') as NodePath;
+      }
+      if (!handler || !isFunctionArg(handler)) return 'route() object without a handler function';
+      return base(method && url ? routeTemplateName(method, url) : url ?? null, method, [handler]);
+    }
+    case 'error-middleware': {
+      const handlers = args.filter((a) => a.isFunctionExpression() || a.isArrowFunctionExpression() || a.isIdentifier());
+      if (handlers.length === 0) return '';
+      return base(null, undefined, handlers);
+    }
+    case 'server-handler': {
+      const fn = [...args].reverse().find(isFunctionArg);
+      if (!fn || fn.isObjectExpression()) return '';
+      return base(null, undefined, [fn]);
+    }
+    case 'server-event': {
+      const ev = args[0]?.node;
+      if (!ev || ev.type !== 'StringLiteral' || ev.value !== 'request') return '';
+      const fn = args[1];
+      if (!fn || !isFunctionArg(fn)) return '';
+      return base(null, undefined, [fn]);
+    }
+  }
+}
+
+/** The path literal of `x.route('/p')` at the base of a `.get(h).post(h)` chain. */
+function chainedRoutePath(p: NodePath<BT.CallExpression>, b: BindingAnalysis): BT.Node | undefined {
+  let cur: NodePath = p.get('callee').get('object') as NodePath;
+  for (let i = 0; i < 32; i++) {
+    if (!cur.isCallExpression()) {
+      // const r = app.route('/p'); r.get(h)
+      if (cur.isIdentifier()) {
+        const binding = cur.scope.getBinding(cur.node.name);
+        if (binding?.constant && binding.path.isVariableDeclarator()) {
+          cur = binding.path.get('init') as NodePath;
+          continue;
+        }
+      }
+      return undefined;
+    }
+    const callee = cur.get('callee') as NodePath;
+    if (!callee.isMemberExpression()) return undefined;
+    if (memberName(callee.node) === 'route') {
+      const v = b.valueOf(callee.get('object') as NodePath);
+      if (v.k !== 'instance') return undefined;
+      return cur.node.arguments[0];
+    }
+    cur = callee.get('object') as NodePath;
+  }
+  return undefined;
+}
+
+function callName(rule: CallRule, p: NodePath<BT.CallExpression | BT.OptionalCallExpression>, name: string): string | null {
+  if (rule.handler === 'pg') {
+    const a = p.node.arguments[0];
+    if (a?.type === 'StringLiteral') return sqlSummary(a.value);
+    if (a?.type === 'TemplateLiteral' && a.expressions.length === 0) return sqlSummary(a.quasis.map((q) => q.value.cooked ?? '').join(''));
+    return null;
+  }
+  if (rule.handler === 'app') {
+    const owner = rule.target.owner?.[0];
+    return rule.description || memberSpanName(owner, name);
+  }
+  return null;
+}
+
+function descriptor(p: NodePath, rule: string, handler: string, name: string | null, span: { type: string; subtype?: string | undefined; action?: string | undefined }): SiteDescriptor {
+  const loc = p.node.loc!.start;
+  return {
+    rule,
+    handler,
+    name,
+    type: span.type,
+    ...(span.subtype !== undefined ? { subtype: span.subtype } : {}),
+    ...(span.action !== undefined ? { action: span.action } : {}),
+    line: loc.line,
+    column: loc.column + 1,
+    function: enclosingFunction(p),
+  };
+}
+
+/** `UserService.find`, `handler`, `<anonymous>` or `<module>`: the function a site sits in. */
+export function enclosingFunction(p: NodePath): string {
+  const fn = p.getFunctionParent();
+  if (!fn) return '<module>';
+  const node = fn.node;
+  if (node.type === 'ClassMethod' || node.type === 'ClassPrivateMethod') {
+    const cls = fn.parentPath?.parentPath as NodePath<BT.Class> | undefined;
+    const clsName = cls?.node.id?.name ?? (cls ? declaredName(cls) : undefined);
+    return memberSpanName(clsName, methodKeyName(node) ?? '<computed>');
+  }
+  if (node.type === 'ObjectMethod') return methodKeyName(node) ?? '<anonymous>';
+  if ((node.type === 'FunctionDeclaration' || node.type === 'FunctionExpression') && node.id) return node.id.name;
+  return declaredName(fn) ?? '<anonymous>';
+}
+
+function methodKeyName(node: BT.ClassMethod | BT.ClassPrivateMethod | BT.ObjectMethod): string | undefined {
+  const k = node.key;
+  if (k.type === 'Identifier' && !node.computed) return k.name;
+  if (k.type === 'PrivateName') return `#${k.id.name}`;
+  if (k.type === 'StringLiteral') return k.value;
+  return undefined;
+}
+
+/** Name given by `const x = <expr>`, `x = <expr>` or `{ x: <expr> }` / class property. */
+function declaredName(p: NodePath): string | undefined {
+  const parent = p.parentPath;
+  if (!parent) return undefined;
+  if (parent.isVariableDeclarator() && parent.node.id.type === 'Identifier') return parent.node.id.name;
+  if (parent.isAssignmentExpression() && parent.node.left.type === 'Identifier') return parent.node.left.name;
+  if ((parent.isObjectProperty() || parent.isClassProperty()) && parent.node.key.type === 'Identifier') return parent.node.key.name;
+  return undefined;
+}
+
+/** `{ name: 'x', type: 'y' }` with string literal values only; undefined otherwise. */
+function staticObject(node: BT.Node | undefined): Record<string, string> | undefined {
+  if (!node || node.type !== 'ObjectExpression') return undefined;
+  const out: Record<string, string> = {};
+  for (const prop of node.properties) {
+    if (prop.type !== 'ObjectProperty' || prop.computed) return undefined;
+    const k = prop.key.type === 'Identifier' ? prop.key.name : prop.key.type === 'StringLiteral' ? prop.key.value : undefined;
+    if (k === undefined || prop.value.type !== 'StringLiteral') return undefined;
+    out[k] = prop.value.value;
+  }
+  return out;
+}

@@ -1,0 +1,441 @@
+// Binding analysis for the Babel front-end: without a type checker, decides what an expression is by
+// following import/require bindings, `new`/factory results and visible re-assignments within one module.
+import type { NodePath } from '@babel/core';
+import type * as BT from '@babel/types';
+
+/**
+ * What the analysis knows about an expression. `module` is something reachable from a library's
+ * exports (`pg`, `pg.Pool`, `express.Router`); `instance` an object of a library class (`new Pool()`);
+ * `promise` a promise of such a value (`pool.connect()`); `global` an unshadowed global (`fetch`);
+ * `local` the user's own function/class/object (never a library call); `unknown` carries the reason.
+ */
+export type Value =
+  | { readonly k: 'module'; readonly module: string; readonly path: readonly string[] }
+  | { readonly k: 'instance'; readonly module: string; readonly cls: string }
+  | { readonly k: 'promise'; readonly of: Value }
+  | { readonly k: 'global'; readonly name: string }
+  | { readonly k: 'local'; readonly what: string }
+  | { readonly k: 'user'; readonly cls: string; readonly module: string | undefined }
+  | { readonly k: 'unknown'; readonly why: string };
+
+/** A library class as the catalogue names it: module specifier plus class (or interface) name. */
+export interface ClassRef {
+  readonly module: string;
+  readonly cls: string;
+}
+
+/**
+ * How values of library classes come to exist, as Babel must be told (tsc reads it from the types):
+ * constructors, factory functions, methods returning instances or promises of them, and callbacks
+ * that receive them. Keys of `constructs`/`calls` are `module` + export path joined by '.'.
+ */
+export interface Producers {
+  /** Module specifiers that denote the same module (`node:http` → `http`). */
+  readonly aliases: Readonly<Record<string, string>>;
+  /** Export paths that denote the module's main export (`default`, `fastify` for fastify). */
+  readonly selfExports: Readonly<Record<string, readonly string[]>>;
+  /** `new <key>(...)` yields an instance of the class. Key: "pg.Pool". */
+  readonly constructs: Readonly<Record<string, ClassRef>>;
+  /** `<key>(...)` yields an instance. Key: "express" (the module itself), "express.Router". */
+  readonly calls: Readonly<Record<string, ClassRef>>;
+  /** `instance.<method>(...)` results. Key: "pg.Pool#connect". */
+  readonly methods: Readonly<Record<string, MethodResult>>;
+}
+
+export interface MethodResult {
+  /** What the call returns: `self` (chaining), an instance, or a promise of an instance. */
+  readonly returns: 'self' | ClassRef | { readonly promiseOf: ClassRef };
+  /** Only when the call has no function argument (callback forms return nothing useful). */
+  readonly unlessCallback?: boolean;
+  /** The callback (last function argument) receives an instance at this parameter index. */
+  readonly callbackParam?: { readonly index: number; readonly value: ClassRef };
+}
+
+const MAX_DEPTH = 24;
+
+/** Resolves expressions of one program to Values; memoised per node. */
+export class BindingAnalysis {
+  private readonly memo = new WeakMap<object, Value>();
+  private readonly inProgress = new WeakSet<object>();
+
+  constructor(private readonly producers: Producers) {}
+
+  /** The canonical module name of a specifier, or undefined when it is not a bare module we know. */
+  canonicalModule(spec: string): string {
+    return this.producers.aliases[spec] ?? spec;
+  }
+
+  valueOf(path: NodePath, depth = 0): Value {
+    const node = path.node as object;
+    const cached = this.memo.get(node);
+    if (cached) return cached;
+    if (depth > MAX_DEPTH) return unknown('expression too deep to follow');
+    if (this.inProgress.has(node)) return unknown('circular assignment');
+    this.inProgress.add(node);
+    let v: Value;
+    try {
+      v = this.compute(path, depth + 1);
+    } finally {
+      this.inProgress.delete(node);
+    }
+    this.memo.set(node, v);
+    return v;
+  }
+
+  private compute(path: NodePath, depth: number): Value {
+    const node = path.node as BT.Node;
+    switch (node.type) {
+      case 'ParenthesizedExpression':
+      case 'TSAsExpression':
+      case 'TSSatisfiesExpression':
+      case 'TSNonNullExpression':
+      case 'TSTypeAssertion':
+      case 'TypeCastExpression':
+        return this.valueOf(path.get('expression') as NodePath, depth);
+      case 'Identifier':
+        return this.identifier(path as NodePath<BT.Identifier>, depth);
+      case 'MemberExpression':
+      case 'OptionalMemberExpression': {
+        const name = memberName(node);
+        if (name === undefined) return unknown('computed member name');
+        const obj = this.valueOf(path.get('object') as NodePath, depth);
+        return this.member(obj, name);
+      }
+      case 'CallExpression':
+      case 'OptionalCallExpression':
+        return this.call(path as NodePath<BT.CallExpression | BT.OptionalCallExpression>, depth);
+      case 'NewExpression': {
+        const userClass = this.userClass(path.get('callee') as NodePath);
+        if (userClass) return userClass;
+        const callee = this.valueOf(path.get('callee') as NodePath, depth);
+        if (callee.k === 'module') {
+          const cls = this.producers.constructs[key(callee)];
+          if (cls) return instance(cls);
+          return unknown(`new ${key(callee)}() is not a class the catalogue knows`);
+        }
+        if (callee.k === 'local') return { k: 'local', what: `instance of ${callee.what}` };
+        // new Map(), new URL(): built-ins are never catalogue classes.
+        if (callee.k === 'global') return { k: 'local', what: `instance of global ${callee.name}` };
+        return passUnknown(callee, 'constructor');
+      }
+      case 'AwaitExpression': {
+        const arg = this.valueOf(path.get('argument') as NodePath, depth);
+        if (arg.k === 'promise') return arg.of;
+        if (arg.k === 'instance' || arg.k === 'module' || arg.k === 'local') return arg; // await of a non-promise is the value
+        return arg;
+      }
+      case 'SequenceExpression': {
+        const exprs = path.get('expressions') as NodePath[];
+        return this.valueOf(exprs[exprs.length - 1]!, depth);
+      }
+      case 'AssignmentExpression':
+        if ((node as BT.AssignmentExpression).operator === '=') return this.valueOf(path.get('right') as NodePath, depth);
+        return unknown('compound assignment');
+      case 'ConditionalExpression':
+        return this.join(
+          [this.valueOf(path.get('consequent') as NodePath, depth), this.valueOf(path.get('alternate') as NodePath, depth)],
+          'the two branches of a conditional differ',
+        );
+      case 'LogicalExpression':
+        return this.join(
+          [this.valueOf(path.get('left') as NodePath, depth), this.valueOf(path.get('right') as NodePath, depth)],
+          'the two sides of a logical expression differ',
+        );
+      case 'ThisExpression':
+        return unknown('`this` has no known type without a type checker');
+      case 'FunctionExpression':
+      case 'ArrowFunctionExpression':
+        return { k: 'local', what: 'function' };
+      case 'ClassExpression':
+        return { k: 'local', what: 'class' };
+      case 'ObjectExpression':
+        return { k: 'local', what: 'object literal' };
+      case 'StringLiteral':
+      case 'NumericLiteral':
+      case 'TemplateLiteral':
+      case 'ArrayExpression':
+        return { k: 'local', what: 'literal' };
+      default:
+        return unknown(`a ${node.type} is not followed`);
+    }
+  }
+
+  private identifier(path: NodePath<BT.Identifier>, depth: number): Value {
+    const name = path.node.name;
+    if (name === 'undefined') return { k: 'local', what: 'undefined' };
+    const binding = path.scope.getBinding(name);
+    if (!binding) return { k: 'global', name };
+    const decl = binding.path;
+    switch (binding.kind) {
+      case 'module': {
+        const importDecl = decl.parentPath?.node as BT.ImportDeclaration | undefined;
+        if (!importDecl || importDecl.type !== 'ImportDeclaration') return unknown('unusual import');
+        const mod = this.canonicalModule(importDecl.source.value);
+        const spec = decl.node as BT.Node;
+        if (spec.type === 'ImportNamespaceSpecifier' || spec.type === 'ImportDefaultSpecifier') {
+          return this.moduleValue(mod, []);
+        }
+        if (spec.type === 'ImportSpecifier') {
+          const imported = spec.imported.type === 'Identifier' ? spec.imported.name : spec.imported.value;
+          return this.moduleValue(mod, [imported]);
+        }
+        return unknown('unusual import');
+      }
+      case 'hoisted':
+        return { k: 'local', what: `function ${name}` };
+      case 'param':
+        return this.param(binding.path, name, depth);
+      default:
+        break;
+    }
+    // var/let/const/local (class declarations are 'let'/'local')
+    if (decl.isClassDeclaration()) return { k: 'local', what: `class ${name}` };
+    if (decl.isFunctionDeclaration()) return { k: 'local', what: `function ${name}` };
+    if (decl.isClassExpression() || decl.isFunctionExpression()) return { k: 'local', what: name };
+    if (decl.isCatchClause()) return unknown(`${name} is a caught value`);
+    const candidates: Value[] = [];
+    if (decl.isVariableDeclarator()) {
+      const idPath = decl.get('id') as NodePath;
+      const init = decl.get('init') as NodePath;
+      const parentDecl = decl.parentPath;
+      const inForOf =
+        parentDecl?.parentPath?.isForOfStatement() || parentDecl?.parentPath?.isForInStatement();
+      if (inForOf) return unknown(`${name} is a loop variable`);
+      if (init.node) {
+        const initVal = this.valueOf(init, depth);
+        candidates.push(idPath.isIdentifier() ? initVal : this.destructure(initVal, idPath, name));
+      } else if (binding.constantViolations.length === 0) {
+        return unknown(`${name} is declared without a value`);
+      }
+    } else {
+      return unknown(`${name} is bound by a ${decl.node.type}`);
+    }
+    for (const violation of binding.constantViolations) {
+      if (violation.isAssignmentExpression() && violation.node.operator === '=' && violation.get('left').isIdentifier()) {
+        candidates.push(this.valueOf(violation.get('right') as NodePath, depth));
+      } else {
+        return unknown(`${name} is re-assigned in a way that is not followed (line ${line(violation)})`);
+      }
+    }
+    return this.join(candidates, `${name} is assigned values of different kinds`);
+  }
+
+  /**
+   * `new OrderService()` where OrderService is a class of this module or a named import that is
+   * not a library class the catalogue knows: an instance of a user class (for user-declared rules).
+   */
+  userClass(callee: NodePath): Value | undefined {
+    if (!callee.isIdentifier()) return undefined;
+    const binding = callee.scope.getBinding(callee.node.name);
+    if (!binding) return undefined;
+    if (binding.path.isClassDeclaration() || binding.path.isClassExpression()) return { k: 'user', cls: callee.node.name, module: undefined };
+    if (binding.kind === 'module' && binding.path.isImportSpecifier()) {
+      const decl = binding.path.parentPath?.node as BT.ImportDeclaration;
+      const imported = binding.path.node.imported;
+      const name = imported.type === 'Identifier' ? imported.name : imported.value;
+      const module = this.canonicalModule(decl.source.value);
+      if (this.producers.constructs[`${module}.${name}`]) return undefined;
+      return { k: 'user', cls: name, module: module.startsWith('.') ? undefined : module };
+    }
+    return undefined;
+  }
+
+  /** Parameters: a TS annotation naming an imported library class, or a known callback parameter. */
+  private param(paramPath: NodePath, name: string, depth: number): Value {
+    const node = paramPath.node as BT.Node;
+    const ann = node.type === 'Identifier' ? node.typeAnnotation : undefined;
+    if (ann && ann.type === 'TSTypeAnnotation') {
+      const fromType = this.typeAnnotation(paramPath, ann.typeAnnotation);
+      if (fromType) return fromType;
+    }
+    const fn = paramPath.parentPath;
+    if (fn && (fn.isFunctionExpression() || fn.isArrowFunctionExpression()) && fn.parentPath?.isCallExpression()) {
+      const call = fn.parentPath as NodePath<BT.CallExpression>;
+      const callee = call.get('callee') as NodePath;
+      const index = (fn.node.params as BT.Node[]).indexOf(node);
+      if (callee.isMemberExpression() || callee.isOptionalMemberExpression()) {
+        const method = memberName(callee.node);
+        const recv = this.valueOf(callee.get('object') as NodePath, depth);
+        if (method && recv.k === 'instance') {
+          const res = this.producers.methods[`${recv.module}.${recv.cls}#${method}`];
+          if (res?.callbackParam && res.callbackParam.index === index) return instance(res.callbackParam.value);
+        }
+      }
+    }
+    return unknown(`${name} is a parameter; its type is not known without a type checker`);
+  }
+
+  /** `pool: Pool` / `pool: pg.Pool` where Pool/pg come from an import of the library. */
+  private typeAnnotation(at: NodePath, type: BT.Node): Value | undefined {
+    if (type.type !== 'TSTypeReference') return undefined;
+    const parts: string[] = [];
+    let n: BT.Node = type.typeName;
+    while (n.type === 'TSQualifiedName') {
+      parts.unshift(n.right.name);
+      n = n.left;
+    }
+    if (n.type !== 'Identifier') return undefined;
+    const binding = at.scope.getBinding(n.name);
+    if (!binding || binding.kind !== 'module') return undefined;
+    const importDecl = binding.path.parentPath?.node;
+    if (!importDecl || importDecl.type !== 'ImportDeclaration') return undefined;
+    const spec = binding.path.node as BT.Node;
+    const mod = this.canonicalModule(importDecl.source.value);
+    const base =
+      spec.type === 'ImportSpecifier'
+        ? [spec.imported.type === 'Identifier' ? spec.imported.name : spec.imported.value]
+        : [];
+    const full = [...base, ...parts];
+    const cls = full[full.length - 1];
+    if (!cls) return undefined;
+    const ref = this.classByName(mod, cls);
+    return ref ? instance(ref) : undefined;
+  }
+
+  private classByName(module: string, cls: string): ClassRef | undefined {
+    for (const table of [this.producers.constructs, this.producers.calls]) {
+      for (const ref of Object.values(table)) if (ref.module === module && ref.cls === cls) return ref;
+    }
+    for (const res of Object.values(this.producers.methods)) {
+      const r = res.returns;
+      const ref = r === 'self' ? undefined : 'promiseOf' in r ? r.promiseOf : r;
+      if (ref && ref.module === module && ref.cls === cls) return ref;
+      if (res.callbackParam?.value.module === module && res.callbackParam.value.cls === cls) return res.callbackParam.value;
+    }
+    return undefined;
+  }
+
+  private destructure(init: Value, idPath: NodePath, name: string): Value {
+    // const { Pool } = require('pg') / const { Router: R } = express: find the property leading to `name`.
+    if (!idPath.isObjectPattern()) return unknown(`${name} comes from array destructuring`);
+    for (const prop of idPath.get('properties')) {
+      if (!prop.isObjectProperty()) continue;
+      const keyName = propKey(prop.node);
+      const value = prop.get('value') as NodePath;
+      if (keyName === undefined) continue;
+      const target = value.isAssignmentPattern() ? (value.get('left') as NodePath) : value;
+      if (target.isIdentifier() && target.node.name === name) return this.member(init, keyName);
+      if (target.isObjectPattern()) {
+        const inner = this.destructure(this.member(init, keyName), target, name);
+        if (inner.k !== 'unknown' || !inner.why.startsWith('not in')) return inner;
+      }
+    }
+    return unknown(`not in the destructuring pattern`);
+  }
+
+  member(obj: Value, name: string): Value {
+    if (obj.k === 'module') return this.moduleValue(obj.module, [...obj.path, name]);
+    if (obj.k === 'instance') return unknown(`${obj.cls}.${name} is a property of a library object`);
+    if (obj.k === 'global' && obj.name === 'globalThis') return { k: 'global', name };
+    if (obj.k === 'local') return { k: 'local', what: `${obj.what}.${name}` };
+    if (obj.k === 'user') return { k: 'local', what: `${obj.cls}.${name}` };
+    return passUnknown(obj, 'object');
+  }
+
+  private moduleValue(module: string, path: readonly string[]): Value {
+    const self = this.producers.selfExports[module] ?? ['default'];
+    let p = path;
+    while (p.length > 0 && self.includes(p[0]!)) p = p.slice(1);
+    return { k: 'module', module, path: p };
+  }
+
+  private call(path: NodePath<BT.CallExpression | BT.OptionalCallExpression>, depth: number): Value {
+    const calleePath = path.get('callee') as NodePath;
+    const args = path.node.arguments;
+    // require('x') with an unshadowed require.
+    if (calleePath.isIdentifier({ name: 'require' }) && !path.scope.getBinding('require')) {
+      const a0 = args[0];
+      if (args.length === 1 && a0 && a0.type === 'StringLiteral') return this.moduleValue(this.canonicalModule(a0.value), []);
+      return unknown('require() of a computed name');
+    }
+    if (calleePath.isMemberExpression() || calleePath.isOptionalMemberExpression()) {
+      const method = memberName(calleePath.node);
+      const recv = this.valueOf(calleePath.get('object') as NodePath, depth);
+      if (method !== undefined && recv.k === 'instance') {
+        const res = this.producers.methods[`${recv.module}.${recv.cls}#${method}`];
+        if (!res) return unknown(`the result of ${recv.cls}.${method}() is not followed`);
+        if (res.unlessCallback && args.some((a) => a.type === 'FunctionExpression' || a.type === 'ArrowFunctionExpression' || a.type === 'Identifier')) {
+          const last = args[args.length - 1];
+          if (last && last.type !== 'StringLiteral' && last.type !== 'ObjectExpression') {
+            return unknown(`${recv.cls}.${method}() with a callback returns nothing to follow`);
+          }
+        }
+        if (res.returns === 'self') return recv;
+        return 'promiseOf' in res.returns ? { k: 'promise', of: instance(res.returns.promiseOf) } : instance(res.returns);
+      }
+    }
+    const callee = this.valueOf(calleePath, depth);
+    if (callee.k === 'module') {
+      const cls = this.producers.calls[key(callee)];
+      if (cls) return instance(cls);
+      return unknown(`the result of ${key(callee)}() is not followed`);
+    }
+    if (callee.k === 'local') return { k: 'local', what: `result of ${callee.what}` };
+    return passUnknown(callee, 'callee');
+  }
+
+  private join(values: Value[], why: string): Value {
+    const first = values[0];
+    if (!first) return unknown(why);
+    for (const v of values) if (v.k === 'unknown') return v;
+    for (const v of values.slice(1)) if (!sameValue(first, v)) return unknown(why);
+    return first;
+  }
+}
+
+export function key(v: { module: string; path: readonly string[] }): string {
+  return [v.module, ...v.path].join('.');
+}
+
+export function memberName(node: BT.Node): string | undefined {
+  if (node.type !== 'MemberExpression' && node.type !== 'OptionalMemberExpression') return undefined;
+  const p = node.property;
+  if (!node.computed && p.type === 'Identifier') return p.name;
+  if (p.type === 'StringLiteral') return p.value;
+  return undefined;
+}
+
+function propKey(node: BT.ObjectProperty): string | undefined {
+  const k = node.key;
+  if (!node.computed && k.type === 'Identifier') return k.name;
+  if (k.type === 'StringLiteral') return k.value;
+  return undefined;
+}
+
+function sameValue(a: Value, b: Value): boolean {
+  if (a.k !== b.k) return false;
+  switch (a.k) {
+    case 'module':
+      return b.k === 'module' && a.module === b.module && a.path.join('.') === b.path.join('.');
+    case 'instance':
+      return b.k === 'instance' && a.module === b.module && a.cls === b.cls;
+    case 'promise':
+      return b.k === 'promise' && sameValue(a.of, b.of);
+    case 'global':
+      return b.k === 'global' && a.name === b.name;
+    case 'local':
+      return true;
+    case 'user':
+      return b.k === 'user' && a.cls === b.cls && a.module === b.module;
+    default:
+      return false;
+  }
+}
+
+function instance(ref: ClassRef): Value {
+  return { k: 'instance', module: ref.module, cls: ref.cls };
+}
+
+function unknown(why: string): Value {
+  return { k: 'unknown', why };
+}
+
+function passUnknown(v: Value, role: string): Value {
+  if (v.k === 'unknown') return v;
+  if (v.k === 'global') return unknown(`the ${role} is the global ${v.name}`);
+  return unknown(`the ${role} is not a library value`);
+}
+
+function line(p: NodePath): number {
+  return p.node.loc?.start.line ?? 0;
+}

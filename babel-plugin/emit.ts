@@ -1,0 +1,107 @@
+// Turns analysed sites into Babel AST edits (the Babel plugin's emitter). The bundler emits the same
+// shapes as text with magic-string (bundler/edit.ts); both call the runtime ABI of rules/abi.ts.
+import type { NodePath, types as BabelTypes } from '@babel/core';
+import type * as BT from '@babel/types';
+import { ABI_BINDING, ABI_HELPERS, ABI_VERSION, SITES_BINDING, type SiteDescriptor } from '../rules/index.js';
+import { EMITTED, type Site } from './analyze.js';
+
+/** Temp that holds a non-trivial receiver so it is evaluated exactly once. */
+export const RECV_BINDING = '__spanforge_r';
+
+/**
+ * Whether a receiver expression may be written twice: identifiers and `this` read the same value
+ * twice with nothing in between; anything else goes through the temp.
+ */
+export function isPlainReceiver(node: BT.Node): boolean {
+  return node.type === 'Identifier' || node.type === 'ThisExpression';
+}
+
+/** Whether a module reads like CommonJS (no import/export, uses require/module/exports). */
+export function looksCommonJs(program: BT.Program): boolean {
+  if (program.sourceType === 'script') return true;
+  for (const s of program.body) {
+    if (s.type === 'ImportDeclaration' || s.type.startsWith('Export')) return false;
+  }
+  return true;
+}
+
+/** The site table entries in emission order (index = position in the table). */
+export function descriptors(sites: readonly Site[]): SiteDescriptor[] {
+  return sites.map((s) => s.d);
+}
+
+/** Applies the edits to the AST. `sites` must be in traversal (pre-)order; they are applied inner first. */
+export function emitBabel(t: typeof BabelTypes, program: NodePath<BT.Program>, sites: readonly Site[], file: string, runtimeModule: string): void {
+  if (sites.length === 0) return;
+  const abi = (helper: string) => t.memberExpression(t.identifier(ABI_BINDING), t.identifier(helper));
+  const siteRef = (i: number) => t.memberExpression(t.identifier(SITES_BINDING), t.numericLiteral(i), true);
+  const mark = <N extends BT.Node>(n: N): N => {
+    EMITTED.add(n);
+    return n;
+  };
+  let needsTemp = false;
+  for (let i = sites.length - 1; i >= 0; i--) {
+    const site = sites[i]!;
+    switch (site.kind) {
+      case 'call': {
+        const p = site.path;
+        const node = p.node;
+        const callee = node.callee as BT.Expression;
+        const args = node.arguments as BT.CallExpression['arguments'];
+        let out: BT.Expression;
+        if (callee.type === 'MemberExpression' || callee.type === 'OptionalMemberExpression') {
+          const recv = callee.object as BT.Expression;
+          const prop = callee.property as BT.Expression;
+          const plain = isPlainReceiver(recv);
+          if (!plain) needsTemp = true;
+          const r = () => (plain ? t.cloneNode(recv) : t.identifier(RECV_BINDING));
+          const fn = t.memberExpression(r(), prop, callee.computed);
+          const call = mark(t.callExpression(abi(ABI_HELPERS.call), [siteRef(i), r(), fn, ...args]));
+          if (callee.optional) {
+            // recv?.m(args): nullish receiver short-circuits before the arguments are evaluated.
+            needsTemp = true;
+            out = t.conditionalExpression(
+              t.binaryExpression('==', t.assignmentExpression('=', t.identifier(RECV_BINDING), recv), t.nullLiteral()),
+              t.unaryExpression('void', t.numericLiteral(0)),
+              t.callExpression(abi(ABI_HELPERS.call), [siteRef(i), t.identifier(RECV_BINDING), t.memberExpression(t.identifier(RECV_BINDING), prop, callee.computed), ...args]),
+            );
+          } else {
+            out = plain ? call : t.sequenceExpression([t.assignmentExpression('=', t.identifier(RECV_BINDING), recv), call]);
+          }
+        } else {
+          out = mark(t.callExpression(abi(ABI_HELPERS.call), [siteRef(i), t.identifier('undefined'), callee, ...args]));
+        }
+        p.replaceWith(out);
+        break;
+      }
+      case 'route':
+        for (const h of site.handlers) h.replaceWith(mark(t.callExpression(abi(ABI_HELPERS.route), [siteRef(i), h.node])));
+        break;
+      case 'trace': {
+        const m = site.path.node;
+        const inner = t.arrowFunctionExpression([], m.body, m.async);
+        m.body = t.blockStatement([t.returnStatement(mark(t.callExpression(abi(ABI_HELPERS.trace), [siteRef(i), t.thisExpression(), inner])))]);
+        site.decorator.remove();
+        break;
+      }
+      case 'wrap':
+        site.path.replaceWith(mark(t.callExpression(abi(ABI_HELPERS.wrap), [siteRef(i), site.fn.node])));
+        break;
+    }
+  }
+  const table = t.callExpression(abi(ABI_HELPERS.sites), [
+    t.numericLiteral(ABI_VERSION),
+    t.stringLiteral(file),
+    t.valueToNode(descriptors(sites)),
+  ]);
+  const header: BT.Statement[] = [];
+  if (looksCommonJs(program.node)) {
+    header.push(t.variableDeclaration('const', [t.variableDeclarator(t.identifier(ABI_BINDING), t.callExpression(t.identifier('require'), [t.stringLiteral(runtimeModule)]))]));
+  } else {
+    header.push(t.importDeclaration([t.importNamespaceSpecifier(t.identifier(ABI_BINDING))], t.stringLiteral(runtimeModule)));
+  }
+  header.push(t.variableDeclaration('const', [t.variableDeclarator(t.identifier(SITES_BINDING), table)]));
+  if (needsTemp) header.push(t.variableDeclaration('let', [t.variableDeclarator(t.identifier(RECV_BINDING))]));
+  program.unshiftContainer('body', header);
+  program.scope.crawl();
+}

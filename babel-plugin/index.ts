@@ -1,0 +1,75 @@
+// spanforge/babel: the Babel front-end. A Babel 7 plugin (API-compatible with Babel 8) that instruments
+// route handlers, outgoing calls and @Traced() methods by following bindings within each module.
+import type { ConfigAPI, NodePath, PluginObj, PluginPass, types as BabelTypes } from '@babel/core';
+import type * as BT from '@babel/types';
+import { relative, sep } from 'node:path';
+import { isIncluded, resolveOptions, ABI_BINDING, type ResolvedOptions } from '../rules/index.js';
+import { analyzeProgram, type Analysis } from './analyze.js';
+import { emitBabel } from './emit.js';
+import { PRODUCERS } from './producers.js';
+import { ReportCollector } from './report.js';
+
+export type { SpanforgeOptions } from '../rules/index.js';
+
+/** The project-relative, '/'-separated name of a file (what site tables and reports show). */
+export function projectPath(root: string, filename: string): string {
+  const rel = relative(root, filename);
+  return (rel.startsWith('..') ? filename : rel).split(sep).join('/');
+}
+
+/** Analyses a parsed program under resolved options; undefined when the file is excluded or already instrumented. */
+export function analyzeFile(program: NodePath<BT.Program>, opts: ResolvedOptions, relPath: string, source: string): Analysis | undefined {
+  if (!isIncluded(opts, relPath)) return undefined;
+  if (program.scope.hasBinding(ABI_BINDING)) return undefined; // instrumenting twice changes nothing
+  return analyzeProgram(program, opts.rules, PRODUCERS, source);
+}
+
+// One collector per report path (or per process for the summary): Babel has no "build end" hook, so
+// the JSON is rewritten after each instrumented file and the summary printed when the process exits.
+const collectors = new Map<string, ReportCollector>();
+let exitHookInstalled = false;
+
+function collectorFor(opts: ResolvedOptions): ReportCollector {
+  const key = opts.report ?? '';
+  let c = collectors.get(key);
+  if (!c) {
+    c = new ReportCollector('babel');
+    collectors.set(key, c);
+  }
+  if (opts.summary && !exitHookInstalled) {
+    exitHookInstalled = true;
+    process.once('exit', () => {
+      for (const col of collectors.values()) process.stderr.write(col.summary() + '\n');
+    });
+  }
+  return c;
+}
+
+/**
+ * The Babel plugin: `plugins: [["spanforge/babel", { exclude: ["test/**"] }]]`.
+ * Options are those of the TypeScript transformer; unknown options are a build error naming them.
+ */
+export default function spanforgeBabelPlugin(api: ConfigAPI & { types: typeof BabelTypes }, rawOptions: unknown): PluginObj<PluginPass> {
+  api.assertVersion('^7.0.0-0 || ^8.0.0');
+  const opts = resolveOptions(rawOptions, 'the spanforge Babel plugin options');
+  const t = api.types;
+  return {
+    name: 'spanforge',
+    visitor: {
+      Program: {
+        enter(program, state) {
+          const filename = state.filename ?? state.file.opts.filename ?? undefined;
+          if (!filename) return;
+          const root = (state.file.opts.root as string | undefined) ?? state.cwd ?? process.cwd();
+          const rel = projectPath(root, filename);
+          const analysis = analyzeFile(program, opts, rel, state.file.code);
+          if (!analysis) return;
+          emitBabel(t, program, analysis.sites, rel, opts.runtimeModule);
+          const c = collectorFor(opts);
+          c.add({ file: rel, sites: analysis.sites.map((s) => s.d), skipped: analysis.skipped });
+          if (opts.report) c.write(opts.report);
+        },
+      },
+    },
+  };
+}

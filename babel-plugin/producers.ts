@@ -1,0 +1,55 @@
+// What the Babel front-end must be told because it has no types: how instances of the catalogue's
+// library classes come to exist (constructors, factories, methods returning them, callbacks given them).
+// Class names are the declaration names the catalogue's `owner` lists use, so one rule serves both
+// front-ends.
+import type { Producers } from './bindings.js';
+
+const pool = { module: 'pg', cls: 'Pool' } as const;
+const client = { module: 'pg', cls: 'Client' } as const;
+const poolClient = { module: 'pg', cls: 'PoolClient' } as const;
+const express = { module: 'express', cls: 'Express' } as const;
+const router = { module: 'express', cls: 'Router' } as const;
+const route = { module: 'express', cls: 'IRoute' } as const;
+const fastify = { module: 'fastify', cls: 'FastifyInstance' } as const;
+const httpServer = { module: 'http', cls: 'Server' } as const;
+const httpsServer = { module: 'https', cls: 'Server' } as const;
+
+/** The producers table for the built-in catalogue. */
+export const PRODUCERS: Producers = {
+  aliases: { 'node:http': 'http', 'node:https': 'https', 'express-serve-static-core': 'express' },
+  selfExports: { fastify: ['default', 'fastify'], express: ['default'], pg: ['default'] },
+  constructs: {
+    'pg.Pool': pool,
+    'pg.Client': client,
+    'http.Server': httpServer,
+    'https.Server': httpsServer,
+  },
+  calls: {
+    express: express,
+    'express.Router': router,
+    fastify: fastify,
+    'http.createServer': httpServer,
+    'https.createServer': httpsServer,
+  },
+  methods: {
+    'pg.Pool#connect': { returns: { promiseOf: poolClient }, unlessCallback: true, callbackParam: { index: 1, value: poolClient } },
+    'express.Express#route': { returns: route },
+    'express.Router#route': { returns: route },
+    // Route registration returns the app/router/route itself, so chains stay known.
+    ...Object.fromEntries(
+      ['get', 'post', 'put', 'patch', 'delete', 'all', 'use', 'head', 'options'].flatMap((m) => [
+        [`express.Express#${m}`, { returns: 'self' }],
+        [`express.Router#${m}`, { returns: 'self' }],
+        [`express.IRoute#${m}`, { returns: 'self' }],
+      ]),
+    ),
+    ...Object.fromEntries(
+      ['get', 'post', 'put', 'patch', 'delete', 'all', 'head', 'options', 'route', 'register', 'addHook'].map((m) => [
+        `fastify.FastifyInstance#${m}`,
+        { returns: 'self' },
+      ]),
+    ),
+    'http.Server#on': { returns: 'self' },
+    'https.Server#on': { returns: 'self' },
+  },
+};

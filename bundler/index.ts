@@ -1,0 +1,134 @@
+// spanforge/bundler: one unplugin-based plugin (Vite, Rollup, esbuild, webpack) that instruments the
+// app's own modules during the build with minimal text edits and chained source maps.
+import { parseSync, traverse, type NodePath } from '@babel/core';
+import type * as BT from '@babel/types';
+import MagicString from 'magic-string';
+import { createUnplugin, type UnpluginInstance } from 'unplugin';
+import { ABI_BINDING, SITES_BINDING, isIncluded, resolveOptions, type ResolvedOptions, type Rule, type SpanforgeOptions } from '../rules/index.js';
+import { analyzeFile, projectPath } from '../babel-plugin/index.js';
+import { ReportCollector } from '../babel-plugin/report.js';
+import type { SkippedSite } from '../babel-plugin/analyze.js';
+import type { SiteDescriptor } from '../rules/index.js';
+import { emitText } from './edit.js';
+
+export type { SpanforgeOptions } from '../rules/index.js';
+
+/** Bundler plugin options: the transformer's options plus the project root (default: cwd, Vite's root). */
+export interface SpanforgeBundlerOptions extends SpanforgeOptions {
+  root?: string;
+}
+
+export interface InstrumentResult {
+  code: string;
+  map: ReturnType<MagicString['generateMap']>;
+  sites: SiteDescriptor[];
+  skipped: SkippedSite[];
+}
+
+const SCRIPT_RE = /\.(?:[cm]?[jt]s|[jt]sx)$/;
+
+/**
+ * The cheap pre-check: a file can only hold a site if it names one of the catalogue's modules in a
+ * string literal, calls `fetch(`, or names a user rule's function/method. One regex scan, no parse.
+ */
+export function precheck(rules: readonly Rule[]): RegExp {
+  const modules = new Set<string>();
+  const words = new Set<string>();
+  for (const r of rules) {
+    for (const m of r.target.module) modules.add(m);
+    if (r.target.global) for (const n of r.target.names) words.add(`${n}\\s*\\(`);
+    if (r.kind === 'call' && r.handler === 'app') for (const n of r.target.names) words.add(`\\b${n}\\b`);
+  }
+  const esc = (s: string) => s.replace(/[.*+?^${}()|[\]\\/]/g, '\\$&');
+  const parts: string[] = [];
+  if (modules.size) parts.push(`['"\`](?:node:)?(?:${[...modules].map(esc).join('|')})['"\`]`);
+  for (const w of words) parts.push(w);
+  return new RegExp(parts.join('|') || '(?!)');
+}
+
+/**
+ * Instruments one file's text; null when it has nothing to instrument (most files stop at the
+ * pre-check). `relPath` is what the site table and the report name the file.
+ */
+export function instrumentCode(code: string, id: string, relPath: string, opts: ResolvedOptions, check: RegExp = precheck(opts.rules)): InstrumentResult | null {
+  if (!check.test(code) || code.includes(SITES_BINDING)) return null;
+  const isTs = /\.[cm]?tsx?$/.test(id);
+  const plugins: NonNullable<NonNullable<Parameters<typeof parseSync>[1]>['parserOpts']>['plugins'] = isTs
+    ? ['typescript', 'decorators', 'decoratorAutoAccessors', 'explicitResourceManagement']
+    : ['jsx', 'decorators', 'explicitResourceManagement'];
+  if (isTs && /x$/.test(id)) plugins.push('jsx');
+  const ast = parseSync(code, {
+    filename: id,
+    configFile: false,
+    babelrc: false,
+    browserslistConfigFile: false,
+    sourceType: 'unambiguous',
+    parserOpts: { plugins, allowReturnOutsideFunction: true, errorRecovery: false },
+  });
+  if (!ast) return null;
+  let programPath: NodePath<BT.Program> | undefined;
+  traverse(ast, {
+    Program(p) {
+      programPath = p;
+      p.stop();
+    },
+  });
+  if (!programPath) return null;
+  const analysis = analyzeFile(programPath, opts, relPath, code);
+  if (!analysis || (analysis.sites.length === 0 && analysis.skipped.length === 0)) return null;
+  const ms = new MagicString(code);
+  const interpreterEnd = ast.program.interpreter ? ast.program.interpreter.end ?? 0 : 0;
+  emitText(ms, ast.program, code, analysis.sites, relPath, opts.runtimeModule, interpreterEnd);
+  return {
+    code: ms.toString(),
+    map: ms.generateMap({ source: id, file: id, includeContent: true, hires: 'boundary' }),
+    sites: analysis.sites.map((s) => s.d),
+    skipped: analysis.skipped,
+  };
+}
+
+/** The unplugin instance; use the bundler-specific exports below. */
+export const spanforge: UnpluginInstance<SpanforgeBundlerOptions | undefined, false> = createUnplugin((raw) => {
+  const { root: rootOption, ...rest } = (raw ?? {}) as SpanforgeBundlerOptions;
+  const opts = resolveOptions(rest, 'the spanforge bundler plugin options');
+  const check = precheck(opts.rules);
+  let root = rootOption ?? process.cwd();
+  const collector = new ReportCollector('bundler');
+  return {
+    name: 'spanforge',
+    // Before the bundler's own TS/JSX transform, so decorators and type annotations are still visible.
+    enforce: 'pre',
+    transformInclude(id) {
+      const file = id.split('?')[0]!;
+      return SCRIPT_RE.test(file) && !file.startsWith('\0') && isIncluded(opts, projectPath(root, file));
+    },
+    transform(code, id) {
+      const file = id.split('?')[0]!;
+      const rel = projectPath(root, file);
+      const result = instrumentCode(code, file, rel, opts, check);
+      if (!result) return null;
+      collector.add({ file: rel, sites: result.sites, skipped: result.skipped });
+      if (result.sites.length === 0) return null;
+      return { code: result.code, map: result.map };
+    },
+    buildEnd() {
+      if (opts.report) collector.write(opts.report);
+      if (opts.summary) process.stderr.write(collector.summary() + '\n');
+    },
+    vite: {
+      configResolved(config: { root: string }) {
+        if (!rootOption) root = config.root;
+      },
+    },
+  };
+});
+
+/** `plugins: [spanforgeVite()]` in vite.config. */
+export const vitePlugin = spanforge.vite;
+/** `plugins: [spanforgeRollup()]` in rollup.config. */
+export const rollupPlugin = spanforge.rollup;
+/** `plugins: [spanforgeEsbuild()]` in esbuild.build(). */
+export const esbuildPlugin = spanforge.esbuild;
+/** `plugins: [spanforgeWebpack()]` in webpack.config. */
+export const webpackPlugin = spanforge.webpack;
+export { ABI_BINDING };
