@@ -4,10 +4,12 @@
 // median of repeated runs as a table and as JSON (bench/results/latest.json).
 //
 // Options (flags or env): --runs N (BENCH_RUNS, 3), --duration S saturating phase (BENCH_DURATION, 8),
-// --warmup S (BENCH_WARMUP, 2), --rate R fixed-rate phase in req/s (BENCH_RATE, 400),
+// --warmup S (BENCH_WARMUP, 2), --rate R fixed-rate phase in req/s (BENCH_RATE, 200),
 // --rate-duration S (BENCH_RATE_DURATION, 4), --connections C (BENCH_CONNECTIONS, 16),
 // --variants a,b (BENCH_VARIANTS, all), --out FILE, --profile (one extra run per variant under
-// --cpu-prof, summarised by top self-time functions), --no-hotpath (skip the microbenchmarks).
+// --cpu-prof, summarised by top self-time functions), --no-hotpath (skip the microbenchmarks),
+// --quiet-wait S (BENCH_QUIET_WAIT, 30) and --quiet-below F (BENCH_QUIET_BELOW, 0.25): before each
+// run, wait up to S seconds for the machine's CPU use by others to fall below F.
 import { spawn, spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, writeFileSync, readdirSync, rmSync } from 'node:fs';
 import http from 'node:http';
@@ -36,7 +38,7 @@ function parseOptions(argv) {
     else flags[key] = inline ?? argv[++i];
   }
   if (flags.help) {
-    process.stdout.write(readFileSync(fileURLToPath(import.meta.url), 'utf8').split('\n').slice(0, 11).join('\n') + '\n');
+    process.stdout.write(readFileSync(fileURLToPath(import.meta.url), 'utf8').split('\n').slice(0, 14).join('\n') + '\n');
     process.exit(0);
   }
   const num = (flag, env, dflt, min) => {
@@ -46,20 +48,22 @@ function parseOptions(argv) {
     if (!Number.isFinite(value) || value < min) throw new Error(`bench: --${flag} (${env}) must be a number >= ${min}, got "${raw}"`);
     return value;
   };
-  const known = new Set(['runs', 'duration', 'warmup', 'rate', 'rate-duration', 'connections', 'variants', 'out', 'profile', 'no-hotpath']);
+  const known = new Set(['runs', 'duration', 'warmup', 'rate', 'rate-duration', 'connections', 'variants', 'out', 'profile', 'no-hotpath', 'quiet-wait', 'quiet-below']);
   for (const key of Object.keys(flags)) if (!known.has(key)) throw new Error(`bench: unknown option --${key}; known: ${[...known].join(', ')}`);
   const variantList = flags.variants ?? process.env.BENCH_VARIANTS;
   return {
     runs: Math.round(num('runs', 'BENCH_RUNS', 3, 1)),
     duration: num('duration', 'BENCH_DURATION', 8, 1),
     warmup: num('warmup', 'BENCH_WARMUP', 2, 0),
-    rate: num('rate', 'BENCH_RATE', 400, 1),
+    rate: num('rate', 'BENCH_RATE', 200, 1),
     rateDuration: num('rate-duration', 'BENCH_RATE_DURATION', 4, 0),
     connections: Math.round(num('connections', 'BENCH_CONNECTIONS', 16, 1)),
     variants: variantList ? variantList.split(',').map((v) => v.trim()).filter(Boolean) : null,
     out: flags.out ?? path.join(root, 'bench', 'results', 'latest.json'),
     profile: Boolean(flags.profile),
     hotpath: !flags['no-hotpath'],
+    quietWait: num('quiet-wait', 'BENCH_QUIET_WAIT', 30, 0),
+    quietBelow: num('quiet-below', 'BENCH_QUIET_BELOW', 0.25, 0),
   };
 }
 
@@ -105,6 +109,36 @@ function peakRssMiB(pid) {
   } catch {
     return null;
   }
+}
+
+/** Busy share (0–1) of all CPUs over `ms`, from /proc/stat: how much else is running. */
+async function machineBusy(ms) {
+  const read = () => {
+    try {
+      const line = readFileSync('/proc/stat', 'utf8').split('\n')[0].trim().split(/\s+/).slice(1).map(Number);
+      const idle = line[3] + (line[4] ?? 0);
+      const total = line.reduce((a, b) => a + b, 0);
+      return { idle, total };
+    } catch {
+      return null;
+    }
+  };
+  const a = read();
+  await sleep(ms);
+  const b = read();
+  if (!a || !b || b.total === a.total) return null;
+  return 1 - (b.idle - a.idle) / (b.total - a.total);
+}
+
+/**
+ * Waits (bounded) until the machine is quiet before a run: other work on a 2-core machine moves
+ * throughput by a factor of two, far more than the effect being measured. Returns the last reading.
+ */
+async function waitForQuiet(maxSeconds, threshold) {
+  const deadline = performance.now() + maxSeconds * 1000;
+  let busy = await machineBusy(500);
+  while (busy !== null && busy > threshold && performance.now() < deadline) busy = await machineBusy(1000);
+  return busy;
 }
 
 function httpGet(url) {
@@ -174,13 +208,14 @@ function buildPlain() {
   return result.ok ? { ok: true } : { ok: false, reason: `tsc failed:\n${result.output}` };
 }
 
+/** spanforge reads the same ELASTIC_APM_* variables as elastic-apm-node (runtime/config.ts). */
 function spanforgeEnv(services, serviceName) {
   return {
-    SPANFORGE_SERVER_URL: services.sinkUrl,
-    SPANFORGE_SERVICE_NAME: serviceName,
-    SPANFORGE_TRANSACTION_SAMPLE_RATE: '1',
-    SPANFORGE_LOG_LEVEL: 'warn',
-    SPANFORGE_CLOUD_PROVIDER: 'none',
+    ELASTIC_APM_SERVER_URL: services.sinkUrl,
+    ELASTIC_APM_SERVICE_NAME: serviceName,
+    ELASTIC_APM_TRANSACTION_SAMPLE_RATE: '1',
+    ELASTIC_APM_CLOUD_PROVIDER: 'none',
+    ELASTIC_APM_LOG_LEVEL: 'warn',
   };
 }
 
@@ -281,6 +316,7 @@ async function stopApp(child) {
 }
 
 async function runOnce(variant, services, options, { profileDir } = {}) {
+  const backgroundBusy = await waitForQuiet(options.quietWait, options.quietBelow);
   const { args, env } = variant.start(services);
   const nodeFlags = profileDir ? ['--cpu-prof', `--cpu-prof-dir=${profileDir}`] : [];
   const t0 = performance.now();
@@ -331,6 +367,7 @@ async function runOnce(variant, services, options, { profileDir } = {}) {
     const rss = peakRssMiB(child.pid);
     if (saturated.non2xx > 0 || saturated.errors > 0) throw new Error(`${variant.id}: ${saturated.non2xx} non-2xx answers and ${saturated.errors} errors under load:\n${stderr}`);
     return {
+      backgroundBusyPct: backgroundBusy === null ? null : Math.round(backgroundBusy * 1000) / 10,
       startupMs: tFirst - t0,
       listenMs: tListening - t0,
       rps: saturated.rps,
@@ -370,6 +407,7 @@ function aggregate(variant, runs) {
     cpuSecondsPer10k: pick((r) => r.cpuSecondsPer10k),
     peakRssMiB: pick((r) => r.peakRssMiB),
     startupMs: pick((r) => r.startupMs),
+    backgroundBusyPct: pick((r) => r.backgroundBusyPct),
     listenMs: pick((r) => r.listenMs),
     // Events (intake lines or OTLP spans) the sink received per request served while it counted.
     sinkEventsPerRequest: pick((r) => (r.sink.intakeEvents + r.sink.otlpSpans) / (r.requests + (r.fixedRate?.requests ?? 0))),
@@ -381,8 +419,14 @@ function addRatios(results) {
   const base = results.find((r) => r.id === 'none' && r.rps !== null);
   for (const r of results) {
     if (!base || r.rps === null) continue;
-    r.throughputRatio = r.rps / base.rps;
-    r.throughputLossPct = (1 - r.rps / base.rps) * 100;
+    // Paired by round (each run against the baseline run next to it), then the median: this
+    // cancels drift that a ratio of two medians would keep.
+    const rounds = Math.min(r.raw.length, base.raw.length);
+    const paired = (fn) => median(Array.from({ length: rounds }, (_, i) => fn(r.raw[i], base.raw[i])));
+    r.throughputRatio = paired((a, b) => a.rps / b.rps);
+    r.cpuRatio = paired((a, b) => a.cpuSecondsPer10k / b.cpuSecondsPer10k);
+    r.throughputRatioOfMedians = r.rps / base.rps;
+    r.throughputLossPct = (1 - r.throughputRatio) * 100;
     r.p99AddedMs = r.p99Ms - base.p99Ms;
     r.fixedRateP99AddedMs = r.fixedRateP99Ms !== null && base.fixedRateP99Ms !== null ? r.fixedRateP99Ms - base.fixedRateP99Ms : null;
     r.startupAddedMs = r.startupMs - base.startupMs;
@@ -394,11 +438,11 @@ function fmt(value, digits = 1) {
 }
 
 export function formatTable(results) {
-  const header = ['variant', 'req/s', 'ratio', 'p50 ms', 'p99 ms', `p50@rate`, `p99@rate`, 'CPU s/10k', 'peak RSS MiB', 'start-up ms', 'events/req'];
+  const header = ['variant', 'req/s', 'ratio', 'p50 ms', 'p99 ms', 'p50 ms @rate', 'p99 ms @rate', 'CPU s/10k', 'CPU ×', 'peak RSS MiB', 'start-up ms', 'events/req'];
   const rows = results.map((r) =>
     r.notRun
       ? [r.label, `not run: ${r.notRun.split('\n')[0]}`]
-      : [r.label, fmt(r.rps, 0), fmt(r.throughputRatio, 3), fmt(r.p50Ms, 2), fmt(r.p99Ms, 2), fmt(r.fixedRateP50Ms, 2), fmt(r.fixedRateP99Ms, 2), fmt(r.cpuSecondsPer10k, 2), fmt(r.peakRssMiB, 0), fmt(r.startupMs, 0), fmt(r.sinkEventsPerRequest, 2)],
+      : [r.label, fmt(r.rps, 0), fmt(r.throughputRatio, 3), fmt(r.p50Ms, 2), fmt(r.p99Ms, 2), fmt(r.fixedRateP50Ms, 2), fmt(r.fixedRateP99Ms, 2), fmt(r.cpuSecondsPer10k, 2), fmt(r.cpuRatio, 2), fmt(r.peakRssMiB, 0), fmt(r.startupMs, 0), fmt(r.sinkEventsPerRequest, 2)],
   );
   const lines = ['| ' + header.join(' | ') + ' |', '|' + header.map((h, i) => (i === 0 ? '---|' : '---:|')).join('')];
   for (const row of rows) lines.push('| ' + row.join(' | ') + ' |');
