@@ -333,6 +333,9 @@ export class BindingAnalysis {
   }
 
   private moduleValue(module: string, path: readonly string[]): Value {
+    if (module.startsWith('.') || module.startsWith('/')) {
+      return unknown(`it is imported from ${module}; values of other modules are not followed`);
+    }
     const self = this.producers.selfExports[module] ?? ['default'];
     let p = path;
     while (p.length > 0 && self.includes(p[0]!)) p = p.slice(1);
@@ -370,7 +373,8 @@ export class BindingAnalysis {
       if (cls) return instance(cls);
       return unknown(`the result of ${key(callee)}() is not followed`);
     }
-    if (callee.k === 'local') return { k: 'local', what: `result of ${callee.what}` };
+    // What a local function returns is its declared/inferred type for tsc; Babel does not follow it.
+    if (callee.k === 'local') return unknown(`it is the result of calling ${callee.what}; return values are not followed`);
     return passUnknown(callee, 'callee');
   }
 

@@ -80,7 +80,8 @@ export function emitBabel(t: typeof BabelTypes, program: NodePath<BT.Program>, s
       case 'trace': {
         const m = site.path.node;
         const inner = t.arrowFunctionExpression([], m.body, m.async);
-        m.body = t.blockStatement([t.returnStatement(mark(t.callExpression(abi(ABI_HELPERS.trace), [siteRef(i), t.thisExpression(), inner])))]);
+        // runtime/abi.ts trace(site, body): the arrow keeps the method's own this/arguments/super.
+        m.body = t.blockStatement([t.returnStatement(mark(t.callExpression(abi(ABI_HELPERS.trace), [siteRef(i), inner])))]);
         site.decorator.remove();
         break;
       }

@@ -65,7 +65,7 @@ export function emitText(ms: MagicString, program: BT.Program, source: string, s
       case 'trace': {
         const m = s.path.node;
         const body = m.body;
-        ms.appendLeft(start(body) + 1, ` return ${abi(ABI_HELPERS.trace)}(${site(i)}, this, ${m.async ? 'async ' : ''}() => {`);
+        ms.appendLeft(start(body) + 1, ` return ${abi(ABI_HELPERS.trace)}(${site(i)}, ${m.async ? 'async ' : ''}() => {`);
         ms.prependRight(end(body) - 1, '}); ');
         const dec = s.decorator.node;
         let decEnd = end(dec);
