@@ -226,6 +226,11 @@ export class HttpTransport implements Transport {
         this.drop(this.disabledReason !== undefined ? 'invalid_config' : 'closed', 1);
         return;
       }
+      if (event === null || typeof event !== 'object') {
+        this.drop('invalid_event', 1);
+        this.logOnce('drop:invalid_event', 'warn', `spanforge: transport.send() needs an intake event object, got ${event === null ? 'null' : typeof event}`);
+        return;
+      }
       if (this.pending.length + this.encodedLive >= this.maxQueueSize) {
         this.drop('queue_full', 1);
         this.logOnce(
@@ -446,7 +451,13 @@ export class HttpTransport implements Transport {
       metaLine = this.lastMetadataLine;
     }
     if (metaLine === undefined) {
-      this.scheduleBackoff();
+      // Without a metadata line the server rejects the request: drop what waits, keep going.
+      this.drop('metadata_error', this.encodedLive);
+      this.processedSeq += this.encoded.length;
+      this.encoded.clear();
+      this.encodedSizes.clear();
+      this.encodedLive = 0;
+      this.encodedBytes = 0;
       return false;
     }
     const body: Transform = this.compress
@@ -542,9 +553,11 @@ export class HttpTransport implements Transport {
     } else {
       req.body.destroy();
       req.abort.abort();
-      this.counters.failedRequests++;
       this.onFailure(outcome, n);
-      if (outcome.kind !== 'shutdown') this.scheduleBackoff();
+      if (outcome.kind !== 'shutdown') {
+        this.counters.failedRequests++;
+        this.scheduleBackoff();
+      }
     }
     this.checkWaiters();
     this.pump();
@@ -665,9 +678,9 @@ export class HttpTransport implements Transport {
 
   private destroy(): void {
     if (this.destroyed) return;
+    this.destroyed = true; // first: finish() below must not start another request
     const req = this.active;
     if (req !== undefined) this.finish(req, { kind: 'shutdown' });
-    this.destroyed = true;
     clearTimeout(this.backoffTimer);
     this.backoffTimer = undefined;
     const left = this.pending.length + this.encodedLive;
