@@ -15,7 +15,7 @@ export interface TargetMatch {
 }
 
 /** The run-time behaviour the emitted call asks for; a runtime/abi.ts handler of that name. */
-export type CallHandler = 'pg' | 'fetch' | 'undici' | 'http' | 'app';
+export type CallHandler = 'pg' | 'fetch' | 'undici' | 'undici-stream' | 'http' | 'https' | 'app';
 /** How a route registration is shaped. */
 export type RouteShape =
   /** `app.get(path, ...handlers)`; Fastify `app.get(path, [opts,] handler)` */
@@ -111,18 +111,34 @@ export const RULES: readonly Rule[] = [
   {
     id: 'undici.request',
     kind: 'call',
-    target: { module: ['undici'], names: ['request', 'stream'] },
+    target: { module: ['undici'], names: ['request'] },
     handler: 'undici',
     span: { type: 'external', subtype: 'http', action: 'request' },
-    description: 'undici request/stream',
+    description: 'undici request (promise and callback forms)',
+  },
+  {
+    id: 'undici.stream',
+    kind: 'call',
+    target: { module: ['undici'], names: ['stream'] },
+    handler: 'undici-stream',
+    span: { type: 'external', subtype: 'http', action: 'request' },
+    description: 'undici stream(url, opts, factory[, callback])',
   },
   {
     id: 'http.request',
     kind: 'call',
-    target: { module: ['http', 'https'], names: ['request', 'get'] },
+    target: { module: ['http'], names: ['request', 'get'] },
     handler: 'http',
     span: { type: 'external', subtype: 'http', action: 'request' },
-    description: 'node:http and node:https request/get',
+    description: 'node:http request/get',
+  },
+  {
+    id: 'https.request',
+    kind: 'call',
+    target: { module: ['https'], names: ['request', 'get'] },
+    handler: 'https',
+    span: { type: 'external', subtype: 'http', action: 'request' },
+    description: 'node:https request/get',
   },
   {
     id: 'express.route',

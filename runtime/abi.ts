@@ -1,0 +1,778 @@
+// The versioned runtime ABI ("spanforge/runtime") that build-time emitted code calls: the site table,
+// instrumented calls (pg, fetch, undici, http, user rules), route handlers, traced bodies and functions.
+// Contract (names, site shape, version) is rules/abi.ts; a test pins that the two agree.
+import { subscribe } from 'node:diagnostics_channel';
+import { abiCore, type AbiCore, type Holder } from './abi-core.js';
+import type { CodeLocation, Span, Transaction } from './types.js';
+
+/** Bumped on any incompatible change of the helpers or of the site shape. */
+export const ABI_VERSION = 1;
+
+/** One static site as emitted by a front-end (see rules/abi.ts SiteDescriptor). */
+export interface SiteDescriptor {
+  rule: string;
+  handler: string;
+  name: string | null;
+  type: string;
+  subtype?: string;
+  action?: string;
+  method?: string;
+  line: number;
+  column: number;
+  function: string;
+}
+
+/** A site after `sites()`: the descriptor plus what run time derives once from it. */
+export interface Site extends SiteDescriptor {
+  readonly file: string;
+  readonly loc: CodeLocation;
+  /** true when the module was built for another ABI version: helpers then only pass through. */
+  readonly off: boolean;
+}
+
+const EMPTY: readonly unknown[] = [];
+// Same clock as the tracer (timeOrigin + performance.now()), so arrival times compare with span times.
+const origin = performance.timeOrigin;
+const nowMs = (): number => origin + performance.now();
+const TX = Symbol.for('spanforge.request.transaction');
+const ARRIVAL = Symbol.for('spanforge.request.arrival');
+const WRAPPED = Symbol.for('spanforge.wrapped');
+const warnedVersions = new Set<number>();
+let arrivalSubscribed = false;
+
+/**
+ * Builds a module's site table; emitted once at the top of each instrumented module.
+ * @example const __spanforge_sites = __spanforge.sites(1, "src/app.ts", [{ rule: "pg.query", ... }]);
+ */
+export function sites(version: number, file: string, list: readonly SiteDescriptor[]): Site[] {
+  const off = version !== ABI_VERSION;
+  if (off && !warnedVersions.has(version)) {
+    warnedVersions.add(version);
+    abiCore().warn(`spanforge: ${file} was built for runtime ABI v${version} but this runtime speaks v${ABI_VERSION}; ` +
+      `its sites are not instrumented. Rebuild with the same spanforge version as the one installed.`);
+  }
+  const out: Site[] = [];
+  for (const d of list) {
+    const loc: CodeLocation = { file, line: d.line, column: d.column, function: d.function };
+    out.push({ ...d, file, loc, off });
+    if (!arrivalSubscribed && (d.handler === 'express' || d.handler === 'fastify' || d.handler === 'node-http')) subscribeArrival();
+  }
+  return out;
+}
+
+/** Records when each request arrived, so its transaction starts then and not at the first handler. */
+function subscribeArrival(): void {
+  arrivalSubscribed = true;
+  try {
+    subscribe('http.server.request.start', (msg) => {
+      const req = (msg as { request?: Record<symbol, unknown> }).request;
+      if (req && req[ARRIVAL] === undefined) req[ARRIVAL] = nowMs();
+    });
+  } catch {
+    // Older Node without the channel: transactions start at the first wrapped handler instead.
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Errors: reported once per thrown object however many wrappers it crosses.
+const reported = new WeakSet<object>();
+
+function report(core: AbiCore, err: unknown, parent: Holder | undefined, handled: boolean): void {
+  try {
+    if (err !== null && typeof err === 'object') {
+      if (reported.has(err)) return;
+      reported.add(err);
+    }
+    core.captureError(err, parent ? { handled, parent } : { handled });
+  } catch {
+    // never into user code
+  }
+}
+
+function isThenable(v: unknown): v is PromiseLike<unknown> {
+  return v !== null && (typeof v === 'object' || typeof v === 'function') && typeof (v as { then?: unknown }).then === 'function';
+}
+
+/**
+ * Calls `done(err, value)` when `result` settles and returns what the caller must return: native
+ * promises get a derived promise resolving/rejecting with the same value (so an unhandled rejection
+ * stays unhandled); other thenables (Promise subclasses such as API clients' promises) are returned
+ * untouched and observed on a side chain.
+ */
+function settle(result: unknown, done: (failed: boolean, value: unknown) => void): unknown {
+  if (!isThenable(result)) {
+    done(false, result);
+    return result;
+  }
+  if (result instanceof Promise && result.constructor === Promise) {
+    return result.then(
+      (v) => {
+        done(false, v);
+        return v;
+      },
+      (e) => {
+        done(true, e);
+        throw e;
+      },
+    );
+  }
+  try {
+    result.then((v) => done(false, v), (e) => done(true, e));
+  } catch {
+    done(false, undefined);
+  }
+  return result;
+}
+
+function endSpan(core: AbiCore, span: Span, failed: boolean, err: unknown): void {
+  try {
+    if (failed) {
+      span.setOutcome('failure');
+      report(core, err, span, true);
+    } else if (!span.ended) span.setOutcome('success');
+    span.end();
+  } catch {
+    // never into user code
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Instrumented calls
+
+type CallHandler = (core: AbiCore, site: Site, thisArg: unknown, fn: (...a: unknown[]) => unknown, args: unknown[]) => unknown;
+
+/**
+ * An instrumented call: `fn.apply(thisArg, args)` inside an exit or app span chosen by the site's
+ * handler. Receiver, function and arguments are evaluated by the caller in source order.
+ * @example __spanforge.call(__spanforge_sites[0], pool, pool.query, "SELECT 1")
+ */
+export function call(site: Site, thisArg: unknown, fn: (...a: unknown[]) => unknown, ...args: unknown[]): unknown {
+  const core = abiCore();
+  if (site.off || !core.active() || typeof fn !== 'function') return Reflect.apply(fn, thisArg, args);
+  const h = CALLS[site.handler];
+  return h === undefined ? Reflect.apply(fn, thisArg, args) : h(core, site, thisArg, fn, args);
+}
+
+function startSpan(core: AbiCore, site: Site, name: string, exit: boolean): Span | undefined {
+  try {
+    const span = core.startSpan(name, site.type, {
+      ...(site.subtype !== undefined ? { subtype: site.subtype } : {}),
+      ...(site.action !== undefined ? { action: site.action } : {}),
+      exitSpan: exit,
+    });
+    if (span) span.setCodeLocation(site.loc);
+    return span;
+  } catch {
+    return undefined;
+  }
+}
+
+/** Runs the call, ending the span when it settles; sync throws are reported and rethrown as is. */
+function runCall(core: AbiCore, span: Span, thisArg: unknown, fn: (...a: unknown[]) => unknown, args: unknown[], onValue?: (v: unknown) => void): unknown {
+  let result: unknown;
+  try {
+    result = Reflect.apply(fn, thisArg, args);
+  } catch (err) {
+    endSpan(core, span, true, err);
+    throw err;
+  }
+  return settle(result, (failed, v) => {
+    if (!failed && onValue) {
+      try {
+        onValue(v);
+      } catch {
+        // never into user code
+      }
+    }
+    endSpan(core, span, failed, v);
+  });
+}
+
+/** Wraps a node-style callback so it ends the span first and runs in the caller's context. */
+function wrapCallback(core: AbiCore, span: Span, cb: (...a: unknown[]) => unknown, onValue?: (v: unknown) => void): (...a: unknown[]) => unknown {
+  const ctx = core.current();
+  return function (this: unknown, err: unknown, value: unknown) {
+    if (err == null && onValue) {
+      try {
+        onValue(value);
+      } catch {
+        // ignore
+      }
+    }
+    endSpan(core, span, err != null, err);
+    // pg and undici call back from socket events; run the user's callback in the context it was registered in.
+    return core.runWith(ctx, cb, this, arguments);
+  };
+}
+
+const CALLS: Record<string, CallHandler> = {
+  app(core, site, thisArg, fn, args) {
+    const span = startSpan(core, site, site.name ?? 'call', false);
+    if (!span) return Reflect.apply(fn, thisArg, args);
+    return core.runWith(span, runCall, undefined, [core, span, thisArg, fn, args]);
+  },
+
+  pg(core, site, thisArg, fn, args) {
+    const q = args[0] as { text?: unknown; submit?: unknown; callback?: unknown; on?: unknown } | string | undefined;
+    const text = typeof q === 'string' ? q : q && typeof q.text === 'string' ? q.text : undefined;
+    const span = startSpan(core, site, text === undefined ? 'SQL' : sqlSummary(text), true);
+    if (!span) return Reflect.apply(fn, thisArg, args);
+    try {
+      const t = (thisArg ?? {}) as { host?: string; port?: number | string; database?: string; user?: string; options?: Record<string, unknown> };
+      const o = (t.options ?? t) as { host?: string; port?: number | string; database?: string; user?: string };
+      const database = typeof o.database === 'string' ? o.database : undefined;
+      span.setDbContext({ type: 'sql', ...(database ? { instance: database } : {}), ...(text !== undefined ? { statement: text } : {}), ...(typeof o.user === 'string' ? { user: o.user } : {}) });
+      const port = Number(o.port ?? 5432);
+      span.setDestination({
+        address: typeof o.host === 'string' && !o.host.startsWith('/') ? o.host : 'localhost',
+        ...(Number.isInteger(port) ? { port } : {}),
+        serviceTargetType: 'postgresql',
+        ...(database ? { serviceTargetName: database } : {}),
+      });
+    } catch {
+      // context is best effort
+    }
+    const rows = (v: unknown) => {
+      const n = (v as { rowCount?: unknown } | undefined)?.rowCount;
+      if (typeof n === 'number') span.setDbContext({ rowsAffected: n });
+    };
+    const last = args.length - 1;
+    if (last >= 1 && typeof args[last] === 'function') {
+      const copy = args.slice();
+      copy[last] = wrapCallback(core, span, args[last] as (...a: unknown[]) => unknown, rows);
+      return runCall(core, span, thisArg, fn, copy);
+    }
+    if (q && typeof q === 'object' && typeof q.submit !== 'function' && typeof q.callback === 'function') {
+      // query({ text, callback }): pass a copy, never mutate the user's config object.
+      const copy = args.slice();
+      copy[0] = { ...q, callback: wrapCallback(core, span, q.callback as (...a: unknown[]) => unknown, rows) };
+      return runCall(core, span, thisArg, fn, copy);
+    }
+    if (q && typeof q === 'object' && typeof q.submit === 'function' && typeof q.on === 'function') {
+      // A Submittable (Query, Cursor) is returned as is; the span ends with its 'end' event. No 'error'
+      // listener is added: that would change what an unhandled 'error' event does.
+      let result: unknown;
+      try {
+        result = Reflect.apply(fn, thisArg, args);
+      } catch (err) {
+        endSpan(core, span, true, err);
+        throw err;
+      }
+      try {
+        (q as unknown as { once(ev: string, f: () => void): void }).once('end', () => endSpan(core, span, false, undefined));
+      } catch {
+        // ignore
+      }
+      return result;
+    }
+    return runCall(core, span, thisArg, fn, args, rows);
+  },
+
+  fetch(core, site, thisArg, fn, args) {
+    const input = args[0] as string | URL | { url?: string; method?: string; headers?: unknown } | undefined;
+    const init = args[1] as { method?: string; headers?: unknown } | undefined | null;
+    let url: URL | undefined;
+    try {
+      url = new URL(typeof input === 'string' ? input : input instanceof URL ? input.href : String(input?.url));
+    } catch {
+      return Reflect.apply(fn, thisArg, args);
+    }
+    const method = String(init?.method ?? (typeof input === 'object' && !(input instanceof URL) ? input?.method : undefined) ?? 'GET').toUpperCase();
+    const span = startSpan(core, site, `${method} ${url.host}`, true);
+    const carrier = span ?? core.current();
+    if (!carrier) return Reflect.apply(fn, thisArg, args);
+    const copy = args.slice();
+    try {
+      const base = init?.headers ?? (typeof input === 'object' && !(input instanceof URL) ? input?.headers : undefined);
+      const headers = new Headers(base as ConstructorParameters<typeof Headers>[0]);
+      if (!headers.has('traceparent')) {
+        headers.set('traceparent', carrier.traceparent());
+        const ts = carrier.tracestate();
+        if (ts && !headers.has('tracestate')) headers.set('tracestate', ts);
+      }
+      // A shallow copy of init with a new Headers: the user's init and headers objects are never mutated.
+      copy[1] = { ...(init ?? {}), headers };
+    } catch {
+      // unusual headers: send the request as the user wrote it
+    }
+    if (!span) return Reflect.apply(fn, thisArg, copy);
+    httpSpanContext(span, url, method);
+    return runCall(core, span, thisArg, fn, copy, (res) => httpStatus(span, (res as { status?: number })?.status));
+  },
+
+  undici(core, site, thisArg, fn, args) {
+    return undiciCall(core, site, thisArg, fn, args, false);
+  },
+
+  'undici-stream'(core, site, thisArg, fn, args) {
+    return undiciCall(core, site, thisArg, fn, args, true);
+  },
+
+  https(core, site, thisArg, fn, args) {
+    return httpCall(core, site, thisArg, fn, args, 'https:');
+  },
+
+  http(core, site, thisArg, fn, args) {
+    return httpCall(core, site, thisArg, fn, args, 'http:');
+  },
+};
+
+/** undici request(url[, opts][, cb]) and stream(url, opts, factory[, cb]). */
+function undiciCall(core: AbiCore, site: Site, thisArg: unknown, fn: (...a: unknown[]) => unknown, args: unknown[], isStream: boolean): unknown {
+  const target = args[0] as string | URL | { origin?: string; path?: string } | undefined;
+  const hasOpts = args[1] !== null && typeof args[1] === 'object';
+  const opts = (hasOpts ? args[1] : undefined) as { method?: string; headers?: unknown } | undefined;
+  let url: URL;
+  try {
+    url = new URL(typeof target === 'string' ? target : target instanceof URL ? target.href : `${target?.origin}${target?.path ?? ''}`);
+  } catch {
+    return Reflect.apply(fn, thisArg, args);
+  }
+  const method = String(opts?.method ?? 'GET').toUpperCase();
+  const span = startSpan(core, site, `${method} ${url.host}`, true);
+  const carrier = span ?? core.current();
+  if (!carrier) return Reflect.apply(fn, thisArg, args);
+  const copy = args.slice();
+  const headers = withTraceHeaders(opts?.headers, carrier);
+  if (headers !== undefined) {
+    if (hasOpts) copy[1] = { ...opts, headers };
+    else if (!isStream && (args.length < 2 || args[1] === undefined || typeof args[1] === 'function')) {
+      if (args[1] === undefined && args.length >= 2) copy[1] = { headers };
+      else copy.splice(1, 0, { headers });
+    }
+  }
+  if (!span) return Reflect.apply(fn, thisArg, copy);
+  httpSpanContext(span, url, method);
+  const status = (d: unknown) => httpStatus(span, (d as { statusCode?: number } | undefined)?.statusCode);
+  const cbIndex = isStream ? 3 : 2;
+  if (typeof copy[cbIndex] === 'function') {
+    copy[cbIndex] = wrapCallback(core, span, copy[cbIndex] as (...a: unknown[]) => unknown, status);
+    return runCall(core, span, thisArg, fn, copy);
+  }
+  return runCall(core, span, thisArg, fn, copy, status);
+}
+
+/** node:http(s) request(url[, options][, cb]) | request(options[, cb]), and get(). */
+function httpCall(core: AbiCore, site: Site, thisArg: unknown, fn: (...a: unknown[]) => unknown, args: unknown[], defaultProtocol: string): unknown {
+  const a0 = args[0];
+  const urlFirst = typeof a0 === 'string' || a0 instanceof URL;
+  const optIndex = urlFirst ? (args[1] && typeof args[1] === 'object' ? 1 : -1) : a0 && typeof a0 === 'object' ? 0 : -1;
+  const opts = (optIndex >= 0 ? args[optIndex] : undefined) as { method?: string; headers?: unknown; host?: string; hostname?: string; port?: number | string; path?: string; protocol?: string } | undefined;
+  let url: URL;
+  try {
+    if (urlFirst) url = new URL(String(a0 instanceof URL ? a0.href : a0));
+    else {
+      const proto = opts?.protocol ?? defaultProtocol;
+      const host = opts?.hostname ?? opts?.host ?? 'localhost';
+      url = new URL(`${proto}//${host.includes(':') && !host.startsWith('[') ? `[${host}]` : host}${opts?.port ? `:${opts.port}` : ''}${opts?.path ?? '/'}`);
+    }
+  } catch {
+    return Reflect.apply(fn, thisArg, args);
+  }
+  const method = String(opts?.method ?? 'GET').toUpperCase();
+  const span = startSpan(core, site, `${method} ${url.host}`, true);
+  const carrier = span ?? core.current();
+  if (!carrier) return Reflect.apply(fn, thisArg, args);
+  const copy = args.slice();
+  const headers = withTraceHeaders(opts?.headers, carrier);
+  if (headers !== undefined) {
+    if (optIndex >= 0) copy[optIndex] = { ...opts, headers };
+    else copy.splice(1, 0, { headers });
+  }
+  if (!span) return Reflect.apply(fn, thisArg, copy);
+  httpSpanContext(span, url, method);
+  let req: unknown;
+  try {
+    req = Reflect.apply(fn, thisArg, copy);
+  } catch (err) {
+    endSpan(core, span, true, err);
+    throw err;
+  }
+  trackClientRequest(core, span, req);
+  return req;
+}
+
+/** Copies a headers object/array with traceparent/tracestate added; undefined when the user set them. */
+function withTraceHeaders(h: unknown, carrier: Holder): Record<string, unknown> | unknown[] | undefined {
+  try {
+    const tp = carrier.traceparent();
+    if (!tp) return undefined;
+    const ts = carrier.tracestate();
+    if (Array.isArray(h)) {
+      for (let i = 0; i < h.length; i += 2) if (String(h[i]).toLowerCase() === 'traceparent') return undefined;
+      return ts ? [...h, 'traceparent', tp, 'tracestate', ts] : [...h, 'traceparent', tp];
+    }
+    const obj = (h && typeof h === 'object' ? h : {}) as Record<string, unknown>;
+    for (const k of Object.keys(obj)) if (k.toLowerCase() === 'traceparent') return undefined;
+    return ts ? { ...obj, traceparent: tp, tracestate: ts } : { ...obj, traceparent: tp };
+  } catch {
+    return undefined;
+  }
+}
+
+function httpSpanContext(span: Span, url: URL, method: string): void {
+  try {
+    span.setHttpContext({ url: url.href, method });
+    const port = url.port ? Number(url.port) : url.protocol === 'https:' ? 443 : 80;
+    span.setDestination({ address: url.hostname.replace(/^\[|\]$/g, ''), port, serviceTargetType: 'http', serviceTargetName: url.host });
+  } catch {
+    // best effort
+  }
+}
+
+function httpStatus(span: Span, status: number | undefined): void {
+  if (typeof status !== 'number') return;
+  span.setHttpContext({ statusCode: status });
+  span.setOutcome(status >= 400 ? 'failure' : 'success');
+}
+
+// node:http client requests end their span from the diagnostics channel (adding a 'response' listener
+// would stop Node from discarding unread responses) or on 'close'.
+const clientSpans = new WeakMap<object, { core: AbiCore; span: Span }>();
+let clientSubscribed = false;
+
+function trackClientRequest(core: AbiCore, span: Span, req: unknown): void {
+  if (!req || typeof req !== 'object' || typeof (req as { once?: unknown }).once !== 'function') {
+    endSpan(core, span, false, undefined);
+    return;
+  }
+  clientSpans.set(req, { core, span });
+  if (!clientSubscribed) {
+    clientSubscribed = true;
+    try {
+      subscribe('http.client.response.finish', (msg) => {
+        const m = msg as { request?: object; response?: { statusCode?: number } };
+        const e = m.request && clientSpans.get(m.request);
+        if (!e) return;
+        clientSpans.delete(m.request!);
+        httpStatus(e.span, m.response?.statusCode);
+        endSpan(e.core, e.span, false, undefined);
+      });
+    } catch {
+      // without the channel, 'close' ends the span
+    }
+  }
+  (req as { once(ev: string, f: () => void): void }).once('close', () => {
+    const e = clientSpans.get(req);
+    if (!e) return;
+    clientSpans.delete(req);
+    try {
+      e.span.setOutcome('failure');
+    } catch {
+      // ignore
+    }
+    endSpan(core, span, false, undefined);
+  });
+}
+
+// ---------------------------------------------------------------------------------------------
+// Route handlers → one transaction per request, named by the route template.
+
+interface Req {
+  method?: string;
+  url?: string;
+  baseUrl?: string;
+  httpVersion?: string;
+  headers?: Record<string, string | string[] | undefined>;
+  socket?: { remoteAddress?: string; encrypted?: boolean };
+  [TX]?: Transaction;
+  [ARRIVAL]?: number;
+}
+interface Res {
+  statusCode?: number;
+  getHeaders?(): Record<string, string | string[] | number | undefined>;
+  once?(ev: string, f: () => void): void;
+}
+
+/** The request's transaction, started (at arrival time) by the first wrapped handler that sees it. */
+function requestTransaction(core: AbiCore, req: Req, res: Res): Transaction | undefined {
+  const existing = req[TX];
+  if (existing) return existing;
+  try {
+    const tp = req.headers?.traceparent;
+    const ts = req.headers?.tracestate;
+    const tx = core.startTransaction(`${req.method ?? 'GET'} unknown route`, 'request', {
+      ...(typeof tp === 'string' ? { childOf: tp } : {}),
+      ...(typeof ts === 'string' ? { tracestate: ts } : Array.isArray(ts) ? { tracestate: ts.join(',') } : {}),
+      ...(req[ARRIVAL] !== undefined ? { startTime: req[ARRIVAL] } : {}),
+    });
+    req[TX] = tx;
+    tx.setRequestContext({
+      method: req.method ?? 'GET',
+      url: req.url ?? '/',
+      ...(req.httpVersion ? { httpVersion: req.httpVersion } : {}),
+      ...(req.headers ? { headers: req.headers } : {}),
+      ...(req.socket ? { socket: { remoteAddress: req.socket.remoteAddress, encrypted: Boolean(req.socket.encrypted) } } : {}),
+    });
+    const end = () => {
+      if (tx.ended) return;
+      const status = res.statusCode ?? 200;
+      try {
+        const headers = res.getHeaders?.() ?? {};
+        const h: Record<string, string | string[] | undefined> = {};
+        for (const k of Object.keys(headers)) {
+          const v = headers[k];
+          h[k] = typeof v === 'number' ? String(v) : v;
+        }
+        tx.setResponseContext({ statusCode: status, headers: h });
+        tx.setResult(`HTTP ${Math.floor(status / 100)}xx`);
+        tx.setOutcome(status >= 500 ? 'failure' : 'success');
+      } catch {
+        // ignore
+      }
+      tx.end();
+    };
+    res.once?.('finish', end);
+    res.once?.('close', end);
+    return tx;
+  } catch {
+    return undefined;
+  }
+}
+
+function nameTransaction(tx: Transaction, site: Site, req: Req, template: string | undefined): void {
+  if (template === undefined) return;
+  try {
+    tx.name = `${req.method ?? site.method ?? 'GET'} ${template}`;
+  } catch {
+    // ignore
+  }
+}
+
+/** Calls the handler in the transaction's context, reporting what it throws or rejects with. */
+function runHandler(core: AbiCore, tx: Transaction, handler: (...a: unknown[]) => unknown, thisArg: unknown, args: IArguments): unknown {
+  let result: unknown;
+  try {
+    result = core.runWith(tx, handler, thisArg, args);
+  } catch (err) {
+    report(core, err, tx, false);
+    throw err;
+  }
+  if (!isThenable(result)) return result;
+  return settle(result, (failed, v) => {
+    if (failed) report(core, v, tx, false);
+  });
+}
+
+function sameShape<F extends (...a: any[]) => any>(wrapper: F, original: (...a: any[]) => any): F {
+  try {
+    Object.defineProperty(wrapper, 'length', { value: original.length });
+    Object.defineProperty(wrapper, 'name', { value: original.name });
+    Object.defineProperty(wrapper, WRAPPED, { value: original });
+  } catch {
+    // ignore
+  }
+  return wrapper;
+}
+
+/**
+ * Wraps a route handler (or an array of them) registered at a site: the request's transaction is
+ * found or started, named by the site's template, and made current while the handler runs.
+ * `length`, `name` and `this` are kept (Express tells error middleware apart by `length === 4`).
+ * @example app.get("/users/:id", __spanforge.route(__spanforge_sites[1], handler))
+ */
+export function route<T>(site: Site, handler: T): T {
+  if (Array.isArray(handler)) return handler.map((h) => route(site, h)) as T;
+  if (typeof handler !== 'function' || site.off) return handler;
+  const original = handler as unknown as (...a: unknown[]) => unknown;
+  if ((original as unknown as Record<symbol, unknown>)[WRAPPED]) return handler;
+  let wrapper: (...a: any[]) => unknown;
+  switch (site.handler) {
+    case 'express': {
+      const errorMiddleware = original.length === 4;
+      // use(): only error middleware is wrapped; plain middleware and routers pass untouched.
+      if (site.rule === 'express.error-middleware' && !errorMiddleware) return handler;
+      const template = site.name ?? undefined;
+      wrapper = function (this: unknown) {
+        const core = abiCore();
+        const req = (errorMiddleware ? arguments[1] : arguments[0]) as Req | undefined;
+        const res = (errorMiddleware ? arguments[2] : arguments[1]) as Res | undefined;
+        if (!core.active() || !req || !res) return Reflect.apply(original, this, arguments);
+        const tx = requestTransaction(core, req, res);
+        if (!tx) return Reflect.apply(original, this, arguments);
+        if (errorMiddleware) report(core, arguments[0], tx, true);
+        else nameTransaction(tx, site, req, template === undefined ? undefined : (req.baseUrl ?? '') + template);
+        return runHandler(core, tx, original, this, arguments);
+      };
+      break;
+    }
+    case 'fastify': {
+      const template = site.name ?? undefined;
+      wrapper = function (this: unknown, request: { raw?: Req; routeOptions?: { url?: unknown } }, reply: { raw?: Res }) {
+        const core = abiCore();
+        const req = request?.raw;
+        const res = reply?.raw;
+        if (!core.active() || !req || !res) return Reflect.apply(original, this, arguments);
+        const tx = requestTransaction(core, req, res);
+        if (!tx) return Reflect.apply(original, this, arguments);
+        // routeOptions.url includes any register() prefix, which build time cannot see.
+        const url = request.routeOptions?.url;
+        nameTransaction(tx, site, req, typeof url === 'string' ? url : template);
+        return runHandler(core, tx, original, this, arguments);
+      };
+      break;
+    }
+    case 'node-http': {
+      wrapper = function (this: unknown, req: Req, res: Res) {
+        const core = abiCore();
+        if (!core.active() || !req || !res) return Reflect.apply(original, this, arguments);
+        const tx = requestTransaction(core, req, res);
+        if (!tx) return Reflect.apply(original, this, arguments);
+        return runHandler(core, tx, original, this, arguments);
+      };
+      break;
+    }
+    default:
+      return handler;
+  }
+  return sameShape(wrapper, original) as unknown as T;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Traced bodies and functions
+
+/**
+ * Runs a decorated method's body inside a span (or a `background` transaction when none is active).
+ * The body is an arrow function, so `this`, `arguments` and `super` are the method's own.
+ * @example m(a) { return __spanforge.trace(__spanforge_sites[2], () => { return a * 2; }); }
+ */
+export function trace<R>(site: Site, body: () => R): R {
+  const core = abiCore();
+  if (site.off || !core.active()) return body();
+  return traceWith(core, site, site.name ?? site.function, body, undefined, EMPTY);
+}
+
+function traceWith<R>(core: AbiCore, site: Site, name: string, fn: (...a: any[]) => R, thisArg: unknown, args: ArrayLike<unknown>): R {
+  let holder: Holder | undefined;
+  let isTx = false;
+  try {
+    if (core.currentTransaction()) holder = startSpan(core, site, name, false);
+    else {
+      holder = core.startTransaction(name, 'background');
+      isTx = true;
+    }
+  } catch {
+    holder = undefined;
+  }
+  if (!holder) return Reflect.apply(fn, thisArg, args) as R;
+  const h = holder;
+  const done = (failed: boolean, v: unknown) => {
+    try {
+      if (failed) {
+        h.setOutcome('failure');
+        report(core, v, h, true);
+      } else h.setOutcome('success');
+      if (isTx) (h as Transaction).setResult(failed ? 'failure' : 'success');
+      h.end();
+    } catch {
+      // ignore
+    }
+  };
+  let result: R;
+  try {
+    result = core.runWith(h, fn, thisArg, args);
+  } catch (err) {
+    done(true, err);
+    throw err;
+  }
+  return settle(result, done) as R;
+}
+
+/**
+ * `traced(fn)` compiled: a function with fn's length and name whose every call is a span.
+ * Generator functions are returned unchanged (a span cannot follow a generator's resumptions).
+ */
+export function wrap<F>(site: Site, fn: F): F {
+  if (typeof fn !== 'function' || site.off) return fn;
+  const original = fn as unknown as (...a: unknown[]) => unknown;
+  const kind = original.constructor?.name;
+  if (kind === 'GeneratorFunction' || kind === 'AsyncGeneratorFunction') return fn;
+  const name = site.name ?? (original.name || site.function);
+  const wrapper = function (this: unknown): unknown {
+    if (new.target) return Reflect.construct(original, arguments, new.target);
+    const core = abiCore();
+    if (!core.active()) return Reflect.apply(original, this, arguments);
+    return traceWith(core, site, name, original, this, arguments);
+  };
+  return sameShape(wrapper, original) as unknown as F;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Without a build step: the same behaviour from plain calls (the front-ends compile these away).
+
+let dynamicLine = 0;
+function dynamicSite(name: string | undefined, type: string | undefined, fnName: string): Site {
+  const loc: CodeLocation = { file: '<runtime>', line: ++dynamicLine, function: fnName };
+  return { rule: 'traced.fn', handler: 'traced', name: name ?? null, type: type ?? 'app', line: 0, column: 0, function: fnName, file: '<runtime>', loc, off: false };
+}
+
+export interface TracedOptions {
+  name?: string;
+  type?: string;
+}
+
+/**
+ * Makes every call of fn a span (a `background` transaction outside any transaction).
+ * @example const load = traced(async (id: string) => db.find(id), { name: 'load user' });
+ */
+export function traced<F extends (...args: any[]) => any>(fn: F, opts?: TracedOptions): F {
+  return wrap(dynamicSite(opts?.name, opts?.type, fn.name || '<anonymous>'), fn);
+}
+
+/**
+ * Method decorator (legacy `experimentalDecorators` and standard): each call is a span named
+ * `Class.method` unless a name is given.
+ * @example class Orders { @Traced({ type: 'app' }) place(o: Order) { ... } }
+ */
+export function Traced(opts?: TracedOptions): any {
+  return function (target: any, key: any, descriptor?: PropertyDescriptor): any {
+    if (typeof key === 'object' && key !== null && 'kind' in key) {
+      // standard decorator: (value, context)
+      const ctx = key as { name: string | symbol; kind: string };
+      if (ctx.kind !== 'method' || typeof target !== 'function') return undefined;
+      return wrap(dynamicSite(opts?.name ?? String(ctx.name), opts?.type, String(ctx.name)), target);
+    }
+    if (!descriptor || typeof descriptor.value !== 'function') return descriptor;
+    const owner = typeof target === 'function' ? target.name : target?.constructor?.name;
+    const name = opts?.name ?? (owner ? `${owner}.${String(key)}` : String(key));
+    return { ...descriptor, value: wrap(dynamicSite(name, opts?.type, name), descriptor.value) };
+  };
+}
+
+// ---------------------------------------------------------------------------------------------
+
+/** `SELECT users` from a SQL text (same algorithm as rules/naming.ts sqlSummary; runtime/ may not import rules/). */
+export function sqlSummary(sql: string): string {
+  const s = sql.replace(/--[^\n]*|\/\*[\s\S]*?\*\//g, ' ').trim();
+  const verbMatch = /^([A-Za-z]+)/.exec(s);
+  if (!verbMatch) return 'SQL';
+  const verb = verbMatch[1]!.toUpperCase();
+  const ident = '((?:"[^"]+"|`[^`]+`|[\\w$]+)(?:\\.(?:"[^"]+"|`[^`]+`|[\\w$]+))*)';
+  let re: RegExp | undefined;
+  switch (verb) {
+    case 'SELECT':
+    case 'DELETE':
+      re = new RegExp(`\\bFROM\\s+(?:ONLY\\s+)?${ident}`, 'i');
+      break;
+    case 'INSERT':
+      re = new RegExp(`^INSERT\\s+INTO\\s+${ident}`, 'i');
+      break;
+    case 'UPDATE':
+      re = new RegExp(`^UPDATE\\s+(?:ONLY\\s+)?${ident}`, 'i');
+      break;
+    case 'CREATE':
+    case 'DROP':
+    case 'ALTER':
+    case 'TRUNCATE':
+      re = new RegExp(`^${verb}\\s+(?:TEMP(?:ORARY)?\\s+|UNLOGGED\\s+)?(?:TABLE\\s+|INDEX\\s+|VIEW\\s+)?(?:IF\\s+(?:NOT\\s+)?EXISTS\\s+)?${ident}`, 'i');
+      break;
+    default:
+      return verb;
+  }
+  const m = re.exec(s);
+  if (!m) return verb;
+  return `${verb} ${m[1]!.replace(/["`]/g, '')}`;
+}
+
+export { setAbiCore } from './abi-core.js';
+export type { AbiCore } from './abi-core.js';
