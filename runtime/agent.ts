@@ -1,0 +1,654 @@
+// The agent: one per process (global slot), wiring config → logger → transport → metrics, the tracer entry points, errors, filters and exit handling.
+import { hostname } from 'node:os';
+import { inspect } from 'node:util';
+import { readFileSync } from 'node:fs';
+import type {
+  IntakeEvent,
+  LabelValue,
+  Logger,
+  Span,
+  StartSpanOptions,
+  StartTransactionOptions,
+  TraceIds,
+  TracerHooks,
+  Transaction,
+  Transport,
+} from './types.js';
+import { resolveConfig, type AgentConfig, type AgentOptions } from './config.js';
+import { bootLogger, createLogger } from './log.js';
+import { currentHolder, enter, runWith } from './context.js';
+import { nowUs, traceId as newErrorId } from './ids.js';
+import { NOOP_SPAN, NOOP_TRANSACTION, SpanImpl, TransactionImpl, type TracerHost } from './tracer.js';
+import { compileWildcards, labelValue, sanitizeBody, sanitizeHeaders, sanitizeLabelKey, truncate } from './sanitize.js';
+import { culpritOf, parseStack, toIntakeFrames } from './stacktrace.js';
+import { createTransport } from './transport/index.js';
+import { startMetrics, type MetricsHandle } from './metrics/index.js';
+import { VERSION } from './version.js';
+
+export type EventKind = 'transaction' | 'span' | 'error' | 'metricset';
+/**
+ * A filter sees each event's inner object before it is sent. Return the (possibly changed or replaced)
+ * object to keep it, null or false to drop it; returning nothing keeps the object as mutated in place.
+ */
+export type EventFilter = (payload: Record<string, unknown>, kind: EventKind) => Record<string, unknown> | null | false | undefined | void;
+
+export interface CaptureErrorOptions {
+  /** Default true for captureError(); false for uncaught exceptions and unhandled rejections. */
+  handled?: boolean;
+  labels?: Record<string, LabelValue>;
+  custom?: Record<string, unknown>;
+  user?: { id?: string | number; username?: string; email?: string };
+  /** The span/transaction the error belongs to; default: the current one; null: none. */
+  parent?: Transaction | Span | null;
+  /** Epoch milliseconds. */
+  timestamp?: number;
+  /** Incoming request to attach (sanitized as transactions' are). */
+  request?: import('./types.js').IncomingRequestInfo;
+  /** Leave the parent span's outcome alone (by default a captured error marks its span as failure). */
+  skipOutcome?: boolean;
+}
+
+/** Test/ABI hooks that are not options users set. */
+export interface StartDeps {
+  transport?: Transport;
+  /** Skip the process handlers (uncaught, SIGTERM, beforeExit); used by in-process tests. */
+  noProcessHandlers?: boolean;
+  env?: NodeJS.ProcessEnv;
+  cwd?: string;
+}
+
+const ON_EXIT_FLUSH_MS = 1000;
+/** runtime/abi-core.ts reads the core from this slot. */
+const ABI_CORE_SLOT = Symbol.for('spanforge.abi.core.v1');
+
+export class Agent implements TracerHost {
+  config: AgentConfig;
+  logger: Logger = bootLogger;
+  sanitizeRes: RegExp[] = [];
+  ignoreUrlRes: RegExp[] = [];
+  hooks: TracerHooks[] = [];
+  recordIntervals = false;
+  /** Started and active: the only state in which anything is recorded. */
+  recording = false;
+  started = false;
+  transport: Transport | undefined;
+  private _metrics: MetricsHandle | undefined;
+  private _filters: EventFilter[] = [];
+  private _emittedSinceFlush = 0;
+  private _pendingErrors = new Set<Promise<void>>();
+  private _handlers: Array<[string, (...a: any[]) => void]> = [];
+  private _captured = new WeakSet<object>();
+  private _dying = false;
+  private _metadata: Record<string, unknown> | undefined;
+  private _globalLabels: Record<string, LabelValue> = {};
+  private _abiCore: object | undefined;
+
+  constructor() {
+    this.config = undefined as unknown as AgentConfig;
+  }
+
+  // ---------------------------------------------------------------------------------------------
+  start(opts: AgentOptions = {}, deps: StartDeps = {}): this {
+    if (this.started) {
+      this.logger.warn('start() was called more than once; the second call is ignored');
+      return this;
+    }
+    this.started = true;
+    try {
+      const cfg = resolveConfig(opts, deps.env ?? process.env, (m) => bootLogger.warn(m), deps.cwd);
+      this.config = cfg;
+      this.logger = createLogger(cfg.logLevel);
+      if (!cfg.active) {
+        this.logger.debug('active=false: the agent records nothing');
+        return this;
+      }
+      this.sanitizeRes = compileWildcards(cfg.sanitizeFieldNames);
+      this.ignoreUrlRes = compileWildcards(cfg.transactionIgnoreUrls);
+      this._globalLabels = {};
+      for (const [k, v] of Object.entries(cfg.globalLabels)) this._globalLabels[sanitizeLabelKey(k)] = labelValue(v);
+      this.transport = deps.transport;
+      if (!this.transport && !cfg.disableSend) {
+        try {
+          this.transport = createTransport({
+            serverUrl: cfg.serverUrl,
+            secretToken: cfg.secretToken,
+            apiKey: cfg.apiKey,
+            serverTimeout: cfg.serverTimeout,
+            apiRequestTime: cfg.apiRequestTime,
+            apiRequestSize: cfg.apiRequestSize,
+            verifyServerCert: cfg.verifyServerCert,
+            serverCaCertFile: cfg.serverCaCertFile,
+            userAgent: this.userAgent(),
+            maxQueueSize: cfg.maxQueueSize,
+            metadata: () => this.metadata(),
+            logger: this.logger,
+          });
+        } catch (e) {
+          this.logger.error('could not create the transport, events will not be sent: %s', (e as Error)?.message);
+        }
+      }
+      this.recording = true;
+      try {
+        this._metrics = startMetrics({
+          metricsInterval: cfg.metricsInterval,
+          breakdownMetrics: cfg.breakdownMetrics,
+          disableMetrics: cfg.disableMetrics,
+          globalLabels: this._globalLabels,
+          send: (ev) => this.emit(ev),
+          logger: this.logger,
+          addHooks: (h) => this.addHooks(h),
+        });
+      } catch (e) {
+        this.logger.error('metrics could not start: %s', (e as Error)?.message);
+      }
+      if (!deps.noProcessHandlers) this._installProcessHandlers();
+      this._installAbiCore();
+      this.logger.debug('started: service %s, server %s', cfg.serviceName, cfg.serverUrl);
+    } catch (e) {
+      // start() must never take the app down.
+      this.recording = false;
+      bootLogger.error('start failed, the agent stays inactive: %s', (e as Error)?.stack ?? e);
+    }
+    return this;
+  }
+
+  /**
+   * Hands the ABI helpers (runtime/abi.ts) their core through its global slot (see runtime/abi-core.ts);
+   * set directly so the agent does not depend on the ABI module.
+   */
+  private _installAbiCore(): void {
+    const core = {
+      active: () => this.recording,
+      // Scoped: the ABI runs the handler with runWith(), so nothing leaks into the caller's context.
+      startTransaction: (name: string, type: string, opts?: StartTransactionOptions): Transaction => {
+        if (!this.recording) return NOOP_TRANSACTION;
+        try {
+          return new TransactionImpl(this, name, type, opts);
+        } catch {
+          return NOOP_TRANSACTION;
+        }
+      },
+      startSpan: (name: string, type: string, opts?: StartSpanOptions): Span | undefined => {
+        const s = this.startSpan(name, type, opts);
+        return s === NOOP_SPAN ? undefined : s;
+      },
+      current: () => {
+        let h = currentHolder() as TransactionImpl | SpanImpl | undefined;
+        while (h !== undefined && h.kind === 'span' && h.ended) h = h.parent;
+        return h !== undefined && !h.ended ? h : undefined;
+      },
+      currentTransaction: () => this.currentTransaction(),
+      runWith: <R>(holder: Span | Transaction | undefined, fn: (...a: any[]) => R, thisArg: unknown, args: ArrayLike<unknown>): R =>
+        this.withSpan(holder, fn, thisArg, args as readonly unknown[]),
+      captureError: (err: unknown, opts: { handled: boolean; parent?: Span | Transaction }) => {
+        void this.captureError(err, { handled: opts?.handled, parent: opts?.parent });
+      },
+      warn: (msg: string) => this.logger.warn(msg),
+    };
+    this._abiCore = core;
+    (globalThis as Record<symbol, unknown>)[ABI_CORE_SLOT] = core;
+  }
+
+  addHooks(h: TracerHooks): void {
+    if (!h || typeof h !== 'object') return;
+    this.hooks.push(h);
+    this.recordIntervals = this.config?.breakdownMetrics === true;
+  }
+
+  addFilter(fn: EventFilter): void {
+    if (typeof fn !== 'function') {
+      this.logger.warn('addFilter() expects a function, got %s; ignored', typeof fn);
+      return;
+    }
+    this._filters.push(fn);
+  }
+
+  /** The User-Agent of every request to the APM server (spec format, then our product token). */
+  userAgent(): string {
+    const c = this.config;
+    const svc = c.serviceVersion ? `${c.serviceName} ${c.serviceVersion}` : c.serviceName;
+    return `apm-agent-nodejs/${VERSION} (${svc}) spanforge/${VERSION}`;
+  }
+
+  /** The metadata object sent first on every intake request; computed once. */
+  metadata(): Record<string, unknown> {
+    if (this._metadata) return this._metadata;
+    const c = this.config;
+    const service: Record<string, unknown> = {
+      name: c.serviceName,
+      environment: truncate(c.environment),
+      // agent.name must be one the server and Kibana know for Node.js services ("nodejs"); spanforge is
+      // identified by the User-Agent product token and by agent.version's build metadata.
+      agent: { name: 'nodejs', version: `${VERSION}+spanforge` },
+      language: { name: 'javascript' },
+      runtime: { name: 'node', version: process.versions.node },
+    };
+    if (c.serviceVersion) service.version = truncate(c.serviceVersion);
+    if (c.serviceNodeName) service.node = { configured_name: truncate(c.serviceNodeName) };
+    let detected = '';
+    try {
+      detected = hostname();
+    } catch {
+      // keep empty
+    }
+    const system: Record<string, unknown> = { architecture: process.arch, platform: process.platform };
+    if (detected) system.detected_hostname = truncate(detected);
+    if (c.hostname) system.configured_hostname = truncate(c.hostname);
+    const md: Record<string, unknown> = {
+      service,
+      process: { pid: process.pid, ppid: process.ppid, title: truncate(process.title), argv: process.argv.slice() },
+      system,
+    };
+    if (Object.keys(this._globalLabels).length) md.labels = this._globalLabels;
+    this._metadata = md;
+    return md;
+  }
+
+  /** Runs filters and hands the event to the transport; never throws. */
+  emit(event: IntakeEvent): void {
+    if (!this.recording) return;
+    try {
+      if (this._filters.length) {
+        const kind = Object.keys(event)[0] as EventKind;
+        let payload = (event as Record<string, Record<string, unknown>>)[kind]!;
+        for (const f of this._filters) {
+          let r: ReturnType<EventFilter>;
+          try {
+            r = f(payload, kind);
+          } catch (e) {
+            // A failing redaction filter must not leak the unredacted event: drop it.
+            this.logger.warn('a filter threw (%s); the %s event was dropped', (e as Error)?.message, kind);
+            return;
+          }
+          if (r === null || r === false) return;
+          if (r && typeof r === 'object') payload = r;
+        }
+        event = { [kind]: payload } as IntakeEvent;
+      }
+      this._emittedSinceFlush++;
+      this.transport?.send(event);
+    } catch (e) {
+      this.logger.debug('emit failed: %s', (e as Error)?.message);
+    }
+  }
+
+  // ---------------------------------------------------------------------------------------------
+  startTransaction(name?: string, type?: string, opts?: StartTransactionOptions): Transaction {
+    if (!this.recording) return NOOP_TRANSACTION;
+    try {
+      const tx = new TransactionImpl(this, name, type, opts);
+      enter(tx);
+      return tx;
+    } catch (e) {
+      this.logger.debug('startTransaction failed: %s', (e as Error)?.message);
+      return NOOP_TRANSACTION;
+    }
+  }
+
+  /** Starts a span under opts.childOf or the current span/transaction; the shared no-op span when none records. */
+  startSpan(name?: string, type?: string, opts?: StartSpanOptions): Span {
+    if (!this.recording) return NOOP_SPAN;
+    let parent = (opts?.childOf ?? currentHolder()) as TransactionImpl | SpanImpl | undefined;
+    // An ended span cannot parent new work: climb to the nearest running ancestor.
+    while (parent !== undefined && parent.ended && parent.kind === 'span') parent = parent.parent;
+    if (parent === undefined || parent.ended || !(parent instanceof TransactionImpl || parent instanceof SpanImpl)) return NOOP_SPAN;
+    const tx = parent.kind === 'transaction' ? parent : parent.tx;
+    if (!tx.sampled || (parent.kind === 'span' && parent.exit)) return NOOP_SPAN;
+    const max = this.config.transactionMaxSpans;
+    if (max >= 0 && tx.spanStarted >= max) {
+      tx.spanDropped++;
+      return NOOP_SPAN;
+    }
+    tx.spanStarted++;
+    return new SpanImpl(this, tx, parent, name, type, opts);
+  }
+
+  currentTransaction(): Transaction | undefined {
+    const h = currentHolder() as TransactionImpl | SpanImpl | undefined;
+    if (h === undefined) return undefined;
+    const tx = h.kind === 'transaction' ? h : h.tx;
+    return tx.ended ? undefined : tx;
+  }
+
+  currentSpan(): Span | undefined {
+    let h = currentHolder() as TransactionImpl | SpanImpl | undefined;
+    while (h !== undefined && h.kind === 'span' && h.ended) h = h.parent;
+    return h !== undefined && h.kind === 'span' ? h : undefined;
+  }
+
+  currentTraceIds(): TraceIds {
+    const h = currentHolder() as TransactionImpl | SpanImpl | undefined;
+    if (h === undefined) return {};
+    if (h.kind === 'transaction') return { 'trace.id': h.traceId, 'transaction.id': h.id };
+    return { 'trace.id': h.traceId, 'transaction.id': h.transactionId, 'span.id': h.id };
+  }
+
+  /** Runs fn with span as the current context; the no-op span leaves the context as it is. */
+  withSpan<R>(span: Span | Transaction | undefined, fn: (...args: any[]) => R, thisArg?: unknown, args?: readonly unknown[]): R {
+    if (span === undefined || span === NOOP_SPAN || span === NOOP_TRANSACTION) return Reflect.apply(fn, thisArg, args ?? []);
+    return runWith(span, fn, thisArg, args);
+  }
+
+  // ---------------------------------------------------------------------------------------------
+  /** Captures an error; the returned promise resolves once the event was handed to the transport (never rejects). */
+  captureError(err: unknown, opts: CaptureErrorOptions = {}): Promise<void> {
+    if (!this.recording) return Promise.resolve();
+    try {
+      if (opts === null || typeof opts !== 'object') opts = {};
+      const timestamp = typeof opts.timestamp === 'number' ? Math.round(opts.timestamp * 1000) : nowUs();
+      const isErrorLike = err !== null && typeof err === 'object' && typeof (err as Error).message === 'string';
+      if (isErrorLike) this._captured.add(err as object);
+      // The call-site stack of a captured message (Elastic's captureErrorLogStackTraces=messages).
+      const stack = isErrorLike ? (err as Error).stack : new Error().stack?.split('\n').slice(2).join('\n');
+      let parent = (opts.parent === undefined ? currentHolder() : opts.parent ?? undefined) as TransactionImpl | SpanImpl | undefined;
+      if (parent !== undefined && !(parent instanceof TransactionImpl || parent instanceof SpanImpl)) parent = undefined;
+      const tx = parent === undefined ? undefined : parent.kind === 'transaction' ? parent : parent.tx;
+      if (parent?.kind === 'span' && !opts.skipOutcome) parent.setOutcome('failure');
+      const base: Record<string, unknown> = { id: newErrorId(), timestamp };
+      if (parent && tx) {
+        base.trace_id = tx.traceId;
+        base.transaction_id = tx.id;
+        base.parent_id = parent.id;
+        base.transaction = { sampled: tx.sampled, type: truncate(tx.type), name: truncate(tx.name) };
+      }
+      const context: Record<string, unknown> = {};
+      if (tx?.sampled) {
+        if (tx._request) context.request = tx._errorBody !== undefined ? { ...tx._request, body: tx._errorBody } : tx._request;
+        if (tx._response) context.response = tx._response;
+        if (tx._user) context.user = tx._user;
+        if (tx._labels) context.tags = { ...tx._labels };
+        if (tx._custom) context.custom = tx._custom;
+      }
+      if (opts.request) {
+        const fake = new TransactionImpl(this, 'x', 'x', undefined);
+        fake.setRequestContext(opts.request);
+        if (fake._request) context.request = fake._errorBody !== undefined ? { ...fake._request, body: fake._errorBody } : fake._request;
+      }
+      if (opts.user) context.user = { ...(context.user as object), ...opts.user };
+      if (opts.custom) context.custom = { ...(context.custom as object), ...opts.custom };
+      if (opts.labels) {
+        const tags: Record<string, LabelValue> = { ...(context.tags as Record<string, LabelValue>) };
+        for (const [k, v] of Object.entries(opts.labels)) tags[sanitizeLabelKey(k)] = labelValue(v);
+        context.tags = tags;
+      }
+      const handled = opts.handled !== false;
+      // Stack parsing, source maps and file reads happen later, off the caller's path.
+      const p = new Promise<void>((resolve) => setImmediate(resolve))
+        .then(() => this._finishError(err, isErrorLike, stack, base, context, handled))
+        .catch((e) => this.logger.debug('captureError failed: %s', (e as Error)?.message));
+      this._pendingErrors.add(p);
+      void p.finally(() => this._pendingErrors.delete(p));
+      return p;
+    } catch (e) {
+      this.logger.debug('captureError failed: %s', (e as Error)?.message);
+      return Promise.resolve();
+    }
+  }
+
+  private async _finishError(err: unknown, isErrorLike: boolean, stack: string | undefined, base: Record<string, unknown>, context: Record<string, unknown>, handled: boolean): Promise<void> {
+    const c = this.config;
+    const frames = await toIntakeFrames(parseStack(stack, c.stackTraceLimit), {
+      appLines: c.sourceLinesErrorAppFrames,
+      libraryLines: c.sourceLinesErrorLibraryFrames,
+      cwd: process.cwd(),
+    });
+    const ev: Record<string, unknown> = { ...base };
+    const culprit = culpritOf(frames);
+    if (culprit) ev.culprit = truncate(culprit);
+    if (isErrorLike) {
+      const e = err as Error & { code?: unknown; cause?: unknown };
+      const exception: Record<string, unknown> = {
+        message: truncate(String(e.message), c.longFieldMaxLength),
+        type: truncate(errorType(e)),
+        handled,
+        stacktrace: frames,
+      };
+      if (typeof e.code === 'string' || (typeof e.code === 'number' && Number.isInteger(e.code))) exception.code = typeof e.code === 'string' ? truncate(e.code) : e.code;
+      const cause = await this._causes(e.cause, 0);
+      if (cause.length) exception.cause = cause;
+      ev.exception = exception;
+    } else if (typeof err === 'string') {
+      ev.log = { message: truncate(err, c.longFieldMaxLength), stacktrace: frames };
+    } else {
+      // A thrown non-Error (number, object without message): report it as an exception of its type.
+      let msg: string;
+      try {
+        msg = inspect(err, { depth: 2, breakLength: Infinity });
+      } catch {
+        msg = String(err);
+      }
+      ev.exception = { message: truncate(msg, c.longFieldMaxLength), type: err === null ? 'null' : typeof err, handled, stacktrace: frames };
+    }
+    for (const _ in context) {
+      ev.context = context;
+      break;
+    }
+    this.emit({ error: ev });
+  }
+
+  /** Chained causes (err.cause), outermost first, at most 5 deep. */
+  private async _causes(cause: unknown, depth: number): Promise<Record<string, unknown>[]> {
+    if (cause === undefined || cause === null || depth >= 5) return [];
+    const c = this.config;
+    if (typeof cause === 'object' && typeof (cause as Error).message === 'string') {
+      const e = cause as Error & { cause?: unknown };
+      const frames = await toIntakeFrames(parseStack(e.stack, c.stackTraceLimit), { appLines: 0, libraryLines: 0, cwd: process.cwd() });
+      const one: Record<string, unknown> = { message: truncate(String(e.message), c.longFieldMaxLength), type: truncate(errorType(e)), stacktrace: frames };
+      const deeper = await this._causes(e.cause, depth + 1);
+      if (deeper.length) one.cause = deeper;
+      return [one];
+    }
+    return [{ message: truncate(String(cause), c.longFieldMaxLength) }];
+  }
+
+  // ---------------------------------------------------------------------------------------------
+  /** Waits for pending errors, then the transport; bounded by timeoutMs; never rejects. */
+  async flush(timeoutMs = 10_000): Promise<void> {
+    try {
+      const deadline = Date.now() + timeoutMs;
+      if (this._pendingErrors.size) await withTimeout(Promise.all([...this._pendingErrors]), timeoutMs);
+      this._emittedSinceFlush = 0;
+      const left = Math.max(0, deadline - Date.now());
+      if (this.transport) await withTimeout(this.transport.flush(left), left + 50);
+    } catch (e) {
+      this.logger.debug('flush failed: %s', (e as Error)?.message);
+    }
+  }
+
+  /** Stops metrics, removes process handlers and closes the transport (used by tests and shutdown). */
+  async stop(timeoutMs = 2000): Promise<void> {
+    this._removeProcessHandlers();
+    const g = globalThis as Record<symbol, unknown>;
+    if (this._abiCore && g[ABI_CORE_SLOT] === this._abiCore) g[ABI_CORE_SLOT] = undefined;
+    try {
+      this._metrics?.stop();
+    } catch {
+      // ignore
+    }
+    await this.flush(timeoutMs);
+    this.recording = false;
+    try {
+      await this.transport?.close(timeoutMs);
+    } catch {
+      // ignore
+    }
+  }
+
+  setGlobalLabel(key: string, value: LabelValue): void {
+    this._globalLabels[sanitizeLabelKey(String(key))] = labelValue(value);
+    this._metadata = undefined;
+  }
+
+  sanitizedHeaders(h: Record<string, string | string[] | undefined>) {
+    return sanitizeHeaders(h, this.sanitizeRes);
+  }
+  sanitizedBody(body: unknown, contentType?: string) {
+    return sanitizeBody(body, contentType, this.sanitizeRes, this.config.longFieldMaxLength);
+  }
+
+  // ---------------------------------------------------------------------------------------------
+  private _on(event: string, fn: (...a: any[]) => void): void {
+    process.on(event as 'exit', fn);
+    this._handlers.push([event, fn]);
+  }
+
+  private _removeProcessHandlers(): void {
+    for (const [ev, fn] of this._handlers) process.removeListener(ev, fn);
+    this._handlers = [];
+  }
+
+  private _installProcessHandlers(): void {
+    if (this.config.captureExceptions) {
+      this._on('uncaughtException', (err: unknown) => this._onUncaught(err));
+      this._on('unhandledRejection', (reason: unknown, promise: Promise<unknown>) => this._onRejection(reason, promise));
+    }
+    // beforeExit: the loop is empty; one bounded flush (our timers are unref'd so this cannot loop forever).
+    this._on('beforeExit', () => {
+      if (this._emittedSinceFlush > 0 || this._pendingErrors.size) void this.flush(ON_EXIT_FLUSH_MS);
+    });
+    const onSignal = (signal: NodeJS.Signals) => {
+      // With our listener installed Node no longer ends the process on SIGTERM; when nobody else listens we
+      // flush (bounded) and re-raise the signal so the process ends exactly as it would have.
+      const alone = process.listenerCount(signal) === 1;
+      void this.flush(ON_EXIT_FLUSH_MS).finally(() => {
+        if (!alone) return;
+        this._removeProcessHandlers();
+        process.kill(process.pid, signal);
+      });
+    };
+    this._on('SIGTERM', onSignal);
+  }
+
+  private _onRejection(reason: unknown, promise: Promise<unknown>): void {
+    const others = process.listenerCount('unhandledRejection') - 1;
+    const p = this._captured.has(reason as object) ? Promise.resolve() : this.captureError(reason, { handled: false });
+    if (others > 0 || this._dying) return; // someone else decides what happens, as without us
+    this._dying = true;
+    // Without us Node would apply its --unhandled-rejections mode. Re-raise the same rejection with our
+    // listener removed (after a bounded flush) so Node does exactly that: same message, same exit code.
+    void p
+      .then(() => this.flush(ON_EXIT_FLUSH_MS))
+      .finally(() => {
+        this._removeHandler('unhandledRejection');
+        this._removeHandler('uncaughtException');
+        void promise; // the original promise stays handled-by-us; a fresh one carries the reason
+        void Promise.reject(reason);
+        // In warn/none modes the process goes on: put our listeners back for later rejections.
+        setTimeout(() => {
+          this._dying = false;
+          if (this.recording && this.config.captureExceptions) {
+            this._on('uncaughtException', (err: unknown) => this._onUncaught(err));
+            this._on('unhandledRejection', (r: unknown, pr: Promise<unknown>) => this._onRejection(r, pr));
+          }
+        }, 0).unref();
+      });
+  }
+
+  private _onUncaught(err: unknown): void {
+    const others = process.listenerCount('uncaughtException') - 1;
+    const p = this._captured.has(err as object) ? Promise.resolve() : this.captureError(err, { handled: false });
+    if (others > 0) {
+      void p.then(() => this.flush(ON_EXIT_FLUSH_MS));
+      return;
+    }
+    if (this._dying) return;
+    this._dying = true;
+    // Without us Node would print the error and exit with code 1; do the same after a bounded flush.
+    const die = () => {
+      try {
+        process.stderr.write(formatFatal(err));
+      } catch {
+        // nothing left to do
+      }
+      process.exit(1);
+    };
+    const hard = setTimeout(die, ON_EXIT_FLUSH_MS + 500);
+    hard.unref();
+    void p.then(() => this.flush(ON_EXIT_FLUSH_MS)).finally(() => {
+      clearTimeout(hard);
+      die();
+    });
+  }
+
+  private _removeHandler(event: string): void {
+    this._handlers = this._handlers.filter(([ev, fn]) => {
+      if (ev !== event) return true;
+      process.removeListener(ev, fn);
+      return false;
+    });
+  }
+}
+
+function errorType(e: Error): string {
+  const name = typeof e.name === 'string' && e.name ? e.name : e.constructor?.name;
+  return name || 'Error';
+}
+
+function withTimeout<T>(p: Promise<T>, ms: number): Promise<T | undefined> {
+  return new Promise((resolve) => {
+    const t = setTimeout(() => resolve(undefined), ms);
+    t.unref();
+    p.then(
+      (v) => {
+        clearTimeout(t);
+        resolve(v);
+      },
+      () => {
+        clearTimeout(t);
+        resolve(undefined);
+      },
+    );
+  });
+}
+
+/**
+ * What Node prints for an uncaught exception: "<file>:<line>\n<source line>\n<caret>\n\n<inspected error>\n\nNode.js <version>".
+ * The caret goes under `throw` when the line has exactly one, else under the stack's column (Node uses the
+ * throw site, which JavaScript cannot see).
+ */
+export function formatFatal(err: unknown): string {
+  const colors = !!(process.stderr.isTTY && process.stderr.hasColors?.());
+  let header = '';
+  const stack = err !== null && typeof err === 'object' ? (err as Error).stack : undefined;
+  const top = parseStack(stack, 1)[0];
+  if (top?.file && top.line !== undefined && /[\\/]/.test(top.file) && !top.file.startsWith('node:')) {
+    try {
+      const src = readFileSync(top.file, 'utf8').split(/\r?\n/)[top.line - 1];
+      if (src !== undefined) {
+        const throws = src.split(/\bthrow\b/).length - 1;
+        const col = throws === 1 ? src.search(/\bthrow\b/) : (top.column ?? 1) - 1;
+        header = `${top.file}:${top.line}\n${src}\n${' '.repeat(Math.max(0, col))}^\n\n`;
+      }
+    } catch {
+      // no header
+    }
+  }
+  if (stack !== undefined) {
+    return `${header}${inspect(err, { colors, customInspect: false })}\n\nNode.js ${process.version}\n`;
+  }
+  let shown: string;
+  try {
+    shown = typeof err === 'string' ? err : inspect(err, { colors });
+  } catch {
+    shown = String(err);
+  }
+  return `\nUncaught ${shown}\n(Use \`node --trace-uncaught ...\` to show where the exception was thrown)\n\nNode.js ${process.version}\n`;
+}
+
+// -------------------------------------------------------------------------------------------------
+// One agent per process, shared by the CJS and ESM copies of the runtime.
+const SLOT = Symbol.for('spanforge.runtime.v1');
+type G = typeof globalThis & { [SLOT]?: Agent };
+
+export function getAgent(): Agent {
+  const g = globalThis as G;
+  return g[SLOT] ?? (g[SLOT] = new Agent());
+}
+
+/** For tests: drop the global agent so the next getAgent() starts fresh. */
+export async function resetAgentForTests(): Promise<void> {
+  const g = globalThis as G;
+  const a = g[SLOT];
+  g[SLOT] = undefined;
+  if (a) await a.stop(200);
+}

@@ -1,0 +1,373 @@
+// Configuration: every option with its ELASTIC_APM_* environment variable, default and parser; resolves env > start() > default.
+import { readFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import type { LabelValue } from './types.js';
+
+export type LogLevel = 'trace' | 'debug' | 'info' | 'warning' | 'error' | 'critical' | 'off';
+export type CaptureBody = 'off' | 'all' | 'errors' | 'transactions';
+
+/** The options accepted by start({...}); every one can also come from its ELASTIC_APM_* variable. */
+export interface AgentOptions {
+  active?: boolean | string;
+  serverUrl?: string;
+  serviceName?: string;
+  serviceVersion?: string;
+  serviceNodeName?: string;
+  environment?: string;
+  secretToken?: string;
+  apiKey?: string;
+  transactionSampleRate?: number | string;
+  logLevel?: LogLevel | string;
+  captureBody?: CaptureBody | string;
+  captureHeaders?: boolean | string;
+  captureExceptions?: boolean | string;
+  sanitizeFieldNames?: string[] | string;
+  transactionMaxSpans?: number | string;
+  /** "30s", "500ms", or a number of seconds; 0 disables metrics. */
+  metricsInterval?: string | number;
+  apiRequestTime?: string | number;
+  /** "768kb", "1mb", or a number of bytes. */
+  apiRequestSize?: string | number;
+  serverTimeout?: string | number;
+  serverCaCertFile?: string;
+  globalLabels?: Record<string, LabelValue> | string;
+  transactionIgnoreUrls?: string[] | string;
+  verifyServerCert?: boolean | string;
+  breakdownMetrics?: boolean | string;
+  disableMetrics?: string[] | string;
+  maxQueueSize?: number | string;
+  stackTraceLimit?: number | string;
+  sourceLinesErrorAppFrames?: number | string;
+  sourceLinesErrorLibraryFrames?: number | string;
+  longFieldMaxLength?: number | string;
+  hostname?: string;
+  disableSend?: boolean | string;
+}
+
+/** The resolved configuration: every value parsed, units normalised (durations in ms, sizes in bytes). */
+export interface AgentConfig {
+  active: boolean;
+  serverUrl: string;
+  serviceName: string;
+  serviceVersion: string | undefined;
+  serviceNodeName: string | undefined;
+  environment: string;
+  secretToken: string | undefined;
+  apiKey: string | undefined;
+  transactionSampleRate: number;
+  logLevel: LogLevel;
+  captureBody: CaptureBody;
+  captureHeaders: boolean;
+  captureExceptions: boolean;
+  sanitizeFieldNames: string[];
+  /** -1 = unlimited. */
+  transactionMaxSpans: number;
+  metricsInterval: number;
+  apiRequestTime: number;
+  apiRequestSize: number;
+  serverTimeout: number;
+  serverCaCertFile: string | undefined;
+  globalLabels: Record<string, LabelValue>;
+  transactionIgnoreUrls: string[];
+  verifyServerCert: boolean;
+  breakdownMetrics: boolean;
+  disableMetrics: string[];
+  maxQueueSize: number;
+  stackTraceLimit: number;
+  sourceLinesErrorAppFrames: number;
+  sourceLinesErrorLibraryFrames: number;
+  longFieldMaxLength: number;
+  hostname: string | undefined;
+  disableSend: boolean;
+}
+
+type Kind =
+  | { t: 'bool' }
+  | { t: 'string' }
+  | { t: 'url' }
+  | { t: 'select'; values: readonly string[] }
+  | { t: 'sampleRate' }
+  | { t: 'int'; min: number; infinity?: boolean }
+  | { t: 'duration'; unit: 's' | 'ms' }
+  | { t: 'bytes' }
+  | { t: 'list' }
+  | { t: 'labels' };
+
+interface OptionSpec {
+  name: keyof AgentConfig;
+  env: string;
+  kind: Kind;
+  /** In the option's configured form (what a user would write); parsed like user input. */
+  def: unknown;
+}
+
+export const DEFAULT_SANITIZE_FIELD_NAMES = [
+  'password', 'passwd', 'pwd', 'secret', '*key', '*token*', '*session*', '*credit*', '*card*', '*auth*',
+  'set-cookie', '*principal*', 'pw', 'pass', 'connect.sid',
+];
+
+const LOG_LEVELS = ['trace', 'debug', 'info', 'warning', 'warn', 'error', 'critical', 'fatal', 'off'] as const;
+
+/** The option table; docs/configuration.md documents the same rows. */
+export const OPTIONS: readonly OptionSpec[] = [
+  { name: 'active', env: 'ELASTIC_APM_ACTIVE', kind: { t: 'bool' }, def: true },
+  { name: 'serverUrl', env: 'ELASTIC_APM_SERVER_URL', kind: { t: 'url' }, def: 'http://127.0.0.1:8200' },
+  { name: 'serviceName', env: 'ELASTIC_APM_SERVICE_NAME', kind: { t: 'string' }, def: undefined },
+  { name: 'serviceVersion', env: 'ELASTIC_APM_SERVICE_VERSION', kind: { t: 'string' }, def: undefined },
+  { name: 'serviceNodeName', env: 'ELASTIC_APM_SERVICE_NODE_NAME', kind: { t: 'string' }, def: undefined },
+  { name: 'environment', env: 'ELASTIC_APM_ENVIRONMENT', kind: { t: 'string' }, def: undefined },
+  { name: 'secretToken', env: 'ELASTIC_APM_SECRET_TOKEN', kind: { t: 'string' }, def: undefined },
+  { name: 'apiKey', env: 'ELASTIC_APM_API_KEY', kind: { t: 'string' }, def: undefined },
+  { name: 'transactionSampleRate', env: 'ELASTIC_APM_TRANSACTION_SAMPLE_RATE', kind: { t: 'sampleRate' }, def: 1 },
+  { name: 'logLevel', env: 'ELASTIC_APM_LOG_LEVEL', kind: { t: 'select', values: LOG_LEVELS }, def: 'info' },
+  { name: 'captureBody', env: 'ELASTIC_APM_CAPTURE_BODY', kind: { t: 'select', values: ['off', 'all', 'errors', 'transactions'] }, def: 'off' },
+  { name: 'captureHeaders', env: 'ELASTIC_APM_CAPTURE_HEADERS', kind: { t: 'bool' }, def: true },
+  { name: 'captureExceptions', env: 'ELASTIC_APM_CAPTURE_EXCEPTIONS', kind: { t: 'bool' }, def: true },
+  { name: 'sanitizeFieldNames', env: 'ELASTIC_APM_SANITIZE_FIELD_NAMES', kind: { t: 'list' }, def: DEFAULT_SANITIZE_FIELD_NAMES },
+  { name: 'transactionMaxSpans', env: 'ELASTIC_APM_TRANSACTION_MAX_SPANS', kind: { t: 'int', min: -1, infinity: true }, def: 500 },
+  { name: 'metricsInterval', env: 'ELASTIC_APM_METRICS_INTERVAL', kind: { t: 'duration', unit: 's' }, def: '30s' },
+  { name: 'apiRequestTime', env: 'ELASTIC_APM_API_REQUEST_TIME', kind: { t: 'duration', unit: 's' }, def: '10s' },
+  { name: 'apiRequestSize', env: 'ELASTIC_APM_API_REQUEST_SIZE', kind: { t: 'bytes' }, def: '768kb' },
+  { name: 'serverTimeout', env: 'ELASTIC_APM_SERVER_TIMEOUT', kind: { t: 'duration', unit: 's' }, def: '30s' },
+  { name: 'serverCaCertFile', env: 'ELASTIC_APM_SERVER_CA_CERT_FILE', kind: { t: 'string' }, def: undefined },
+  { name: 'globalLabels', env: 'ELASTIC_APM_GLOBAL_LABELS', kind: { t: 'labels' }, def: {} },
+  { name: 'transactionIgnoreUrls', env: 'ELASTIC_APM_TRANSACTION_IGNORE_URLS', kind: { t: 'list' }, def: [] },
+  { name: 'verifyServerCert', env: 'ELASTIC_APM_VERIFY_SERVER_CERT', kind: { t: 'bool' }, def: true },
+  { name: 'breakdownMetrics', env: 'ELASTIC_APM_BREAKDOWN_METRICS', kind: { t: 'bool' }, def: true },
+  { name: 'disableMetrics', env: 'ELASTIC_APM_DISABLE_METRICS', kind: { t: 'list' }, def: [] },
+  { name: 'maxQueueSize', env: 'ELASTIC_APM_MAX_QUEUE_SIZE', kind: { t: 'int', min: 1 }, def: 1024 },
+  { name: 'stackTraceLimit', env: 'ELASTIC_APM_STACK_TRACE_LIMIT', kind: { t: 'int', min: 0 }, def: 50 },
+  { name: 'sourceLinesErrorAppFrames', env: 'ELASTIC_APM_SOURCE_LINES_ERROR_APP_FRAMES', kind: { t: 'int', min: 0 }, def: 5 },
+  { name: 'sourceLinesErrorLibraryFrames', env: 'ELASTIC_APM_SOURCE_LINES_ERROR_LIBRARY_FRAMES', kind: { t: 'int', min: 0 }, def: 5 },
+  { name: 'longFieldMaxLength', env: 'ELASTIC_APM_LONG_FIELD_MAX_LENGTH', kind: { t: 'int', min: 1 }, def: 10000 },
+  { name: 'hostname', env: 'ELASTIC_APM_HOSTNAME', kind: { t: 'string' }, def: undefined },
+  { name: 'disableSend', env: 'ELASTIC_APM_DISABLE_SEND', kind: { t: 'bool' }, def: false },
+];
+
+class BadValue extends Error {}
+
+function parseBool(v: unknown): boolean {
+  if (typeof v === 'boolean') return v;
+  if (typeof v === 'string') {
+    const s = v.trim().toLowerCase();
+    if (s === 'true') return true;
+    if (s === 'false') return false;
+  }
+  throw new BadValue('expected true or false');
+}
+
+const DURATION_RE = /^(-?\d+(?:\.\d+)?)\s*(ms|s|m)?$/i;
+/** Parses "10s", "500ms", "1m" or a bare number in the option's default unit; returns milliseconds. */
+export function parseDuration(v: unknown, defaultUnit: 's' | 'ms'): number {
+  let n: number;
+  let unit: string = defaultUnit;
+  if (typeof v === 'number') n = v;
+  else if (typeof v === 'string') {
+    const m = DURATION_RE.exec(v.trim());
+    if (!m) throw new BadValue('expected a duration like "10s", "500ms" or "1m"');
+    n = Number(m[1]);
+    if (m[2]) unit = m[2].toLowerCase();
+  } else throw new BadValue('expected a duration like "10s", "500ms" or "1m"');
+  if (!Number.isFinite(n) || n < 0) throw new BadValue('expected a duration of zero or more');
+  return unit === 'ms' ? n : unit === 's' ? n * 1000 : n * 60_000;
+}
+
+const BYTES_RE = /^(\d+(?:\.\d+)?)\s*(b|kb|mb|gb)?$/i;
+/** Parses "768kb", "1mb", "2gb", "100b" or a bare number of bytes (units are ×1024). */
+export function parseBytes(v: unknown): number {
+  let n: number;
+  let unit = 'b';
+  if (typeof v === 'number') n = v;
+  else if (typeof v === 'string') {
+    const m = BYTES_RE.exec(v.trim());
+    if (!m) throw new BadValue('expected a size like "768kb", "1mb" or a number of bytes');
+    n = Number(m[1]);
+    if (m[2]) unit = m[2].toLowerCase();
+  } else throw new BadValue('expected a size like "768kb", "1mb" or a number of bytes');
+  if (!Number.isFinite(n) || n < 0) throw new BadValue('expected a size of zero or more');
+  const mult = unit === 'kb' ? 1024 : unit === 'mb' ? 1024 ** 2 : unit === 'gb' ? 1024 ** 3 : 1;
+  return Math.floor(n * mult);
+}
+
+function parseList(v: unknown): string[] {
+  if (Array.isArray(v)) {
+    if (!v.every((x) => typeof x === 'string')) throw new BadValue('expected a list of strings');
+    return v.map((x: string) => x.trim()).filter(Boolean);
+  }
+  if (typeof v === 'string') return v.split(',').map((x) => x.trim()).filter(Boolean);
+  throw new BadValue('expected a comma-separated list or an array of strings');
+}
+
+function parseLabels(v: unknown): Record<string, LabelValue> {
+  const out: Record<string, LabelValue> = {};
+  if (typeof v === 'string') {
+    for (const pair of v.split(',')) {
+      if (!pair.trim()) continue;
+      const eq = pair.indexOf('=');
+      if (eq <= 0) throw new BadValue('expected key=value pairs separated by commas');
+      out[pair.slice(0, eq).trim()] = pair.slice(eq + 1).trim();
+    }
+    return out;
+  }
+  if (v && typeof v === 'object' && !Array.isArray(v)) {
+    for (const [k, val] of Object.entries(v)) {
+      if (val === null || typeof val === 'string' || typeof val === 'number' || typeof val === 'boolean') out[k] = val;
+      else throw new BadValue(`label "${k}" must be a string, number, boolean or null`);
+    }
+    return out;
+  }
+  throw new BadValue('expected key=value pairs separated by commas, or an object');
+}
+
+function parseValue(kind: Kind, v: unknown): unknown {
+  switch (kind.t) {
+    case 'bool':
+      return parseBool(v);
+    case 'string':
+      if (typeof v !== 'string') throw new BadValue('expected a string');
+      return v;
+    case 'url': {
+      if (typeof v !== 'string') throw new BadValue('expected a URL string');
+      let u: URL;
+      try {
+        u = new URL(v);
+      } catch {
+        throw new BadValue('expected an http(s) URL');
+      }
+      if (u.protocol !== 'http:' && u.protocol !== 'https:') throw new BadValue('expected an http(s) URL');
+      return v.replace(/\/+$/, '');
+    }
+    case 'select': {
+      const s = typeof v === 'string' ? v.trim().toLowerCase() : undefined;
+      if (s === undefined || !kind.values.includes(s)) throw new BadValue(`expected one of ${kind.values.join(', ')}`);
+      return s;
+    }
+    case 'sampleRate': {
+      const n = typeof v === 'number' ? v : typeof v === 'string' && v.trim() !== '' ? Number(v) : NaN;
+      if (!Number.isFinite(n) || n < 0 || n > 1) throw new BadValue('expected a number from 0 to 1');
+      // The sampling spec: rates have at most 4 decimals, and a non-zero rate never rounds to 0.
+      const r = Math.round(n * 10000) / 10000;
+      return r === 0 && n > 0 ? 0.0001 : r;
+    }
+    case 'int': {
+      const n = typeof v === 'number' ? v : typeof v === 'string' && /^\s*-?\d+\s*$/.test(v) ? Number(v) : NaN;
+      if (!Number.isInteger(n) || n < kind.min) throw new BadValue(`expected an integer of at least ${kind.min}`);
+      return kind.infinity && n < 0 ? -1 : n;
+    }
+    case 'duration':
+      return parseDuration(v, kind.unit);
+    case 'bytes':
+      return parseBytes(v);
+    case 'list':
+      return parseList(v);
+    case 'labels':
+      return parseLabels(v);
+  }
+}
+
+/** Writes one line to stderr without going through the (not yet configured) logger. */
+export type WarnFn = (msg: string) => void;
+
+function show(v: unknown): string {
+  try {
+    return typeof v === 'string' ? JSON.stringify(v) : JSON.stringify(v) ?? String(v);
+  } catch {
+    return String(v);
+  }
+}
+
+/** Reads the nearest package.json above dir (inclusive); undefined when none or unreadable. */
+export function findPackageJson(dir: string): { name?: unknown; version?: unknown } | undefined {
+  let d = dir;
+  for (let i = 0; i < 64; i++) {
+    try {
+      return JSON.parse(readFileSync(join(d, 'package.json'), 'utf8'));
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code !== 'ENOENT' && (e as NodeJS.ErrnoException).code !== 'ENOTDIR') return undefined;
+    }
+    const up = dirname(d);
+    if (up === d) return undefined;
+    d = up;
+  }
+  return undefined;
+}
+
+/** Makes a name valid for the server's `^[a-zA-Z0-9 _-]+$`: "@acme/api.v2" → "acme-api-v2"; "" stays "". */
+export function sanitizeServiceName(name: string): string {
+  return name
+    .replace(/^@/, '')
+    .replace(/[^a-zA-Z0-9 _-]/g, '-')
+    .slice(0, 1024);
+}
+
+const SERVICE_NAME_RE = /^[a-zA-Z0-9 _-]+$/;
+
+/**
+ * Resolves the configuration. Precedence: environment variable > start() option > default (as Elastic's Node
+ * agent). A bad value produces one warning naming the variable/option and value, then the default is used.
+ */
+export function resolveConfig(
+  opts: AgentOptions = {},
+  env: NodeJS.ProcessEnv = process.env,
+  warn: WarnFn = (m) => process.stderr.write(`spanforge warning: ${m}\n`),
+  cwd: string = safeCwd(),
+): AgentConfig {
+  const out: Record<string, unknown> = {};
+  if (opts === null || typeof opts !== 'object') {
+    warn(`start() options must be an object, got ${show(opts)}; using defaults`);
+    opts = {};
+  }
+  const known = new Set<string>(OPTIONS.map((o) => o.name));
+  for (const k of Object.keys(opts)) {
+    if (!known.has(k)) warn(`unknown option "${k}" passed to start(); ignored`);
+  }
+  for (const spec of OPTIONS) {
+    const envRaw = env[spec.env];
+    const optRaw = (opts as Record<string, unknown>)[spec.name];
+    let value: unknown = spec.def === undefined ? undefined : parseValue(spec.kind, spec.def);
+    if (envRaw !== undefined && envRaw !== '') {
+      try {
+        value = parseValue(spec.kind, envRaw);
+      } catch (e) {
+        if (!(e instanceof BadValue)) throw e;
+        warn(`invalid value ${show(envRaw)} for ${spec.env}: ${e.message}; using the default`);
+      }
+    } else if (optRaw !== undefined) {
+      try {
+        value = parseValue(spec.kind, optRaw);
+      } catch (e) {
+        if (!(e instanceof BadValue)) throw e;
+        warn(`invalid value ${show(optRaw)} for option ${spec.name}: ${e.message}; using the default`);
+      }
+    }
+    out[spec.name] = value;
+  }
+  if (out.logLevel === 'warn') out.logLevel = 'warning';
+  if (out.logLevel === 'fatal') out.logLevel = 'critical';
+  if (out.environment === undefined) out.environment = env.NODE_ENV || 'development';
+
+  // Zero-conf: service name and version from the nearest package.json, as Elastic's agent does.
+  let pkg: { name?: unknown; version?: unknown } | undefined;
+  if (out.serviceName === undefined || out.serviceVersion === undefined) pkg = findPackageJson(cwd);
+  if (out.serviceName !== undefined && !SERVICE_NAME_RE.test(out.serviceName as string)) {
+    const fixed = sanitizeServiceName(out.serviceName as string);
+    warn(`service name ${show(out.serviceName)} has characters other than a-z, A-Z, 0-9, space, _ and -; using ${show(fixed || 'unknown-nodejs-service')}`);
+    out.serviceName = fixed || 'unknown-nodejs-service';
+  }
+  if (out.serviceName === undefined) {
+    const n = typeof pkg?.name === 'string' ? sanitizeServiceName(pkg.name) : '';
+    out.serviceName = n || 'unknown-nodejs-service';
+  }
+  if (out.serviceVersion === undefined && typeof pkg?.version === 'string') out.serviceVersion = pkg.version;
+  // Elastic: metricsInterval=0 disables metrics, and so breakdown metrics too.
+  if (out.metricsInterval === 0) out.breakdownMetrics = false;
+  return out as unknown as AgentConfig;
+}
+
+function safeCwd(): string {
+  try {
+    return process.cwd();
+  } catch {
+    return '/';
+  }
+}
