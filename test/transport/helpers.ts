@@ -12,9 +12,11 @@ import type { IntakeEvent, Logger } from '../../runtime/types.js';
 const SCHEMA_DIR = '/work/shared/reference/apm-intake-v2/schemas';
 const LOCAL_SCHEMA_DIR = join(__dirname, '..', '..', 'receiver', 'schemas');
 
-function loadValidators(): Record<string, (v: unknown) => boolean> & { errors: () => string } {
+type Validators = Record<string, ((v: unknown) => boolean) | undefined> & { errors: () => string };
+
+function loadValidators(): Validators {
   const ajv = new Ajv({ allowUnionTypes: true });
-  const out: Record<string, (v: unknown) => boolean> = {};
+  const out: Record<string, ((v: unknown) => boolean) | undefined> = {};
   let last: unknown = null;
   for (const kind of ['metadata', 'transaction', 'span', 'error', 'metricset']) {
     let text: string;
