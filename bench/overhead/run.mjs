@@ -8,9 +8,9 @@
 // --rate-duration S (BENCH_RATE_DURATION, 4), --connections C (BENCH_CONNECTIONS, 16),
 // --variants a,b (BENCH_VARIANTS, all), --out FILE, --profile (one extra run per variant under
 // --cpu-prof, summarised by top self-time functions), --no-hotpath (skip the microbenchmarks),
-// --quiet-wait S (BENCH_QUIET_WAIT, 30) and --quiet-below F (BENCH_QUIET_BELOW, 0.25): before each
+// --quiet-wait S (BENCH_QUIET_WAIT, 20) and --quiet-below F (BENCH_QUIET_BELOW, 0.25): before each
 // run, wait up to S seconds for the machine's CPU use by others to fall below F; --retries N
-// (BENCH_RETRIES, 2): repeat a run up to N times when the machine was busier than F around it.
+// (BENCH_RETRIES, 1): repeat a run up to N times when the machine was busier than F around it.
 import { spawn, spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, writeFileSync, readdirSync, rmSync, symlinkSync } from 'node:fs';
 import http from 'node:http';
@@ -63,8 +63,8 @@ function parseOptions(argv) {
     out: flags.out ?? path.join(root, 'bench', 'results', 'latest.json'),
     profile: Boolean(flags.profile),
     hotpath: !flags['no-hotpath'],
-    quietWait: num('quiet-wait', 'BENCH_QUIET_WAIT', 30, 0),
-    retries: Math.round(num('retries', 'BENCH_RETRIES', 2, 0)),
+    quietWait: num('quiet-wait', 'BENCH_QUIET_WAIT', 20, 0),
+    retries: Math.round(num('retries', 'BENCH_RETRIES', 1, 0)),
     quietBelow: num('quiet-below', 'BENCH_QUIET_BELOW', 0.25, 0),
   };
 }
@@ -186,7 +186,7 @@ async function preparePostgres() {
 
 function startServices() {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [path.join(here, 'services.mjs')], { stdio: ['ignore', 'pipe', 'inherit'] });
+    const child = spawn(process.execPath, [path.join(here, 'services.mjs'), '--exit-with-stdin'], { stdio: ['pipe', 'pipe', 'inherit'] });
     let buffered = '';
     child.stdout.on('data', (chunk) => {
       buffered += chunk;
@@ -329,6 +329,15 @@ async function stopApp(child) {
   clearTimeout(timer);
 }
 
+/** Children to stop if the harness is interrupted. */
+const liveApps = new Set();
+for (const signal of ['SIGINT', 'SIGTERM']) {
+  process.once(signal, () => {
+    for (const child of liveApps) child.kill('SIGKILL');
+    process.exit(130);
+  });
+}
+
 async function runOnce(variant, services, options, { profileDir } = {}) {
   const backgroundBusy = await waitForQuiet(options.quietWait, options.quietBelow);
   const { args, env } = variant.start(services);
@@ -339,6 +348,8 @@ async function runOnce(variant, services, options, { profileDir } = {}) {
     stdio: ['ignore', 'pipe', 'pipe'],
     env: { ...process.env, ...env, BENCH_PORT: '0', BENCH_STUB_URL: services.stubUrl, BENCH_TABLE: TABLE },
   });
+  liveApps.add(child);
+  child.once('exit', () => liveApps.delete(child));
   let stderr = '';
   child.stderr.on('data', (c) => (stderr = (stderr + c).slice(-4000)));
   const exitedEarly = new Promise((_, reject) => child.once('exit', (code) => reject(new Error(`${variant.id} exited (${code}) before it was stopped:\n${stderr}`))));

@@ -104,4 +104,8 @@ for (const server of [sink, stub]) {
   });
 }
 process.on('SIGTERM', () => process.exit(0));
-process.on('disconnect', () => process.exit(0));
+if (process.argv.includes('--exit-with-stdin')) {
+  // The harness holds our stdin open; when it dies (even by SIGKILL) the pipe ends and so do we.
+  process.stdin.on('end', () => process.exit(0));
+  process.stdin.resume();
+}
