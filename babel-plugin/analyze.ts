@@ -4,7 +4,7 @@
 import type { NodePath } from '@babel/core';
 import type * as BT from '@babel/types';
 import type { CallRule, DecoratorRule, Rule, RouteRule, SiteDescriptor, WrapRule } from '../rules/index.js';
-import { memberSpanName, ROUTE_METHODS, routeTemplateName, sqlSummary } from '../rules/index.js';
+import { memberSpanName, ROUTE_METHODS } from '../rules/index.js';
 import { BindingAnalysis, memberName, type Producers, type Value } from './bindings.js';
 
 export type Site =
@@ -310,7 +310,8 @@ function routeSite(p: NodePath<BT.CallExpression>, rule: RouteRule, name: string
       if (rule.shape === 'path-handlers' && (!pathArg || (pathArg.type !== 'StringLiteral' && pathArg.type !== 'TemplateLiteral' && pathArg.type !== 'Identifier'))) {
         return ''; // app.get('setting') and other non-route uses of the same member names
       }
-      return base(template !== undefined ? routeTemplateName(method, template) : null, method, handlers);
+      // The name is the template alone; the runtime prefixes the request's method (docs/abi.md).
+      return base(template ?? null, method, handlers);
     }
     case 'route-object': {
       const obj = args[0];
@@ -327,7 +328,7 @@ function routeSite(p: NodePath<BT.CallExpression>, rule: RouteRule, name: string
         if (k === 'handler') handler = prop.get('value') as NodePath;
       }
       if (!handler || !isFunctionArg(handler)) return 'route() object without a handler function';
-      return base(method && url ? routeTemplateName(method, url) : url ?? null, method, [handler]);
+      return base(url ?? null, method, [handler]);
     }
     case 'error-middleware': {
       const handlers = args.filter((a) => a.isFunctionExpression() || a.isArrowFunctionExpression() || a.isIdentifier());
@@ -377,12 +378,6 @@ function chainedRoutePath(p: NodePath<BT.CallExpression>, b: BindingAnalysis): B
 }
 
 function callName(rule: CallRule, p: NodePath<BT.CallExpression | BT.OptionalCallExpression>, name: string): string | null {
-  if (rule.handler === 'pg') {
-    const a = p.node.arguments[0];
-    if (a?.type === 'StringLiteral') return sqlSummary(a.value);
-    if (a?.type === 'TemplateLiteral' && a.expressions.length === 0) return sqlSummary(a.quasis.map((q) => q.value.cooked ?? '').join(''));
-    return null;
-  }
   if (rule.handler === 'app') {
     const owner = rule.target.owner?.[0];
     return rule.description || memberSpanName(owner, name);

@@ -1,0 +1,223 @@
+// Real builds: the fixture Express + pg app bundled with esbuild (one file, plain `node bundle.js`), Vite
+// (SSR build) and webpack through spanforge's bundler plugin, run against PostgreSQL and a test intake
+// server; the exact events are asserted, and a thrown error's stack frame maps to the original .ts line.
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { once } from 'node:events';
+import { existsSync, mkdirSync, readFileSync, rmSync } from 'node:fs';
+import { join } from 'node:path';
+import { after, before, test } from 'node:test';
+import pg from 'pg';
+import { esbuildPlugin, vitePlugin, webpackPlugin } from '../../bundler/index.js';
+import { assertValidEvent, startIntake, type Intake } from './_intake.js';
+
+const root = join(__dirname, '..', '..');
+const fixture = join(root, 'fixtures', 'bundles');
+const appFile = join(fixture, 'app.ts');
+const outRoot = join(fixture, 'out', `run-${process.pid}`);
+const runtimeIndex = join(root, 'runtime', 'index.ts');
+const runtimeAbi = join(root, 'runtime', 'abi.ts');
+const table = `sf_bundle_users_${process.pid}`;
+const BOOM_LINE = readFileSync(appFile, 'utf8').split('\n').findIndex((l) => l.includes("new Error('boom from the bundle')")) + 1;
+const pluginOptions = (name: string) => ({ root, summary: false, exclude: ['runtime/**'], report: join(outRoot, `${name}-report.json`) });
+
+let intake: Intake;
+let db: pg.Client | undefined;
+
+before(async () => {
+  intake = await startIntake();
+  db = new pg.Client({ host: '127.0.0.1', port: 5432, user: process.env.PGUSER ?? 'postgres', database: 'test' });
+  try {
+    await db.connect();
+  } catch (err) {
+    db = undefined;
+    if (process.env.CI) throw new Error(`PostgreSQL on 127.0.0.1:5432 is required in CI: ${(err as Error).message}`);
+  }
+  if (db) {
+    await db.query(`CREATE TABLE IF NOT EXISTS ${table} (id int PRIMARY KEY, name text)`);
+    await db.query(`INSERT INTO ${table} VALUES (1, 'ada') ON CONFLICT DO NOTHING`);
+  }
+  mkdirSync(outRoot, { recursive: true });
+});
+
+after(async () => {
+  if (db) {
+    await db.query(`DROP TABLE IF EXISTS ${table}`);
+    await db.end();
+  }
+  await intake?.close();
+  rmSync(outRoot, { recursive: true, force: true });
+});
+
+async function buildEsbuild(): Promise<string> {
+  const esbuild = await import('esbuild');
+  const outfile = join(outRoot, 'esbuild', 'bundle.js');
+  await esbuild.build({
+    entryPoints: [appFile],
+    bundle: true,
+    platform: 'node',
+    format: 'cjs',
+    target: 'node20',
+    outfile,
+    sourcemap: true,
+    external: ['pg-native'],
+    logLevel: 'silent',
+    plugins: [
+      {
+        name: 'spanforge-from-source',
+        setup(build) {
+          build.onResolve({ filter: /^spanforge(\/runtime)?$/ }, (a) => ({ path: a.path === 'spanforge' ? runtimeIndex : runtimeAbi }));
+        },
+      },
+      esbuildPlugin(pluginOptions('esbuild')),
+    ],
+  });
+  return outfile;
+}
+
+async function buildVite(): Promise<string> {
+  const vite = await import('vite');
+  const outDir = join(outRoot, 'vite');
+  await vite.build({
+    configFile: false,
+    root: fixture,
+    logLevel: 'silent',
+    resolve: { alias: [{ find: /^spanforge\/runtime$/, replacement: runtimeAbi }, { find: /^spanforge$/, replacement: runtimeIndex }] },
+    plugins: [vitePlugin(pluginOptions('vite'))],
+    build: {
+      ssr: appFile,
+      outDir,
+      emptyOutDir: true,
+      sourcemap: true,
+      minify: false,
+      rollupOptions: { output: { format: 'es', entryFileNames: 'bundle.mjs' } },
+    },
+  });
+  return join(outDir, 'bundle.mjs');
+}
+
+async function buildWebpack(): Promise<string> {
+  const { default: webpack } = await import('webpack');
+  const outDir = join(outRoot, 'webpack');
+  const compiler = webpack({
+    mode: 'none',
+    target: 'node',
+    context: root,
+    entry: appFile,
+    devtool: 'source-map',
+    output: { path: outDir, filename: 'bundle.js' },
+    resolve: {
+      extensions: ['.ts', '.js'],
+      extensionAlias: { '.js': ['.ts', '.js'] },
+      alias: { 'spanforge/runtime$': runtimeAbi, spanforge$: runtimeIndex },
+    },
+    externalsPresets: { node: true },
+    externals: [({ request }, cb) => (request && /^(express|pg|pg-native|undici)(\/|$)/.test(request) ? cb(undefined, `commonjs ${request}`) : cb())],
+    module: { rules: [{ test: /\.ts$/, loader: join(fixture, 'ts-loader.cjs') }] },
+    plugins: [webpackPlugin(pluginOptions('webpack'))],
+  });
+  await new Promise<void>((resolve, reject) =>
+    compiler.run((err, stats) => {
+      if (err) return reject(err);
+      if (stats?.hasErrors()) return reject(new Error(stats.toString({ all: false, errors: true })));
+      compiler.close(() => resolve());
+    }),
+  );
+  return join(outDir, 'bundle.js');
+}
+
+async function runApp(bundle: string, service: string) {
+  const child = spawn(process.execPath, ['--enable-source-maps', bundle], {
+    cwd: root,
+    env: {
+      ...process.env,
+      SF_TABLE: table,
+      SF_SERVICE: service,
+      ELASTIC_APM_SERVER_URL: intake.url,
+      ELASTIC_APM_LOG_LEVEL: 'error',
+      ELASTIC_APM_CAPTURE_HEADERS: 'false',
+    },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let stderr = '';
+  child.stderr.on('data', (c) => (stderr += c));
+  const port = await new Promise<number>((resolve, reject) => {
+    let out = '';
+    child.stdout.on('data', (c) => {
+      out += c;
+      const m = /listening (\d+)/.exec(out);
+      if (m) resolve(Number(m[1]));
+    });
+    child.once('exit', (code) => reject(new Error(`app exited with ${code}: ${stderr}`)));
+  });
+  const user = await fetch(`http://127.0.0.1:${port}/users/1`);
+  const userBody = await user.json();
+  const boom = await fetch(`http://127.0.0.1:${port}/boom`);
+  const boomBody = (await boom.json()) as { error: string; stack: string };
+  child.kill('SIGTERM');
+  const [code] = await once(child, 'exit');
+  assert.equal(code, 0, `app exit code; stderr: ${stderr}`);
+  return { user: { status: user.status, body: userBody }, boom: { status: boom.status, body: boomBody } };
+}
+
+function eventsOf(service: string) {
+  const out: Record<string, Record<string, unknown>>[] = [];
+  let current: string | undefined;
+  for (const e of intake.events) {
+    if (e.metadata) current = (e.metadata.service as { name?: string } | undefined)?.name;
+    else if (current === service) out.push(e);
+  }
+  return out;
+}
+
+for (const [name, build] of [
+  ['esbuild', buildEsbuild],
+  ['vite', buildVite],
+  ['webpack', buildWebpack],
+] as const) {
+  test(`${name}: bundled Express + pg app reports the exact events`, async (t) => {
+    if (!db) return t.skip('PostgreSQL on 127.0.0.1:5432 is not reachable (set CI=1 to make this a failure)');
+    const bundle = await build();
+    assert.ok(existsSync(bundle));
+    const report = JSON.parse(readFileSync(join(outRoot, `${name}-report.json`), 'utf8')) as { files: { file: string; sites: { rule: string; name: string | null; line: number }[] }[] };
+    assert.deepEqual(
+      report.files.map((f) => ({ file: f.file, sites: f.sites.map((s) => `${s.rule} ${s.name} :${s.line}`) })),
+      [{ file: 'fixtures/bundles/app.ts', sites: ['express.route /users/:id :13', 'pg.query null :14', 'express.route /boom :18', 'express.error-middleware null :22'] }],
+    );
+    const service = `sf-${name}-${process.pid}`;
+    const r = await runApp(bundle, service);
+    assert.deepEqual(r.user, { status: 200, body: { name: 'ada' } });
+    assert.equal(r.boom.status, 500);
+    assert.equal(r.boom.body.error, 'boom from the bundle');
+    // The first stack frame is the throw in the original TypeScript source.
+    const frame = r.boom.body.stack.split('\n')[1]!;
+    assert.match(frame, new RegExp(`app\\.ts:${BOOM_LINE}:\\d+`), `stack frame maps back to app.ts:${BOOM_LINE}: ${frame}`);
+
+    const events = eventsOf(service);
+    for (const e of events) assertValidEvent(e);
+    const txs = events.filter((e) => e.transaction).map((e) => e.transaction!);
+    const spans = events.filter((e) => e.span).map((e) => e.span!);
+    const errors = events.filter((e) => e.error).map((e) => e.error!);
+    assert.deepEqual(
+      txs.map((tx) => [tx.name, tx.type, tx.result, tx.outcome]).sort(),
+      [
+        ['GET /boom', 'request', 'HTTP 5xx', 'failure'],
+        ['GET /users/:id', 'request', 'HTTP 2xx', 'success'],
+      ],
+    );
+    const userTx = txs.find((tx) => tx.name === 'GET /users/:id')!;
+    const boomTx = txs.find((tx) => tx.name === 'GET /boom')!;
+    assert.equal(spans.length, 1, JSON.stringify(spans));
+    const span = spans[0]!;
+    assert.deepEqual(
+      [span.name, span.type, span.subtype, span.action, span.parent_id, span.transaction_id, span.trace_id, span.outcome],
+      [`SELECT ${table}`, 'db', 'postgresql', 'query', userTx.id, userTx.id, userTx.trace_id, 'success'],
+    );
+    assert.deepEqual((span.context as { db: unknown }).db, { type: 'sql', instance: 'test', statement: `SELECT name FROM ${table} WHERE id = $1`, user: process.env.PGUSER ?? 'postgres', rows_affected: 1 });
+    assert.equal(errors.length, 1, JSON.stringify(errors));
+    const error = errors[0]!;
+    assert.equal((error.exception as { message: string }).message, 'boom from the bundle');
+    assert.equal(error.transaction_id, boomTx.id);
+    assert.equal(error.trace_id, boomTx.trace_id);
+  });
+}
