@@ -339,7 +339,7 @@ export class Agent implements TracerHost {
       const isErrorLike = err !== null && typeof err === 'object' && typeof (err as Error).message === 'string';
       if (isErrorLike) this._captured.add(err as object);
       // The call-site stack of a captured message (Elastic's captureErrorLogStackTraces=messages).
-      const stack = isErrorLike ? (err as Error).stack : new Error().stack?.split('\n').slice(2).join('\n');
+      const stack = isErrorLike ? (err as Error).stack : callSiteStack();
       let parent = (opts.parent === undefined ? currentHolder() : opts.parent ?? undefined) as TransactionImpl | SpanImpl | undefined;
       if (parent !== undefined && !(parent instanceof TransactionImpl || parent instanceof SpanImpl)) parent = undefined;
       const tx = parent === undefined ? undefined : parent.kind === 'transaction' ? parent : parent.tx;
@@ -577,6 +577,16 @@ export class Agent implements TracerHost {
       return false;
     });
   }
+}
+
+/** The stack of the code that called the API, without the runtime's own frames. */
+function callSiteStack(): string | undefined {
+  const lines = new Error().stack?.split('\n').slice(1);
+  if (!lines?.length) return undefined;
+  // Our own directory, from this function's frame (no __dirname/import.meta in code built for CJS and ESM).
+  const own = parseStack(lines[0]!, 1)[0]?.file;
+  const dir = own ? own.slice(0, Math.max(own.lastIndexOf('/'), own.lastIndexOf('\\')) + 1) : undefined;
+  return lines.filter((l) => !dir || !l.includes(dir)).join('\n');
 }
 
 function errorType(e: Error): string {

@@ -207,7 +207,7 @@ export class TransactionImpl implements Transaction {
         sampled: this.sampled,
         startUs,
         endUs,
-        childIntervals: this._childIntervals ?? [],
+        childIntervals: this._childIntervals ? this._childIntervals.slice() : [],
       };
       for (const h of host.hooks) {
         try {
@@ -364,7 +364,7 @@ export class SpanImpl implements Span {
         subtype: this.subtype,
         startUs,
         endUs,
-        childIntervals: this._childIntervals ?? [],
+        childIntervals: this._childIntervals ? this._childIntervals.slice() : [],
         transactionType: this.tx.type,
         transactionName: this.tx.name,
       };
