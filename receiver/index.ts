@@ -25,6 +25,8 @@ export interface ReceiverOptions {
   maxAgeMs?: number;
   maxRows?: number;
   maxBytes?: number;
+  /** Max ms an accepted event waits in memory before its batch is written. Default 100. */
+  flushIntervalMs?: number;
 }
 
 export interface Receiver {
@@ -57,7 +59,7 @@ export async function startReceiver(options: ReceiverOptions): Promise<Receiver>
   const host = options.host ?? '127.0.0.1';
   const schemaDir = assetDir('schemas');
   if (!schemaDir) throw new Error('startReceiver: the intake-v2 JSON schemas (receiver/schemas) are missing from the installation');
-  const store = new Store({ dataDir: options.dataDir, maxAgeMs: options.maxAgeMs, maxRows: options.maxRows, maxBytes: options.maxBytes });
+  const store = new Store({ dataDir: options.dataDir, maxAgeMs: options.maxAgeMs, maxRows: options.maxRows, maxBytes: options.maxBytes, flushIntervalMs: options.flushIntervalMs });
   const server = createReceiverServer({
     store,
     schemaDir,

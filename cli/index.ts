@@ -1,0 +1,150 @@
+#!/usr/bin/env node
+// The `spanforge` command line: parses the sub-command and its flags, and runs it. Today it has
+// `serve` (the local intake-v2 receiver + web UI); wrong usage exits 2 with a message and usage.
+import { homedir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { parseArgs } from 'node:util';
+import { startReceiver } from '../receiver/index.js';
+
+const USAGE = `Usage: spanforge <command> [options]
+
+Commands:
+  serve     Run the local APM receiver (Elastic intake v2) with its embedded store and web UI
+
+spanforge serve [--port 8200] [--host 127.0.0.1] [--data-dir DIR]
+  --port N            TCP port (default 8200, the APM Server port; 0 = any free port)
+  --host ADDR         interface to bind (default 127.0.0.1: loopback only)
+  --data-dir DIR      where events are stored (default: $SPANFORGE_DATA_DIR, else ~/.spanforge/data)
+  --secret-token T    require "Authorization: Bearer T" from agents (or $SPANFORGE_SECRET_TOKEN)
+  --api-key K         accept "Authorization: ApiKey K" from agents (or $SPANFORGE_API_KEY)
+  -h, --help          show this help
+`;
+
+/** A usage mistake: printed with the usage text, exit code 2. */
+class UsageError extends Error {}
+
+const LOOPBACK = new Set(['127.0.0.1', '::1', 'localhost', '0:0:0:0:0:0:0:1']);
+
+export function defaultDataDir(env: NodeJS.ProcessEnv = process.env): string {
+  return env.SPANFORGE_DATA_DIR ? resolve(env.SPANFORGE_DATA_DIR) : join(homedir(), '.spanforge', 'data');
+}
+
+function parsePort(v: string | undefined): number {
+  if (v === undefined) return 8200;
+  if (!/^\d+$/.test(v) || Number(v) > 65535) throw new UsageError(`--port must be an integer from 0 to 65535, got '${v}'`);
+  return Number(v);
+}
+
+async function serve(argv: string[]): Promise<number> {
+  let values;
+  try {
+    ({ values } = parseArgs({
+      args: argv,
+      strict: true,
+      allowPositionals: false,
+      options: {
+        port: { type: 'string' },
+        host: { type: 'string' },
+        'data-dir': { type: 'string' },
+        'secret-token': { type: 'string' },
+        'api-key': { type: 'string' },
+        help: { type: 'boolean', short: 'h' },
+      },
+    }));
+  } catch (err) {
+    // parseArgs' messages name the flag ("Unknown option '--bogus'"); keep them, add the usage.
+    throw new UsageError((err as Error).message.split('. To specify')[0]!);
+  }
+  if (values.help) {
+    process.stdout.write(USAGE);
+    return 0;
+  }
+  const port = parsePort(values.port);
+  const host = values.host ?? '127.0.0.1';
+  if (host === '') throw new UsageError('--host must not be empty');
+  const dataDir = values['data-dir'] ? resolve(values['data-dir']) : defaultDataDir();
+  const secretToken = values['secret-token'] ?? process.env.SPANFORGE_SECRET_TOKEN;
+  const apiKey = values['api-key'] ?? process.env.SPANFORGE_API_KEY;
+
+  let receiver;
+  try {
+    // SPANFORGE_FLUSH_INTERVAL_MS: how long accepted events may wait in memory (tests raise it to
+    // prove that a signal flushes the pending batch).
+    const flush = Number(process.env.SPANFORGE_FLUSH_INTERVAL_MS) || undefined;
+    receiver = await startReceiver({ port, host, dataDir, secretToken: secretToken || undefined, apiKey: apiKey || undefined, flushIntervalMs: flush });
+  } catch (err) {
+    const e = err as NodeJS.ErrnoException;
+    if (e.code === 'EADDRINUSE') {
+      process.stderr.write(`spanforge serve: port ${port} on ${host} is already in use (another APM Server or spanforge serve?); choose another with --port\n`);
+    } else if (e.code === 'EADDRNOTAVAIL' || e.code === 'ENOTFOUND') {
+      process.stderr.write(`spanforge serve: cannot bind to --host ${host}: ${e.message}\n`);
+    } else if (e.code === 'EACCES') {
+      process.stderr.write(`spanforge serve: not allowed to bind ${host}:${port} (${e.message})\n`);
+    } else {
+      process.stderr.write(`spanforge serve: ${e.message}\n`);
+    }
+    return 1;
+  }
+  const out = process.stdout;
+  out.write(`spanforge receiver is running\n`);
+  out.write(`  intake:  ${receiver.url}/intake/v2/events   (point agents at serverUrl ${receiver.url})\n`);
+  out.write(`  web UI:  ${receiver.uiUrl}\n`);
+  out.write(`  data:    ${dataDir}\n`);
+  if (!LOOPBACK.has(host) && !secretToken && !apiKey) {
+    out.write(`  warning: listening on ${host} without --secret-token: anyone who can reach this port can send and read data\n`);
+  }
+  out.write('Press Ctrl+C to stop.\n');
+
+  return new Promise<number>((done) => {
+    let stopping = false;
+    const stop = (signal: NodeJS.Signals): void => {
+      if (stopping) {
+        process.stderr.write(`spanforge serve: ${signal} again, exiting without waiting\n`);
+        process.exit(1);
+      }
+      stopping = true;
+      out.write(`${signal} received, flushing stored events and stopping…\n`);
+      receiver.close().then(
+        () => {
+          out.write('stopped\n');
+          done(0);
+        },
+        (err: Error) => {
+          process.stderr.write(`spanforge serve: error while stopping: ${err.message}\n`);
+          done(1);
+        },
+      );
+    };
+    process.once('SIGINT', stop);
+    process.once('SIGTERM', stop);
+  });
+}
+
+const COMMANDS: Record<string, (argv: string[]) => Promise<number>> = { serve };
+
+/** Runs the CLI with the given arguments (without node and script) and resolves to the exit code. */
+export async function main(argv: string[]): Promise<number> {
+  const [command, ...rest] = argv;
+  try {
+    if (command === undefined || command === '-h' || command === '--help' || command === 'help') {
+      (command === undefined ? process.stderr : process.stdout).write(USAGE);
+      return command === undefined ? 2 : 0;
+    }
+    const run = COMMANDS[command];
+    if (!run) throw new UsageError(`unknown command '${command}'`);
+    return await run(rest);
+  } catch (err) {
+    if (err instanceof UsageError) {
+      process.stderr.write(`spanforge: ${err.message}\n\n${USAGE}`);
+      return 2;
+    }
+    process.stderr.write(`spanforge: ${(err as Error).stack ?? String(err)}\n`);
+    return 1;
+  }
+}
+
+if (require.main === module) {
+  main(process.argv.slice(2)).then((code) => {
+    process.exitCode = code;
+  });
+}

@@ -1,0 +1,91 @@
+// Durability: stored data survives a stop/start on the same data dir, close() and SIGTERM flush the
+// pending batch, and retention deletes by age and by row count.
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { startReceiver } from '../../receiver/index.js';
+import { Store } from '../../receiver/store.js';
+import { getJson, NDJSON, send, tempDir } from './helpers.js';
+import { buildTraffic, retimedCapture, TRACE_ID } from './traffic.js';
+
+test('data is intact after a restart on the same data dir', async () => {
+  const t = tempDir();
+  try {
+    const traffic = buildTraffic();
+    const a = await startReceiver({ port: 0, dataDir: t.dir });
+    try {
+      for (const body of [traffic.checkout, traffic.inventory, retimedCapture()]) {
+        assert.equal((await send(`${a.url}/intake/v2/events`, body, { headers: NDJSON })).status, 202);
+      }
+    } finally {
+      await a.close();
+    }
+    const expected = { transactions: 62 + 1 + 783, spans: 2 + 1061, errors: 4, metrics: 90, logs: 0 };
+
+    const b = await startReceiver({ port: 0, dataDir: t.dir });
+    try {
+      const stats = await getJson(`${b.url}/api/stats`);
+      assert.deepEqual({ transactions: stats.transactions, spans: stats.spans, errors: stats.errors, metrics: stats.metrics, logs: stats.logs }, expected);
+      const trace = await getJson(`${b.url}/api/traces/${TRACE_ID}`);
+      assert.deepEqual(trace.transactions.map((x: any) => x.event.name), ['GET /api/orders/:id', 'GET /stock/:id']);
+      assert.deepEqual(trace.spans.map((x: any) => x.event.name), ['SELECT FROM orders', 'GET inventory:4000']);
+      assert.equal(trace.errors.length, 3);
+      const services = await getJson(`${b.url}/api/services`);
+      const checkout = services.find((s: any) => s.name === 'checkout');
+      assert.equal(checkout.count, 62); // rollups survive too
+      assert.equal(checkout.errors, 4);
+      // and it keeps accepting
+      assert.equal((await send(`${b.url}/intake/v2/events`, traffic.inventory, { headers: NDJSON })).status, 202);
+    } finally {
+      await b.close();
+    }
+    const c = await startReceiver({ port: 0, dataDir: t.dir });
+    try {
+      assert.equal((await getJson(`${c.url}/api/stats`)).transactions, expected.transactions + 1);
+    } finally {
+      await c.close();
+    }
+  } finally {
+    t.remove();
+  }
+});
+
+test('close() writes the pending batch even when its flush timer has not fired', async () => {
+  const t = tempDir();
+  try {
+    const a = await startReceiver({ port: 0, dataDir: t.dir, flushIntervalMs: 60_000 });
+    try {
+      assert.equal((await send(`${a.url}/intake/v2/events?verbose`, buildTraffic().checkout, { headers: NDJSON })).json().accepted, 78);
+      assert.equal((await getJson(`${a.url}/api/stats`)).transactions, 0, 'still pending before close');
+    } finally {
+      await a.close();
+    }
+    const b = await startReceiver({ port: 0, dataDir: t.dir });
+    const stats = await getJson(`${b.url}/api/stats`);
+    assert.deepEqual([stats.transactions, stats.spans, stats.errors, stats.metrics], [62, 2, 4, 90]);
+    await b.close();
+  } finally {
+    t.remove();
+  }
+});
+
+test('retention deletes by age and keeps only the newest maxRows per table', () => {
+  const t = tempDir();
+  try {
+    const store = new Store({ dataDir: t.dir, maxRows: 10, maxAgeMs: 3600_000, retentionIntervalMs: 3600_000 });
+    const now = Date.now();
+    const meta = { raw: {}, service: 's', environment: null, agentName: null, agentVersion: null, rxUs: now * 1000 };
+    for (let i = 0; i < 25; i++) {
+      store.add('span', { id: `span${i}`, trace_id: 't', parent_id: 'p', name: `n${i}`, type: 'db', duration: 1, timestamp: (now - 60_000 + i) * 1000 }, meta);
+    }
+    store.add('span', { id: 'old', trace_id: 't', parent_id: 'p', name: 'old', type: 'db', duration: 1, timestamp: (now - 2 * 3600_000) * 1000 }, meta);
+    store.flush();
+    const deleted = store.retention(now);
+    const names = (store.db.prepare('SELECT name FROM spans ORDER BY id').all() as Array<{ name: string }>).map((r) => r.name);
+    assert.equal(deleted, 16);
+    // 'old' goes by age; then the newest 10 of the remaining 25 stay.
+    assert.deepEqual(names, ['n15', 'n16', 'n17', 'n18', 'n19', 'n20', 'n21', 'n22', 'n23', 'n24']);
+    store.close();
+  } finally {
+    t.remove();
+  }
+});
