@@ -3,7 +3,7 @@
 import assert from 'node:assert/strict';
 import { after, test } from 'node:test';
 import { createTransport } from '../../runtime/transport/index.js';
-import { METADATA, MockApmServer, baseOptions, recordingLogger, sleep, span, trackUnhandled } from './helpers.js';
+import { METADATA, MockApmServer, baseOptions, recordingLogger, sleep, span, trackUnhandled, waitFor } from './helpers.js';
 
 const unhandled = trackUnhandled();
 after(() => assert.deepEqual(unhandled, []));
@@ -95,11 +95,10 @@ test('rotation by time: each request ends after apiRequestTime, the next starts 
   const srv = await MockApmServer.start();
   const t = createTransport({ ...baseOptions(srv.url, recordingLogger()), apiRequestTime: 100 });
   for (let i = 0; i < 3; i++) t.send(span(i));
-  await sleep(400); // the first request ends by time, without any flush
-  assert.equal(srv.intake.length, 1);
+  await waitFor(() => srv.intake.length === 1, 3000, 'the first request to end by time'); // no flush
+  await waitFor(() => t.stats().sent === 3, 3000, 'the acknowledgement');
   for (let i = 3; i < 5; i++) t.send(span(i));
-  await sleep(400);
-  assert.equal(srv.intake.length, 2);
+  await waitFor(() => srv.intake.length === 2, 3000, 'the second request');
   await sleep(300); // no events: no empty requests are made
   assert.deepEqual(
     srv.intake.map((r) => r.lines.length - 1),
@@ -144,7 +143,8 @@ test('rotation by size, exact fit: a request that reaches the size exactly ends 
   const eventBytes = Buffer.byteLength(JSON.stringify(span(0)) + '\n');
   const t = createTransport({ ...baseOptions(srv.url, recordingLogger()), apiRequestSize: metaBytes + 2 * eventBytes });
   for (let i = 0; i < 4; i++) t.send(span(i));
-  await sleep(300); // no flush: both requests end by size alone
+  await waitFor(() => srv.intake.length === 2, 3000, 'two requests'); // no flush: both end by size alone
+  await sleep(50);
   assert.deepEqual(
     srv.intake.map((r) => r.lines.length - 1),
     [2, 2],

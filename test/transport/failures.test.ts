@@ -202,7 +202,8 @@ test('a server that never answers: serverTimeout ends the wait, events dropped a
   const t0 = process.hrtime.bigint();
   for (const e of events) t.send(e);
   const perEventNs = Number(process.hrtime.bigint() - t0) / 100_000;
-  assert.ok(perEventNs < 2000, `send() took ${perEventNs.toFixed(0)} ns/event`);
+  // A send() that waited on the network would cost milliseconds; the bound leaves room for a loaded CI box.
+  assert.ok(perEventNs < 10_000, `send() took ${perEventNs.toFixed(0)} ns/event`);
   assert.equal(t.stats().queued, 1024);
   await t.close(300);
   const s = t.stats();
@@ -262,9 +263,9 @@ test('backoff: after consecutive failures the next request waits min(n-1, 6)² u
   const gaps = at.slice(1).map((v, i) => v - at[i]!);
   // Each gap is the backoff plus the 20 ms the next request stays open:
   // failure 1 → no delay; failure 2 → 100 ms ±10 %; failure 3 → 400 ms ±10 %.
-  assert.ok(gaps[0]! < 90, `first retry immediate, got ${gaps[0]}`);
-  assert.ok(gaps[1]! >= 105 && gaps[1]! < 260, `second gap ~120 ms, got ${gaps[1]}`);
-  assert.ok(gaps[2]! >= 375 && gaps[2]! < 650, `third gap ~420 ms, got ${gaps[2]}`);
+  assert.ok(gaps[0]! < 100, `first retry immediate, got ${gaps[0]}`);
+  assert.ok(gaps[1]! >= 105 && gaps[1]! < 600, `second gap ~120 ms, got ${gaps[1]}`);
+  assert.ok(gaps[2]! >= 375 && gaps[2]! < 1000, `third gap ~420 ms, got ${gaps[2]}`);
   assert.equal(log.at('error').length, 1, 'the same 503 is logged once');
   await t.close(200);
   await srv.close();
