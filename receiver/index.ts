@@ -2,7 +2,7 @@
 // web UI server and returns its URL and a close() that flushes every accepted event to disk.
 import { existsSync } from 'node:fs';
 import type { AddressInfo } from 'node:net';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { createReceiverServer } from './server.js';
 import { Store } from './store.js';
 
@@ -40,7 +40,9 @@ export interface Receiver {
 
 /** Finds a folder shipped next to the sources (tsx) or the compiled output (dist/cjs/receiver). */
 function assetDir(name: string): string | undefined {
-  for (const dir of [join(__dirname, name), join(__dirname, '..', '..', '..', 'receiver', name)]) {
+  // dirname(__filename), not __dirname: tsx defines only __filename when ESM code imports this file.
+  const here = dirname(__filename);
+  for (const dir of [join(here, name), join(here, '..', '..', '..', 'receiver', name)]) {
     if (existsSync(dir)) return dir;
   }
   return undefined;

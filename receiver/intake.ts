@@ -132,9 +132,9 @@ export function handleIntake(
       return;
     }
     try {
-      const { kind, body } = decodeLine(line, false, validators);
+      const { kind, body, raw } = decodeLine(line, false, validators);
       if (kind === 'metricset' && !keepMetricset(body)) return;
-      store.add(kind, body, meta);
+      store.add(kind, body, meta, raw);
       accepted++;
     } catch (err) {
       if (err instanceof LineError) addError(err.message, err.document, 400);

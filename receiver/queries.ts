@@ -80,6 +80,11 @@ class Agg {
   }
 }
 
+/** Documents are stored as the NDJSON line, `{"<kind>": {...}}`; the API returns the inner event. */
+function unwrap(doc: unknown, kind: string): Obj {
+  return (JSON.parse(doc as string) as Record<string, Obj>)[kind] ?? {};
+}
+
 function minutesOf(r: Range): number {
   return Math.max(1, (r.toUs - r.fromUs) / 60e6);
 }
@@ -201,16 +206,16 @@ export class Queries {
 
   /** Every transaction, span and error of a trace, each with its service's metadata. */
   trace(traceId: string): Obj {
-    const parse = (rows: Obj[]): Obj[] =>
+    const parse = (rows: Obj[], kind: string): Obj[] =>
       rows.map((row) => {
         const meta = row.meta ? (JSON.parse(row.meta as string) as Obj) : undefined;
-        return { ts: row.ts, service: row.service, groupKey: row.groupKey, agent: (meta?.service as Obj | undefined)?.agent, event: JSON.parse(row.doc as string) };
+        return { ts: row.ts, service: row.service, groupKey: row.groupKey, agent: (meta?.service as Obj | undefined)?.agent, event: unwrap(row.doc, kind) };
       });
     return {
       traceId,
-      transactions: parse(this.st.traceTx!.all(traceId) as Obj[]),
-      spans: parse(this.st.traceSpans!.all(traceId) as Obj[]),
-      errors: parse(this.st.traceErrors!.all(traceId) as Obj[]),
+      transactions: parse(this.st.traceTx!.all(traceId) as Obj[], 'transaction'),
+      spans: parse(this.st.traceSpans!.all(traceId) as Obj[], 'span'),
+      errors: parse(this.st.traceErrors!.all(traceId) as Obj[], 'error'),
     };
   }
 
@@ -232,7 +237,7 @@ export class Queries {
       count: c.n,
       firstSeen: c.firstSeen,
       lastSeen: c.lastSeen,
-      latest: { ts: latest.ts, traceId: latest.traceId, transactionId: latest.transactionId, event: JSON.parse(latest.doc as string), metadata: latest.meta ? JSON.parse(latest.meta as string) : null },
+      latest: { ts: latest.ts, traceId: latest.traceId, transactionId: latest.transactionId, event: unwrap(latest.doc, 'error'), metadata: latest.meta ? JSON.parse(latest.meta as string) : null },
       occurrences: this.st.errOccurrences!.all(groupKey),
     };
   }

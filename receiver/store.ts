@@ -33,6 +33,8 @@ export interface RequestMeta {
   agentVersion: string | null;
   /** Receive time in epoch µs: the timestamp of events that carry none. */
   rxUs: number;
+  /** Row id in the metadata table, set by the store on first use (once per request). */
+  metaId?: number;
 }
 
 // Latency histogram: log buckets of ratio 1.05 (±2.5% error on p95/p99), stored sparse as JSON.
@@ -196,6 +198,7 @@ export class Store extends EventEmitter {
 
   /** Id of a metadata document (deduplicated by content), created inside the current flush. */
   private metaId(meta: RequestMeta): number {
+    if (meta.metaId !== undefined) return meta.metaId;
     const json = JSON.stringify(meta.raw);
     let id = this.metaIds.get(json);
     if (id !== undefined) return id;
@@ -204,6 +207,7 @@ export class Store extends EventEmitter {
     id = row ? row.id : Number(this.stmts.metaPut!.run(hash, json).lastInsertRowid);
     if (this.metaIds.size > 1000) this.metaIds.clear();
     this.metaIds.set(json, id);
+    meta.metaId = id;
     return id;
   }
 
@@ -218,12 +222,15 @@ export class Store extends EventEmitter {
     }
   }
 
-  /** Queues one decoded event; it is written with the next batch. Never throws for odd input. */
-  add(kind: string, e: Obj, meta: RequestMeta): void {
+  /**
+   * Queues one decoded event; it is written with the next batch. Never throws for odd input.
+   * `raw` is the NDJSON line as received (`{"<kind>": {...}}`), stored as the event's document.
+   */
+  add(kind: string, e: Obj, meta: RequestMeta, raw?: string): void {
     if (this.closed) return;
     const ts = tsOf(e, meta);
     const service = serviceOf(e, meta);
-    const doc = JSON.stringify(e);
+    const doc = raw ?? JSON.stringify({ [kind]: e });
     const s = this.stmts;
     switch (kind) {
       case 'transaction': {

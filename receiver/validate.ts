@@ -141,7 +141,7 @@ export function decodeLine(
   line: string,
   expectMetadata: boolean,
   v: Validators,
-): { kind: EventKind; body: Record<string, unknown> } {
+): { kind: EventKind; body: Record<string, unknown>; raw: string | undefined } {
   const key = identifyKind(line);
   if (expectMetadata) {
     if (key !== 'metadata') throw new LineError('"metadata" or "m" required', line);
@@ -150,8 +150,14 @@ export function decodeLine(
   }
   const kind = key as EventKind;
   let parsed: unknown;
+  let strict = true;
   try {
-    parsed = parseFirstValue(line);
+    try {
+      parsed = JSON.parse(line);
+    } catch {
+      strict = false;
+      parsed = parseFirstValue(line);
+    }
   } catch (err) {
     throw new LineError(`decode error: data read error: ${GO_ROOT[kind] ?? 'v2.' + kind}: ${(err as Error).message}`, line);
   }
@@ -172,7 +178,8 @@ export function decodeLine(
     if (!validate(inner)) throw new LineError(describeSchemaError(kind, validate.errors![0]!), line);
   }
   if (kind === 'metricset') checkMetricset(inner, line);
-  return { kind, body: inner };
+  // A strictly valid line is stored as received: no re-serialisation on the ingest path.
+  return { kind, body: inner, raw: strict ? line : undefined };
 }
 
 // Server rule the schema cannot express: histogram values must be ascending.
