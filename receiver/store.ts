@@ -1,5 +1,5 @@
 // The receiver's embedded store: SQLite through better-sqlite3 (WAL, batched transactions), one
-// table per event kind, 1-minute transaction rollups with latency histograms, and retention.
+// table per event kind, 1-minute and 1-hour transaction rollups with latency histograms, retention.
 import { createHash } from 'node:crypto';
 import { EventEmitter } from 'node:events';
 import { mkdirSync } from 'node:fs';
@@ -103,6 +103,11 @@ CREATE TABLE IF NOT EXISTS rollup_tx (
   count INTEGER NOT NULL, sum_us INTEGER NOT NULL, max_us INTEGER NOT NULL, failures INTEGER NOT NULL,
   successes INTEGER NOT NULL, hist TEXT NOT NULL, PRIMARY KEY (service, minute, type, name)) WITHOUT ROWID;
 CREATE INDEX IF NOT EXISTS rollup_minute ON rollup_tx (minute);
+CREATE TABLE IF NOT EXISTS rollup_tx_hour (
+  service TEXT NOT NULL, minute INTEGER NOT NULL, type TEXT NOT NULL, name TEXT NOT NULL,
+  count INTEGER NOT NULL, sum_us INTEGER NOT NULL, max_us INTEGER NOT NULL, failures INTEGER NOT NULL,
+  successes INTEGER NOT NULL, hist TEXT NOT NULL, PRIMARY KEY (service, minute, type, name)) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS rollup_hour ON rollup_tx_hour (minute);
 `;
 
 function str(v: unknown): string | null {
@@ -183,6 +188,10 @@ export class Store extends EventEmitter {
       rollupGet: db.prepare('SELECT count, sum_us, max_us, failures, successes, hist FROM rollup_tx WHERE service=? AND minute=? AND type=? AND name=?'),
       rollupPut: db.prepare(
         'INSERT OR REPLACE INTO rollup_tx (service, minute, type, name, count, sum_us, max_us, failures, successes, hist) VALUES (?,?,?,?,?,?,?,?,?,?)',
+      ),
+      hourGet: db.prepare('SELECT count, sum_us, max_us, failures, successes, hist FROM rollup_tx_hour WHERE service=? AND minute=? AND type=? AND name=?'),
+      hourPut: db.prepare(
+        'INSERT OR REPLACE INTO rollup_tx_hour (service, minute, type, name, count, sum_us, max_us, failures, successes, hist) VALUES (?,?,?,?,?,?,?,?,?,?)',
       ),
       service: db.prepare(
         `INSERT INTO services (name, environment, agent_name, agent_version, first_seen, last_seen) VALUES (?,?,?,?,?,?)
@@ -315,6 +324,22 @@ export class Store extends EventEmitter {
     r.hist.set(b, (r.hist.get(b) ?? 0) + 1);
   }
 
+  private upsertRollup(get: Database.Statement, put: Database.Statement, r: Rollup, bucket: number): void {
+    const old = get.get(r.service, bucket, r.type, r.name) as
+      | { count: number; sum_us: number; max_us: number; failures: number; successes: number; hist: string }
+      | undefined;
+    let hist = r.hist;
+    if (old) {
+      hist = new Map(r.hist);
+      for (const [b, c] of Object.entries(JSON.parse(old.hist) as Record<string, number>)) hist.set(Number(b), (hist.get(Number(b)) ?? 0) + c);
+    }
+    put.run(
+      r.service, bucket, r.type, r.name,
+      r.count + (old?.count ?? 0), r.sumUs + (old?.sum_us ?? 0), Math.max(r.maxUs, old?.max_us ?? 0),
+      r.failures + (old?.failures ?? 0), r.successes + (old?.successes ?? 0), JSON.stringify(Object.fromEntries(hist)),
+    );
+  }
+
   /** Writes everything pending in one SQLite transaction. Safe to call any time. */
   flush(): void {
     if (this.flushTimer) {
@@ -332,19 +357,10 @@ export class Store extends EventEmitter {
     try {
       this.db.transaction(() => {
         for (const run of pending) run();
+        // Each batch delta goes into the minute row and into its hour row (used for ranges > 6 h).
         for (const r of rollups.values()) {
-          const old = s.rollupGet!.get(r.service, r.minute, r.type, r.name) as
-            | { count: number; sum_us: number; max_us: number; failures: number; successes: number; hist: string }
-            | undefined;
-          if (old) {
-            r.count += old.count;
-            r.sumUs += old.sum_us;
-            r.maxUs = Math.max(r.maxUs, old.max_us);
-            r.failures += old.failures;
-            r.successes += old.successes;
-            for (const [b, c] of Object.entries(JSON.parse(old.hist) as Record<string, number>)) r.hist.set(Number(b), (r.hist.get(Number(b)) ?? 0) + c);
-          }
-          s.rollupPut!.run(r.service, r.minute, r.type, r.name, r.count, r.sumUs, r.maxUs, r.failures, r.successes, JSON.stringify(Object.fromEntries(r.hist)));
+          this.upsertRollup(s.rollupGet!, s.rollupPut!, r, r.minute);
+          this.upsertRollup(s.hourGet!, s.hourPut!, r, Math.floor(r.minute / 3600) * 3600);
         }
         for (const v of services.values()) s.service!.run(...v);
       })();
@@ -383,6 +399,7 @@ export class Store extends EventEmitter {
       if (max !== null && max > this.opts.maxRows) deleted += delBatch(t, 'id <= ?', max - this.opts.maxRows);
     }
     this.db.prepare('DELETE FROM rollup_tx WHERE minute < ?').run(Math.floor(cutoffUs / 1e6));
+    this.db.prepare('DELETE FROM rollup_tx_hour WHERE minute < ?').run(Math.floor(cutoffUs / 1e6 / 3600) * 3600 - 3600);
     const pageSize = this.db.pragma('page_size', { simple: true }) as number;
     const used = ((this.db.pragma('page_count', { simple: true }) as number) - (this.db.pragma('freelist_count', { simple: true }) as number)) * pageSize;
     if (used > this.opts.maxBytes) {
