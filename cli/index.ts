@@ -86,16 +86,9 @@ async function serve(argv: string[]): Promise<number> {
     return 1;
   }
   const out = process.stdout;
-  out.write(`spanforge receiver is running\n`);
-  out.write(`  intake:  ${receiver.url}/intake/v2/events   (point agents at serverUrl ${receiver.url})\n`);
-  out.write(`  web UI:  ${receiver.uiUrl}\n`);
-  out.write(`  data:    ${dataDir}\n`);
-  if (!LOOPBACK.has(host) && !secretToken && !apiKey) {
-    out.write(`  warning: listening on ${host} without --secret-token: anyone who can reach this port can send and read data\n`);
-  }
-  out.write('Press Ctrl+C to stop.\n');
-
-  return new Promise<number>((done) => {
+  // Handlers go in before the URLs are printed: a signal that arrives before a listener exists
+  // kills the process at once (the default action), without flushing the store.
+  const stopped = new Promise<number>((done) => {
     let stopping = false;
     const stop = (signal: NodeJS.Signals): void => {
       if (stopping) {
@@ -118,6 +111,15 @@ async function serve(argv: string[]): Promise<number> {
     process.once('SIGINT', stop);
     process.once('SIGTERM', stop);
   });
+  out.write(`spanforge receiver is running\n`);
+  out.write(`  intake:  ${receiver.url}/intake/v2/events   (point agents at serverUrl ${receiver.url})\n`);
+  out.write(`  web UI:  ${receiver.uiUrl}\n`);
+  out.write(`  data:    ${dataDir}\n`);
+  if (!LOOPBACK.has(host) && !secretToken && !apiKey) {
+    out.write(`  warning: listening on ${host} without --secret-token: anyone who can reach this port can send and read data\n`);
+  }
+  out.write('Press Ctrl+C to stop.\n');
+  return stopped;
 }
 
 const COMMANDS: Record<string, (argv: string[]) => Promise<number>> = { serve };
