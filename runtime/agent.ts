@@ -55,6 +55,8 @@ export interface StartDeps {
   noProcessHandlers?: boolean;
   env?: NodeJS.ProcessEnv;
   cwd?: string;
+  /** Extra transport settings (e.g. { compress: true } to gzip even to loopback in tests). */
+  transportTuning?: Record<string, unknown>;
 }
 
 const ON_EXIT_FLUSH_MS = 1000;
@@ -122,6 +124,7 @@ export class Agent implements TracerHost {
             maxQueueSize: cfg.maxQueueSize,
             metadata: () => this.metadata(),
             logger: this.logger,
+            ...deps.transportTuning,
           });
         } catch (e) {
           this.logger.error('could not create the transport, events will not be sent: %s', (e as Error)?.message);
@@ -524,24 +527,40 @@ export class Agent implements TracerHost {
     const p = this._captured.has(reason as object) ? Promise.resolve() : this.captureError(reason, { handled: false });
     if (others > 0 || this._dying) return; // someone else decides what happens, as without us
     this._dying = true;
-    // Without us Node would apply its --unhandled-rejections mode. Re-raise the same rejection with our
-    // listener removed (after a bounded flush) so Node does exactly that: same message, same exit code.
-    void p
-      .then(() => this.flush(ON_EXIT_FLUSH_MS))
-      .finally(() => {
-        this._removeHandler('unhandledRejection');
-        this._removeHandler('uncaughtException');
-        void promise; // the original promise stays handled-by-us; a fresh one carries the reason
-        void Promise.reject(reason);
-        // In warn/none modes the process goes on: put our listeners back for later rejections.
-        setTimeout(() => {
-          this._dying = false;
-          if (this.recording && this.config.captureExceptions) {
-            this._on('uncaughtException', (err: unknown) => this._onUncaught(err));
-            this._on('unhandledRejection', (r: unknown, pr: Promise<unknown>) => this._onRejection(r, pr));
-          }
-        }, 0).unref();
-      });
+    const flushed = p.then(() => this.flush(ON_EXIT_FLUSH_MS));
+    const mode = rejectionMode();
+    const isError = reason !== null && typeof reason === 'object' && typeof (reason as Error).stack === 'string';
+    if ((mode === 'throw' || mode === 'strict') && isError) {
+      // Node would print the error (caret at the stack's top frame) and exit 1. Re-raising is not exact:
+      // once err.stack was read, V8 reports an internal location, so print what Node prints ourselves.
+      void flushed.finally(() => this._die(reason, true));
+      return;
+    }
+    // Other modes (warn, none, ...) and non-Error reasons: re-raise the same reason with our listener
+    // removed so Node applies its own --unhandled-rejections behaviour, message and exit code.
+    void flushed.finally(() => {
+      this._removeHandler('unhandledRejection');
+      this._removeHandler('uncaughtException');
+      void promise;
+      void Promise.reject(reason);
+      // In warn/none modes the process goes on: put our listeners back for later rejections.
+      setTimeout(() => {
+        this._dying = false;
+        if (this.recording && this.config.captureExceptions) {
+          this._on('uncaughtException', (err: unknown) => this._onUncaught(err));
+          this._on('unhandledRejection', (r: unknown, pr: Promise<unknown>) => this._onRejection(r, pr));
+        }
+      }, 0).unref();
+    });
+  }
+
+  private _die(err: unknown, fromPromise: boolean): void {
+    try {
+      process.stderr.write(formatFatal(err, fromPromise));
+    } catch {
+      // nothing left to do
+    }
+    process.exit(1);
   }
 
   private _onUncaught(err: unknown): void {
@@ -554,14 +573,7 @@ export class Agent implements TracerHost {
     if (this._dying) return;
     this._dying = true;
     // Without us Node would print the error and exit with code 1; do the same after a bounded flush.
-    const die = () => {
-      try {
-        process.stderr.write(formatFatal(err));
-      } catch {
-        // nothing left to do
-      }
-      process.exit(1);
-    };
+    const die = () => this._die(err, false);
     const hard = setTimeout(die, ON_EXIT_FLUSH_MS + 500);
     hard.unref();
     void p.then(() => this.flush(ON_EXIT_FLUSH_MS)).finally(() => {
@@ -577,6 +589,17 @@ export class Agent implements TracerHost {
       return false;
     });
   }
+}
+
+/** Node's --unhandled-rejections mode (default "throw"), from execArgv or NODE_OPTIONS. */
+function rejectionMode(): string {
+  const args = [...process.execArgv, ...(process.env.NODE_OPTIONS ?? '').split(/\s+/)];
+  let mode = 'throw';
+  for (const a of args) {
+    const m = /^--unhandled-rejections=(\S+)$/.exec(a);
+    if (m) mode = m[1]!;
+  }
+  return mode;
 }
 
 /** The stack of the code that called the API, without the runtime's own frames. */
@@ -616,7 +639,7 @@ function withTimeout<T>(p: Promise<T>, ms: number): Promise<T | undefined> {
  * The caret goes under `throw` when the line has exactly one, else under the stack's column (Node uses the
  * throw site, which JavaScript cannot see).
  */
-export function formatFatal(err: unknown): string {
+export function formatFatal(err: unknown, fromPromise = false): string {
   const colors = !!(process.stderr.isTTY && process.stderr.hasColors?.());
   let header = '';
   const stack = err !== null && typeof err === 'object' ? (err as Error).stack : undefined;
@@ -626,7 +649,8 @@ export function formatFatal(err: unknown): string {
       const src = readFileSync(top.file, 'utf8').split(/\r?\n/)[top.line - 1];
       if (src !== undefined) {
         const throws = src.split(/\bthrow\b/).length - 1;
-        const col = throws === 1 ? src.search(/\bthrow\b/) : (top.column ?? 1) - 1;
+        // Rejections: Node points at the error's construction site, which is the stack's top frame.
+        const col = throws === 1 && !fromPromise ? src.search(/\bthrow\b/) : (top.column ?? 1) - 1;
         header = `${top.file}:${top.line}\n${src}\n${' '.repeat(Math.max(0, col))}^\n\n`;
       }
     } catch {

@@ -48,3 +48,63 @@ export function assertValid(event: Record<string, unknown>): void {
 }
 
 export const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+// ---------------------------------------------------------------------------------------------
+// A tiny intake-v2 receiver on an ephemeral port: decodes gzip/deflate NDJSON, keeps requests in order.
+import { createServer, type IncomingMessage, type Server } from 'node:http';
+import { gunzipSync, inflateSync } from 'node:zlib';
+
+export interface IntakeRequest {
+  headers: IncomingMessage['headers'];
+  lines: Record<string, any>[];
+}
+
+export interface Intake {
+  url: string;
+  requests: IntakeRequest[];
+  /** All event lines (without metadata) across requests. */
+  events(): Record<string, any>[];
+  of(kind: string): Record<string, any>[];
+  waitFor(pred: (i: Intake) => boolean, ms?: number): Promise<void>;
+  close(): Promise<void>;
+}
+
+export async function startIntake(): Promise<Intake> {
+  const requests: IntakeRequest[] = [];
+  const server: Server = createServer((req, res) => {
+    if (req.method === 'GET' && req.url === '/') {
+      res.setHeader('content-type', 'application/json');
+      res.end(JSON.stringify({ version: '8.15.0', build_date: '2024-01-01T00:00:00Z', build_sha: 'x' }));
+      return;
+    }
+    const chunks: Buffer[] = [];
+    req.on('data', (c: Buffer) => chunks.push(c));
+    req.on('end', () => {
+      let body = Buffer.concat(chunks);
+      const enc = req.headers['content-encoding'];
+      if (enc === 'gzip') body = gunzipSync(body);
+      else if (enc === 'deflate') body = inflateSync(body);
+      const lines = body.toString('utf8').split('\n').filter(Boolean).map((l) => JSON.parse(l));
+      requests.push({ headers: req.headers, lines });
+      res.statusCode = 202;
+      res.end();
+    });
+  });
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  const port = (server.address() as { port: number }).port;
+  const intake: Intake = {
+    url: `http://127.0.0.1:${port}`,
+    requests,
+    events: () => requests.flatMap((r) => r.lines.filter((l) => !('metadata' in l))),
+    of: (kind) => intake.events().filter((e) => kind in e).map((e) => e[kind]),
+    async waitFor(pred, ms = 5000) {
+      const end = Date.now() + ms;
+      while (!pred(intake)) {
+        if (Date.now() > end) throw new Error(`timed out waiting; received ${JSON.stringify(requests.map((r) => r.lines)).slice(0, 2000)}`);
+        await sleep(10);
+      }
+    },
+    close: () => new Promise<void>((r) => { server.closeAllConnections?.(); server.close(() => r()); }),
+  };
+  return intake;
+}
