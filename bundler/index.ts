@@ -105,7 +105,18 @@ export const spanforge: UnpluginInstance<SpanforgeBundlerOptions | undefined, fa
     transform(code, id) {
       const file = id.split('?')[0]!;
       const rel = projectPath(root, file);
-      const result = instrumentCode(code, file, rel, opts, check);
+      let result: InstrumentResult | null;
+      try {
+        result = instrumentCode(code, file, rel, opts, check);
+      } catch (err) {
+        // Babel's parser can be stricter than the bundler's; such a file is left as it is, and the
+        // report says so, rather than failing a build that would otherwise succeed.
+        const e = err as { message?: string; loc?: { line?: number; column?: number } };
+        const reason = `not instrumented: Babel could not parse the file (${String(e.message ?? err).split('\n')[0]!.replace(`${file}: `, '')})`;
+        collector.add({ file: rel, sites: [], skipped: [{ rules: [], line: e.loc?.line ?? 0, column: (e.loc?.column ?? -1) + 1, code: '', reason }] });
+        this.warn(`spanforge: ${rel}: ${reason}`);
+        return null;
+      }
       if (!result) return null;
       collector.add({ file: rel, sites: result.sites, skipped: result.skipped });
       if (result.sites.length === 0) return null;
