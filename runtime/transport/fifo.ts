@@ -25,6 +25,16 @@ export class Fifo<T> {
     return this.len === 0 ? undefined : this.buf[this.head];
   }
 
+  /** The newest item, or undefined when empty. */
+  peekLast(): T | undefined {
+    return this.len === 0 ? undefined : this.buf[(this.head + this.len - 1) & (this.buf.length - 1)];
+  }
+
+  /** Replaces the newest item (no-op when empty). */
+  replaceLast(item: T): void {
+    if (this.len > 0) this.buf[(this.head + this.len - 1) & (this.buf.length - 1)] = item;
+  }
+
   shift(): T | undefined {
     if (this.len === 0) return undefined;
     const item = this.buf[this.head];

@@ -101,7 +101,8 @@ export class HttpTransport implements Transport {
 
   // Events accepted by send() and not yet encoded.
   private readonly pending = new Fifo<IntakeEvent>(1024);
-  // Encoded NDJSON lines (or TOMBSTONE) and their byte lengths, in send order.
+  // Encoded NDJSON lines and their byte lengths, in send order; a TOMBSTONE line stands for that
+  // many (its "size") dropped events.
   private readonly encoded = new Fifo<string>(1024);
   private readonly encodedSizes = new Fifo<number>(1024);
   private encodedLive = 0;
@@ -360,11 +361,19 @@ export class HttpTransport implements Transport {
     }
   };
 
-  /** A dropped event keeps its queue slot as a tombstone so flush() sees events leave in order. */
+  /**
+   * A dropped event keeps its place in the queue as a tombstone so flush() sees events leave in
+   * order. Consecutive drops share one tombstone (its size slot holds the count), so a stalled
+   * server cannot make tombstones pile up: there is at most one per live line, plus one.
+   */
   private dropEncoded(reason: string): void {
     this.drop(reason, 1);
-    this.encoded.push(TOMBSTONE);
-    this.encodedSizes.push(0);
+    if (this.encoded.length > 0 && this.encoded.peekLast() === TOMBSTONE) {
+      this.encodedSizes.replaceLast((this.encodedSizes.peekLast() as number) + 1);
+    } else {
+      this.encoded.push(TOMBSTONE);
+      this.encodedSizes.push(1);
+    }
   }
 
   // ------------------------------------------------------------------------------------------
@@ -390,8 +399,7 @@ export class HttpTransport implements Transport {
           const bytes = this.encodedSizes.peek() as number;
           if (line === TOMBSTONE) {
             this.encoded.shift();
-            this.encodedSizes.shift();
-            this.processedSeq++;
+            this.processedSeq += this.encodedSizes.shift() as number;
             continue;
           }
           // End the request before it grows past apiRequestSize (one oversized event still goes alone).
@@ -434,8 +442,7 @@ export class HttpTransport implements Transport {
   private skipTombstones(): void {
     while (this.encoded.length > 0 && this.encoded.peek() === TOMBSTONE) {
       this.encoded.shift();
-      this.encodedSizes.shift();
-      this.processedSeq++;
+      this.processedSeq += this.encodedSizes.shift() as number;
     }
   }
 
@@ -453,7 +460,11 @@ export class HttpTransport implements Transport {
     if (metaLine === undefined) {
       // Without a metadata line the server rejects the request: drop what waits, keep going.
       this.drop('metadata_error', this.encodedLive);
-      this.processedSeq += this.encoded.length;
+      while (this.encoded.length > 0) {
+        const line = this.encoded.shift();
+        const size = this.encodedSizes.shift() as number;
+        this.processedSeq += line === TOMBSTONE ? size : 1;
+      }
       this.encoded.clear();
       this.encodedSizes.clear();
       this.encodedLive = 0;

@@ -93,3 +93,29 @@ test('a server that accepts but never reads: back-pressure holds the queue at it
   assert.equal(end.sent + end.dropped, 300_000);
   await srv.close();
 });
+
+test('drops at encode time (byte bound) against a stalled server do not pile up queue entries', async () => {
+  const srv = await MockApmServer.start();
+  srv.raw = (req) => {
+    if (req.method !== 'POST') return false;
+    req.pause();
+    return true;
+  };
+  const t = createTransport({
+    ...baseOptions(srv.url, recordingLogger()),
+    compress: false,
+    serverTimeout: 0,
+    apiRequestTime: 60_000,
+    maxQueueBytes: 64 * 1024,
+  });
+  await pushMany(t, 200_000, 1024);
+  // Invariant of the queue's internals: consecutive drops share one tombstone entry.
+  const encoded = (t as unknown as { encoded: { length: number } }).encoded;
+  const live = (t as unknown as { encodedLive: number }).encodedLive;
+  assert.ok(encoded.length <= 2 * live + 1, `${encoded.length} queue entries for ${live} live events`);
+  assert.ok(t.stats().droppedByReason.queue_full! > 150_000);
+  await t.close(100);
+  const s = t.stats();
+  assert.equal(s.sent + s.dropped, 200_000);
+  await srv.close();
+});

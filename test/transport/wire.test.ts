@@ -58,3 +58,18 @@ test('Fifo: order across growth and wrap-around', () => {
   assert.equal(q.shift(), undefined);
   assert.equal(q.peek(), undefined);
 });
+
+test('Fifo: peekLast/replaceLast address the newest item, also after wrap-around', () => {
+  const q = new Fifo<number>(4);
+  assert.equal(q.peekLast(), undefined);
+  q.replaceLast(9); // no-op when empty
+  assert.equal(q.length, 0);
+  for (let i = 0; i < 3; i++) q.push(i);
+  q.shift();
+  q.shift();
+  q.push(3);
+  q.push(4); // wraps around the 4-slot buffer
+  assert.equal(q.peekLast(), 4);
+  q.replaceLast(40);
+  assert.deepEqual([q.shift(), q.shift(), q.shift(), q.shift()], [2, 3, 40, undefined]);
+});
