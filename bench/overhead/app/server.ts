@@ -14,6 +14,8 @@ const pool = new pg.Pool({
   user: process.env.PGUSER ?? 'postgres',
   database: process.env.PGDATABASE ?? 'test',
   max: 10,
+  // Lets the harness find this pool's server processes (to give them the benchmark's priority).
+  application_name: 'spanforge-bench',
 });
 
 interface Profile {
