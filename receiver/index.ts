@@ -61,7 +61,19 @@ export async function startReceiver(options: ReceiverOptions): Promise<Receiver>
   const host = options.host ?? '127.0.0.1';
   const schemaDir = assetDir('schemas');
   if (!schemaDir) throw new Error('startReceiver: the intake-v2 JSON schemas (receiver/schemas) are missing from the installation');
-  const store = new Store({ dataDir: options.dataDir, maxAgeMs: options.maxAgeMs, maxRows: options.maxRows, maxBytes: options.maxBytes, flushIntervalMs: options.flushIntervalMs });
+  let store: Store;
+  try {
+    store = new Store({ dataDir: options.dataDir, maxAgeMs: options.maxAgeMs, maxRows: options.maxRows, maxBytes: options.maxBytes, flushIntervalMs: options.flushIntervalMs });
+  } catch (err) {
+    throw new Error(`startReceiver: cannot open the store in data dir ${options.dataDir}: ${(err as Error).message}`, { cause: err });
+  }
+  // A failed batch write (disk full, file removed) is reported on stderr, at most once a minute.
+  let lastReport = 0;
+  store.on('error-logged', (err: Error) => {
+    if (Date.now() - lastReport < 60_000) return;
+    lastReport = Date.now();
+    process.stderr.write(`spanforge receiver: could not write to the store (${err.message}); events of that batch were lost\n`);
+  });
   const server = createReceiverServer({
     store,
     schemaDir,

@@ -1,6 +1,7 @@
 // Durability: stored data survives a stop/start on the same data dir, close() and SIGTERM flush the
 // pending batch, and retention deletes by age and by row count.
 import assert from 'node:assert/strict';
+import { writeFileSync } from 'node:fs';
 import { test } from 'node:test';
 import { startReceiver } from '../../receiver/index.js';
 import { Store } from '../../receiver/store.js';
@@ -85,6 +86,23 @@ test('retention deletes by age and keeps only the newest maxRows per table', () 
     // 'old' goes by age; then the newest 10 of the remaining 25 stay.
     assert.deepEqual(names, ['n15', 'n16', 'n17', 'n18', 'n19', 'n20', 'n21', 'n22', 'n23', 'n24']);
     store.close();
+  } finally {
+    t.remove();
+  }
+});
+
+test('a data dir that cannot be used is a clear error; the public entry exports only startReceiver', async () => {
+  const t = tempDir();
+  try {
+    const file = `${t.dir}/not-a-dir`;
+    writeFileSync(file, 'x');
+    await assert.rejects(startReceiver({ port: 0, dataDir: file }), (err: Error) => {
+      assert.match(err.message, new RegExp(`^startReceiver: cannot open the store in data dir ${file}: `));
+      return true;
+    });
+    await assert.rejects(startReceiver({ port: 0 } as never), /^TypeError: startReceiver: dataDir is required/);
+    await assert.rejects(startReceiver({ port: 70000, dataDir: t.dir }), /^RangeError: startReceiver: port must be an integer 0-65535, got 70000/);
+    assert.deepEqual(Object.keys(await import('../../receiver/index.js')).filter((k) => k !== 'default' && k !== 'module.exports').sort(), ['startReceiver']);
   } finally {
     t.remove();
   }
