@@ -674,9 +674,14 @@ export function formatFatal(err: unknown, fromPromise = false): string {
 const SLOT = Symbol.for('spanforge.runtime.v1');
 type G = typeof globalThis & { [SLOT]?: Agent };
 
+// A module-level copy of the slot: a symbol lookup on globalThis costs tens of ns on every API call
+// (measured ~+30 ns per inactive startSpan+end on Node 20); both copies still cache the same object.
+let cached: Agent | undefined;
+
 export function getAgent(): Agent {
+  if (cached !== undefined) return cached;
   const g = globalThis as G;
-  return g[SLOT] ?? (g[SLOT] = new Agent());
+  return (cached = g[SLOT] ?? (g[SLOT] = new Agent()));
 }
 
 /** For tests: drop the global agent so the next getAgent() starts fresh. */
@@ -684,5 +689,6 @@ export async function resetAgentForTests(): Promise<void> {
   const g = globalThis as G;
   const a = g[SLOT];
   g[SLOT] = undefined;
+  cached = undefined;
   if (a) await a.stop(200);
 }

@@ -453,52 +453,89 @@ function ctxTx(): TransactionImpl | undefined {
   return h === undefined ? undefined : h.kind === 'transaction' ? h : h.tx;
 }
 
-const noop = (): void => {};
-
-// Writable fields are accessors that ignore writes: freezing would make `span.name = x` throw in strict code.
-const ignoredField = { get: () => '', set: noop, enumerable: true };
-const ignoredOptional = { get: () => undefined, set: noop, enumerable: true };
-
-export const NOOP_SPAN: Span = Object.defineProperties({
-  kind: 'span' as const,
-  id: '',
-  get traceId() {
+// Classes (not object literals with defineProperties) so the shared instances keep fast properties;
+// writable fields are accessors that ignore writes (freezing would make `span.name = x` throw in strict code).
+class NoopSpan {
+  readonly kind = 'span' as const;
+  readonly id = '';
+  readonly sampled = false;
+  readonly parentId = '';
+  readonly transactionId = '';
+  readonly ended = true;
+  get traceId(): string {
     return ctxTx()?.traceId ?? '';
-  },
-  sampled: false,
-  parentId: '',
-  transactionId: '',
-  ended: true,
-  setLabel: noop,
-  addLabels: noop,
-  setOutcome: noop,
-  setDbContext: noop,
-  setHttpContext: noop,
-  setDestination: noop,
-  setCodeLocation: noop,
-  traceparent: () => ctxTx()?.traceparent() ?? '',
-  tracestate: () => ctxTx()?.tracestate(),
-  end: noop,
-}, { name: ignoredField, type: ignoredField, subtype: ignoredOptional, action: ignoredOptional }) as unknown as Span;
+  }
+  get name(): string {
+    return '';
+  }
+  set name(_v: string) {}
+  get type(): string {
+    return '';
+  }
+  set type(_v: string) {}
+  get subtype(): string | undefined {
+    return undefined;
+  }
+  set subtype(_v: string | undefined) {}
+  get action(): string | undefined {
+    return undefined;
+  }
+  set action(_v: string | undefined) {}
+  setLabel(): void {}
+  addLabels(): void {}
+  setOutcome(): void {}
+  setDbContext(): void {}
+  setHttpContext(): void {}
+  setDestination(): void {}
+  setCodeLocation(): void {}
+  traceparent(): string {
+    return ctxTx()?.traceparent() ?? '';
+  }
+  tracestate(): string | undefined {
+    return ctxTx()?.tracestate();
+  }
+  end(): void {}
+}
 
-export const NOOP_TRANSACTION: Transaction = Object.defineProperties({
-  kind: 'transaction' as const,
-  id: '',
-  traceId: '',
-  sampled: false,
-  ended: true,
-  setLabel: noop,
-  addLabels: noop,
-  setOutcome: noop,
-  setResult: noop,
-  setUserContext: noop,
-  setCustomContext: noop,
-  setRequestContext: noop,
-  setResponseContext: noop,
-  traceparent: () => '',
-  tracestate: () => undefined,
-  end: noop,
-}, { name: ignoredField, type: ignoredField, result: ignoredOptional }) as unknown as Transaction;
+class NoopTransaction {
+  readonly kind = 'transaction' as const;
+  readonly id = '';
+  readonly traceId = '';
+  readonly sampled = false;
+  readonly ended = true;
+  get name(): string {
+    return '';
+  }
+  set name(_v: string) {}
+  get type(): string {
+    return '';
+  }
+  set type(_v: string) {}
+  get result(): string | undefined {
+    return undefined;
+  }
+  set result(_v: string | undefined) {}
+  setLabel(): void {}
+  addLabels(): void {}
+  setOutcome(): void {}
+  setResult(): void {}
+  setUserContext(): void {}
+  setCustomContext(): void {}
+  setRequestContext(): void {}
+  setResponseContext(): void {}
+  traceparent(): string {
+    return '';
+  }
+  tracestate(): string | undefined {
+    return undefined;
+  }
+  end(): void {}
+}
+
+/** The shared non-recording span: returned whenever nothing is recorded. */
+export const NOOP_SPAN: Span = new NoopSpan();
+/** The shared non-recording transaction (agent inactive or not started). */
+export const NOOP_TRANSACTION: Transaction = new NoopTransaction();
 
 export function isNoop(x: unknown): boolean {
   return x === NOOP_SPAN || x === NOOP_TRANSACTION;
