@@ -38,12 +38,18 @@ export interface Receiver {
   close(): Promise<void>;
 }
 
-/** Finds a folder shipped next to the sources (tsx) or the compiled output (dist/cjs/receiver). */
+/**
+ * Finds a folder shipped with the package: next to the sources (tsx), or in the package root's
+ * receiver/ when running compiled code (dist/cjs/receiver/ → ../../../receiver/).
+ */
 function assetDir(name: string): string | undefined {
   // dirname(__filename), not __dirname: tsx defines only __filename when ESM code imports this file.
-  const here = dirname(__filename);
-  for (const dir of [join(here, name), join(here, '..', '..', '..', 'receiver', name)]) {
-    if (existsSync(dir)) return dir;
+  let dir = dirname(__filename);
+  if (existsSync(join(dir, name))) return join(dir, name);
+  for (let up = 0; up < 4; up++) {
+    dir = dirname(dir);
+    const candidate = join(dir, 'receiver', name);
+    if (existsSync(candidate)) return candidate;
   }
   return undefined;
 }
