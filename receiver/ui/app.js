@@ -500,7 +500,8 @@
     }
     rendering = true;
     try {
-      stats = await api('stats');
+      // Counts scan indexes; only the "all stored data" range needs the stored time bounds.
+      if (rangeSelect.value === 'all') stats = await api('stats');
       const nodes = await route()();
       const y = window.scrollY;
       main.replaceChildren(...[nodes].flat().filter(Boolean));

@@ -115,7 +115,7 @@ test('the demo app traced into the receiver, seen in the UI', { skip: haveChromi
   }
   assert.deepEqual(await page.locator('.legend [data-service]').evaluateAll((els) => els.map((e) => e.getAttribute('data-service'))), ['demo-orders', 'demo-inventory']);
 
-  await page.locator('#trace-errors a', { hasText: 'RangeError' }).click();
+  await page.locator('#trace-errors a', { hasText: 'RangeError' }).first().click();
   await page.waitForSelector('#error-count');
   await page.waitForFunction(() => document.querySelector('ol.stack') !== null);
   await page.screenshot({ path: join(ARTIFACTS, 'demo-4-error.png'), fullPage: true });
