@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { chromium, type Browser, type Page } from 'playwright-core';
 import { NDJSON, send, withReceiver } from './helpers.js';
-import { buildTraffic, CHECKOUT_TX, retimedCapture, TRACE_ID, XSS_NAME } from './traffic.js';
+import { buildTraffic, CHECKOUT_TX, retimedCapture, TRACE_ID, XSS_NAME, XSS_TRACE } from './traffic.js';
 
 const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
 const ARTIFACTS = join(__dirname, '..', '..', 'test-artifacts', 'receiver');
@@ -65,7 +65,7 @@ describe('web UI in headless Chromium', { skip }, () => {
     const rows = await texts('#services-table tbody tr');
     assert.equal(rows.length, 3);
     assert.match(rows[0]!, /^checkout\ttest\tnodejs spanforge-0\.1\.0\t/);
-    assert.match(rows[0]!, /\t4\t/); // 4 errors
+    assert.match(rows[0]!, /\t5\t/); // 5 errors
     assert.match(rows[1]!, /^inventory\ttest\t/);
     assert.match(rows[2]!, /^opbeans-node\tproduction\tnodejs 3\.29\.0\t/);
   });
@@ -87,6 +87,24 @@ describe('web UI in headless Chromium', { skip }, () => {
     assert.equal(await cell.innerText(), XSS_NAME);
     assert.equal(await page.evaluate(() => (window as unknown as { __xss?: number }).__xss), undefined);
     assert.equal(await page.locator('main script, main img').count(), 0);
+    assert.deepEqual(dialogs, []);
+  });
+
+  test('markup in span names, statements, urls, frames, error types and messages stays text', async () => {
+    await open(`#/trace/${XSS_TRACE}`, '4b-trace-markup');
+    assert.deepEqual(await texts('#waterfall .wf-name'), [XSS_NAME, XSS_NAME]);
+    const wf = (await texts('#waterfall')).join('\n');
+    assert.ok(wf.includes(`${XSS_NAME} (${XSS_NAME}:1)`), 'code location as text');
+    assert.equal(await page.locator('#waterfall code.stmt').innerText(), XSS_NAME);
+    const key = await page.locator('#trace-errors a').getAttribute('href');
+    await open(key!, '6b-error-markup');
+    await page.waitForSelector('ol.stack');
+    assert.equal(await page.locator('main h1').innerText(), XSS_NAME);
+    assert.equal(await page.locator('#error-message').innerText(), XSS_NAME);
+    assert.equal(await page.locator('pre.source div.cur').evaluate((d) => d.lastChild!.textContent), XSS_NAME);
+    await open('#/errors', '5b-errors-markup');
+    assert.equal(await page.locator('main script, main img').count(), 0);
+    assert.equal(await page.evaluate(() => (window as unknown as { __xss?: number }).__xss), undefined);
     assert.deepEqual(dialogs, []);
   });
 
@@ -134,7 +152,7 @@ describe('web UI in headless Chromium', { skip }, () => {
   test('errors grouped by type + culprit with counts; the group page shows source context', async () => {
     await open('#/errors', '5-errors');
     const rows = await texts('#errors-table tbody tr');
-    assert.equal(rows.length, 2);
+    assert.equal(rows.length, 3);
     const te = rows.find((x) => x.startsWith('TypeError'))!;
     assert.match(te, /^TypeError\tCannot read properties of undefined \(reading 'price'\) #2\tpriceOrder \(src\/orders\.ts\)\tcheckout\tno\t3\t/);
     assert.match(rows.find((x) => x.startsWith('ECONNREFUSED'))!, /\tconnect \(src\/db\.ts\)\tcheckout\tyes\t1\t/);

@@ -41,14 +41,14 @@ for (const signal of ['SIGTERM', 'SIGINT'] as const) {
       assert.match(s.out(), new RegExp(`intake: {2}${url}/intake/v2/events`));
       assert.match(s.out(), new RegExp(`data: {4}${t.dir.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}`));
       const rep = await send(`${url}/intake/v2/events?verbose`, buildTraffic().checkout, { headers: NDJSON });
-      assert.deepEqual(rep.json(), { accepted: 78 });
+      assert.deepEqual(rep.json(), { accepted: 80 });
       s.child.kill(signal);
       assert.equal(await s.exited, 0, s.err());
       assert.match(s.out(), /stopped\n$/);
       const again = await startReceiver({ port: 0, dataDir: t.dir });
       try {
         const stats = await getJson(`${again.url}/api/stats`);
-        assert.deepEqual([stats.transactions, stats.spans, stats.errors, stats.metrics], [62, 2, 4, 90]);
+        assert.deepEqual([stats.transactions, stats.spans, stats.errors, stats.metrics], [62, 3, 5, 90]);
       } finally {
         await again.close();
       }

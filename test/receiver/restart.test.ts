@@ -20,7 +20,7 @@ test('data is intact after a restart on the same data dir', async () => {
     } finally {
       await a.close();
     }
-    const expected = { transactions: 62 + 1 + 783, spans: 2 + 1061, errors: 4, metrics: 90, logs: 0 };
+    const expected = { transactions: 62 + 1 + 783, spans: 3 + 1061, errors: 5, metrics: 90, logs: 0 };
 
     const b = await startReceiver({ port: 0, dataDir: t.dir });
     try {
@@ -33,7 +33,7 @@ test('data is intact after a restart on the same data dir', async () => {
       const services = await getJson(`${b.url}/api/services`);
       const checkout = services.find((s: any) => s.name === 'checkout');
       assert.equal(checkout.count, 62); // rollups survive too
-      assert.equal(checkout.errors, 4);
+      assert.equal(checkout.errors, 5);
       // and it keeps accepting
       assert.equal((await send(`${b.url}/intake/v2/events`, traffic.inventory, { headers: NDJSON })).status, 202);
     } finally {
@@ -55,14 +55,14 @@ test('close() writes the pending batch even when its flush timer has not fired',
   try {
     const a = await startReceiver({ port: 0, dataDir: t.dir, flushIntervalMs: 60_000 });
     try {
-      assert.equal((await send(`${a.url}/intake/v2/events?verbose`, buildTraffic().checkout, { headers: NDJSON })).json().accepted, 78);
+      assert.equal((await send(`${a.url}/intake/v2/events?verbose`, buildTraffic().checkout, { headers: NDJSON })).json().accepted, 80);
       assert.equal((await getJson(`${a.url}/api/stats`)).transactions, 0, 'still pending before close');
     } finally {
       await a.close();
     }
     const b = await startReceiver({ port: 0, dataDir: t.dir });
     const stats = await getJson(`${b.url}/api/stats`);
-    assert.deepEqual([stats.transactions, stats.spans, stats.errors, stats.metrics], [62, 2, 4, 90]);
+    assert.deepEqual([stats.transactions, stats.spans, stats.errors, stats.metrics], [62, 3, 5, 90]);
     await b.close();
   } finally {
     t.remove();

@@ -12,6 +12,7 @@ export const DB_SPAN = hex(0x2001, 16);
 export const HTTP_SPAN = hex(0x2002, 16);
 export const INVENTORY_TX = hex(0x3001, 16);
 export const XSS_NAME = '<script>window.__xss=1</script><img src=x onerror="window.__xss=2">';
+export const XSS_TRACE = (0x600001).toString(16).padStart(32, '0');
 
 const meta = (name: string) =>
   JSON.stringify({
@@ -73,9 +74,22 @@ export function buildTraffic(nowMs = Date.now()): { checkout: string; inventory:
       }),
     );
   }
+  // Markup in every kind of text the UI shows: names, statements, urls, messages, culprits, frames.
   checkout.push(
     JSON.stringify({
-      transaction: { id: hex(0x4001, 16), trace_id: hex(0x600001, 32), name: XSS_NAME, type: 'request', outcome: 'success', timestamp: t0, duration: 5, span_count: { started: 0 } },
+      transaction: { id: hex(0x4001, 16), trace_id: XSS_TRACE, name: XSS_NAME, type: 'request', outcome: 'success', timestamp: t0, duration: 5, span_count: { started: 1 } },
+    }),
+    JSON.stringify({
+      span: {
+        id: hex(0x4002, 16), trace_id: XSS_TRACE, parent_id: hex(0x4001, 16), transaction_id: hex(0x4001, 16), name: XSS_NAME, type: 'db', subtype: 'postgresql', timestamp: t0 + 1000, duration: 1,
+        context: { db: { statement: XSS_NAME }, http: { url: XSS_NAME } }, stacktrace: [{ filename: XSS_NAME, lineno: 1, function: XSS_NAME }],
+      },
+    }),
+    JSON.stringify({
+      error: {
+        id: hex(0x7200, 32), trace_id: XSS_TRACE, transaction_id: hex(0x4001, 16), parent_id: hex(0x4002, 16), timestamp: t0 + 2000, culprit: XSS_NAME,
+        exception: { type: XSS_NAME, message: XSS_NAME, stacktrace: [{ filename: XSS_NAME, lineno: 2, function: XSS_NAME, context_line: XSS_NAME, pre_context: [XSS_NAME], post_context: [XSS_NAME] }] },
+      },
     }),
   );
   const frames = [
