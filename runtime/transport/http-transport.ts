@@ -41,6 +41,8 @@ const DEFAULTS = {
   flushTimeout: 10_000,
 } as const;
 
+/** Upper bound of the TCP/TLS connect time (serverTimeout, when smaller, wins). */
+const CONNECT_TIMEOUT = 5_000;
 /** Events encoded per setImmediate turn: keeps each synchronous pause short. */
 const ENCODE_BATCH = 256;
 /** Largest string handed to the body stream in one write. */
@@ -189,7 +191,10 @@ export class HttpTransport implements Transport {
         );
       }
     }
-    const connectTimeout = this.serverTimeout > 0 ? Math.min(this.serverTimeout, 10_000) : 10_000;
+    // A pending TCP connect is a libuv request, which keeps the process alive even on an unref'd
+    // socket: against a server that silently drops SYNs, this bound is how long exit can be delayed.
+    // 5 s leaves ample room for a TLS handshake over a slow link.
+    const connectTimeout = this.serverTimeout > 0 ? Math.min(this.serverTimeout, CONNECT_TIMEOUT) : CONNECT_TIMEOUT;
     const connector = buildConnector({
       rejectUnauthorized: opts.verifyServerCert !== false,
       ...(ca ? { ca } : {}),
@@ -197,14 +202,16 @@ export class HttpTransport implements Transport {
     });
     // undici re-refs a socket while a request runs; the agent must never keep the process alive,
     // so its sockets stay unref'd for good. An awaited flush() holds a ref'd timer instead.
+    // (undici's connector returns the socket synchronously: unref it before it even connects, so a
+    // server that never completes the handshake cannot hold the process either.)
     const unrefConnector: buildConnector.connector = (o, cb) => {
-      connector(o, (err, socket) => {
-        if (socket) {
-          socket.unref();
-          (socket as { ref: () => unknown }).ref = () => socket;
-        }
-        (cb as (e: Error | null, s: unknown) => void)(err, socket);
-      });
+      const socket = (connector as (o: buildConnector.Options, cb: buildConnector.Callback) => unknown)(o, cb);
+      if (socket && typeof (socket as { unref?: unknown }).unref === 'function') {
+        const s = socket as { unref: () => unknown; ref: () => unknown };
+        s.unref();
+        s.ref = () => socket;
+      }
+      return socket as undefined;
     };
     // Two connections: the long streaming POST on one, GET / on the other.
     this.pool = new Pool(this.origin, {
