@@ -163,6 +163,7 @@ class MetricsCollector {
     if (this.timer !== undefined) clearInterval(this.timer);
     this.timer = undefined;
     this.runtime.stop();
+    this.system.stop();
   }
 
   /** One round: read everything, send the metricsets. Never throws. */

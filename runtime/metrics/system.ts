@@ -1,5 +1,5 @@
 // System and process metrics: CPU (system and process, normalised by core count), memory, cgroup memory.
-import { readFileSync } from 'node:fs';
+import { closeSync, openSync, readFileSync, readSync } from 'node:fs';
 import * as os from 'node:os';
 
 /** Reads a small /proc or /sys file; undefined when it is missing or unreadable (not Linux, sandboxed). */
@@ -11,17 +11,53 @@ function readSmall(path: string): string | undefined {
   }
 }
 
+// One buffer for every /proc read: the values we need sit in the first few hundred bytes of each file.
+const buf = Buffer.allocUnsafe(8192);
+
+/**
+ * A /proc or /sys file kept open and re-read from offset 0 each round: the kernel regenerates the
+ * content on every read, and skipping open/close takes a round's file reads from ~70 µs to ~20 µs
+ * of CPU (measured with bench/metrics.mjs's machine, five files).
+ */
+class KernelFile {
+  private fd: number | undefined;
+  private failed = false;
+  constructor(readonly path: string) {}
+
+  read(): string | undefined {
+    if (this.failed) return undefined;
+    try {
+      this.fd ??= openSync(this.path, 'r');
+      return buf.toString('latin1', 0, readSync(this.fd, buf, 0, buf.length, 0));
+    } catch {
+      this.close();
+      this.failed = true;
+      return undefined;
+    }
+  }
+
+  close(): void {
+    if (this.fd === undefined) return;
+    try {
+      closeSync(this.fd);
+    } catch {
+      // already closed: nothing to release
+    }
+    this.fd = undefined;
+  }
+}
+
 interface CpuTimes {
   total: number;
   idle: number;
 }
 
 /** Summed system CPU times (any unit: only ratios of deltas are used). */
-function systemCpuTimes(useProc: boolean): CpuTimes | undefined {
-  if (useProc) {
+function systemCpuTimes(procStat: KernelFile | undefined): CpuTimes | undefined {
+  if (procStat !== undefined) {
     // First line: "cpu  user nice system idle iowait irq softirq steal guest guest_nice" (USER_HZ ticks).
     // guest and guest_nice are already included in user and nice, so only the first 8 are summed.
-    const stat = readSmall('/proc/stat');
+    const stat = procStat.read();
     if (stat !== undefined && stat.startsWith('cpu ')) {
       const nl = stat.indexOf('\n');
       const f = stat.slice(4, nl < 0 ? undefined : nl).trim().split(/\s+/);
@@ -42,8 +78,8 @@ function systemCpuTimes(useProc: boolean): CpuTimes | undefined {
 
 /** cgroup memory files, found once; undefined members when not in a cgroup with a memory controller. */
 interface CgroupMemory {
-  usagePath: string;
-  limitPath: string;
+  usage: KernelFile;
+  limit: KernelFile;
 }
 
 // cgroup v1 "no limit" is a huge page-aligned number (0x7ffffffffffff000 on x86-64); anything at or
@@ -62,13 +98,16 @@ function findCgroupMemory(): CgroupMemory | undefined {
     if (controllers === '') {
       for (const dir of [`/sys/fs/cgroup${path === '/' ? '' : path}`, '/sys/fs/cgroup']) {
         if (readSmall(`${dir}/memory.current`) !== undefined) {
-          return { usagePath: `${dir}/memory.current`, limitPath: `${dir}/memory.max` };
+          return { usage: new KernelFile(`${dir}/memory.current`), limit: new KernelFile(`${dir}/memory.max`) };
         }
       }
     } else if (controllers.split(',').includes('memory')) {
       for (const dir of [`/sys/fs/cgroup/memory${path === '/' ? '' : path}`, '/sys/fs/cgroup/memory']) {
         if (readSmall(`${dir}/memory.usage_in_bytes`) !== undefined) {
-          return { usagePath: `${dir}/memory.usage_in_bytes`, limitPath: `${dir}/memory.limit_in_bytes` };
+          return {
+            usage: new KernelFile(`${dir}/memory.usage_in_bytes`),
+            limit: new KernelFile(`${dir}/memory.limit_in_bytes`),
+          };
         }
       }
     }
@@ -85,6 +124,9 @@ export type Samples = Map<string, number>;
  */
 export class SystemCollector {
   private readonly linux = process.platform === 'linux';
+  private readonly procStat = this.linux ? new KernelFile('/proc/stat') : undefined;
+  private readonly meminfo = this.linux ? new KernelFile('/proc/meminfo') : undefined;
+  private readonly selfStat = this.linux ? new KernelFile('/proc/self/stat') : undefined;
   private readonly cores = Math.max(1, os.cpus().length);
   private lastSys: CpuTimes | undefined;
   private lastProc: NodeJS.CpuUsage;
@@ -92,14 +134,14 @@ export class SystemCollector {
   private readonly cgroup: CgroupMemory | undefined;
 
   constructor() {
-    this.lastSys = systemCpuTimes(this.linux);
+    this.lastSys = systemCpuTimes(this.procStat);
     this.lastProc = process.cpuUsage();
     this.lastWallUs = nowUs();
     this.cgroup = this.linux ? findCgroupMemory() : undefined;
   }
 
   collect(out: Samples, mem: NodeJS.MemoryUsage): void {
-    const sys = systemCpuTimes(this.linux);
+    const sys = systemCpuTimes(this.procStat);
     if (sys !== undefined && this.lastSys !== undefined) {
       const dTotal = sys.total - this.lastSys.total;
       const dIdle = sys.idle - this.lastSys.idle;
@@ -122,17 +164,17 @@ export class SystemCollector {
 
     out.set('system.memory.total', os.totalmem());
     let available: number | undefined;
-    if (this.linux) {
-      const meminfo = readSmall('/proc/meminfo');
+    if (this.meminfo !== undefined) {
+      const meminfo = this.meminfo.read();
       const m = meminfo === undefined ? null : /^MemAvailable:\s+(\d+) kB/m.exec(meminfo);
       if (m !== null) available = Number(m[1]) * 1024;
     }
     out.set('system.memory.actual.free', available ?? os.freemem());
 
-    if (this.linux) {
+    if (this.selfStat !== undefined) {
       // /proc/self/stat: "pid (comm) state ppid ..."; comm may hold spaces and parentheses, so
       // fields are counted after the last ')'. vsize is field 23 (bytes), the 21st after comm.
-      const stat = readSmall('/proc/self/stat');
+      const stat = this.selfStat.read();
       if (stat !== undefined) {
         const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
         const vsize = Number(f[20]);
@@ -142,11 +184,20 @@ export class SystemCollector {
     out.set('system.process.memory.rss.bytes', mem.rss);
 
     if (this.cgroup !== undefined) {
-      const usage = Number(readSmall(this.cgroup.usagePath)?.trim());
+      const usage = Number(this.cgroup.usage.read()?.trim());
       if (usage >= 0) out.set('system.process.cgroup.memory.mem.usage.bytes', usage);
-      const limit = Number(readSmall(this.cgroup.limitPath)?.trim()); // "max" (v2 unlimited) → NaN
+      const limit = Number(this.cgroup.limit.read()?.trim()); // "max" (v2 unlimited) → NaN
       if (limit > 0 && limit < CGROUP_V1_UNLIMITED) out.set('system.process.cgroup.memory.mem.limit.bytes', limit);
     }
+  }
+
+  /** Closes the kept-open files. */
+  stop(): void {
+    this.procStat?.close();
+    this.meminfo?.close();
+    this.selfStat?.close();
+    this.cgroup?.usage.close();
+    this.cgroup?.limit.close();
   }
 }
 
