@@ -2,7 +2,8 @@
 // agents send it) against a parse-only baseline measured in the same process, then the web UI's
 // API latency with 300k spans stored.
 // Run: npm run build && node bench/receiver.mjs      (or: node --import tsx bench/receiver.mjs)
-// Options (env): BENCH_ROUNDS (capture posts, default 20), BENCH_SPANS (default 300000).
+// Options (env): BENCH_ROUNDS (capture posts, default 20), BENCH_SPANS (default 300000),
+// BENCH_CAPTURE (path of apm-nodejs-traces-3.29.0.ndjson).
 import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { request } from 'node:http';
 import { tmpdir } from 'node:os';
@@ -26,7 +27,11 @@ else {
 }
 const { startReceiver } = mod.default ?? mod;
 
-const CAPTURE = '/work/shared/reference/apm-intake-v2/testdata/apm-nodejs-traces-3.29.0.ndjson';
+const CAPTURE = process.env.BENCH_CAPTURE ?? '/work/shared/reference/apm-intake-v2/testdata/apm-nodejs-traces-3.29.0.ndjson';
+if (!existsSync(CAPTURE)) {
+  console.error(`bench/receiver.mjs: the Node agent capture is missing at ${CAPTURE}; set BENCH_CAPTURE to its path`);
+  process.exit(1);
+}
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 20);
 const SPANS = Number(process.env.BENCH_SPANS ?? 300_000);
 

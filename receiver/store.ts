@@ -402,6 +402,7 @@ export class Store extends EventEmitter {
       if (max !== null && max > this.opts.maxRows) deleted += delBatch(t, 'id <= ?', max - this.opts.maxRows);
     }
     this.db.prepare('DELETE FROM rollup_tx WHERE minute < ?').run(Math.floor(cutoffUs / 1e6));
+    this.db.prepare('DELETE FROM services WHERE last_seen < ?').run(cutoffUs);
     this.db.prepare('DELETE FROM rollup_tx_hour WHERE minute < ?').run(Math.floor(cutoffUs / 1e6 / 3600) * 3600 - 3600);
     const pageSize = this.db.pragma('page_size', { simple: true }) as number;
     const used = ((this.db.pragma('page_count', { simple: true }) as number) - (this.db.pragma('freelist_count', { simple: true }) as number)) * pageSize;

@@ -2,7 +2,7 @@
 // accuracy from the minute and hour rollups, trace contents, error groups and metric series.
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
-import { getJson, NDJSON, send, withReceiver } from './helpers.js';
+import { eventually, getJson, NDJSON, send, withReceiver } from './helpers.js';
 
 let r: Awaited<ReturnType<typeof withReceiver>>;
 const now = Date.now();
@@ -19,7 +19,7 @@ before(async () => {
   for (let i = 0; i < 5; i++) lines.push(JSON.stringify({ metricset: { timestamp: (base + i * 60_000) * 1000, samples: { 'nodejs.eventloop.delay.avg.ms': { value: i } } } }));
   const rep = await send(`${r.url}/intake/v2/events?verbose`, lines.join('\n'), { headers: NDJSON });
   assert.deepEqual(rep.json(), { accepted: 106 });
-  await new Promise((res) => setTimeout(res, 250));
+  await eventually(async () => (await getJson(`${r.url}/api/stats`)).transactions === 100);
 });
 after(async () => {
   await r.cleanup();
