@@ -114,6 +114,9 @@ export class Queries {
       rollAllHour: db.prepare('SELECT * FROM rollup_tx_hour WHERE minute BETWEEN ? AND ?'),
       rollServiceHour: db.prepare('SELECT * FROM rollup_tx_hour WHERE service = ? AND minute BETWEEN ? AND ?'),
       errCounts: db.prepare('SELECT service, count(*) AS n FROM errors WHERE ts BETWEEN ? AND ? GROUP BY service'),
+      latest: db.prepare(
+        'SELECT ts, name, trace_id AS traceId, tx_id AS id, duration_us AS durationUs, result, outcome FROM transactions WHERE service = ? AND ts BETWEEN ? AND ? ORDER BY ts DESC LIMIT ?',
+      ),
       samples: db.prepare(
         'SELECT ts, trace_id AS traceId, tx_id AS id, duration_us AS durationUs, result, outcome FROM transactions WHERE service = ? AND name = ? AND ts BETWEEN ? AND ? ORDER BY ts DESC LIMIT ?',
       ),
@@ -209,7 +212,9 @@ export class Queries {
       .sort((x, y) => y.impact - x.impact);
   }
 
-  transactionSamples(service: string, name: string, r: Range, limit = 50): Obj[] {
+  /** The newest transactions of a name (or of the whole service when name is undefined). */
+  transactionSamples(service: string, name: string | undefined, r: Range, limit = 50): Obj[] {
+    if (name === undefined) return this.st.latest!.all(service, r.fromUs, r.toUs, limit) as Obj[];
     return this.st.samples!.all(service, name, r.fromUs, r.toUs, limit) as Obj[];
   }
 

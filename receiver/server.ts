@@ -126,7 +126,7 @@ export function createReceiverServer(opts: ServerOptions): Server {
     if (seg[1] === 'services' && seg.length === 2) body = queries.services(r);
     else if (seg[1] === 'services' && seg[3] === 'charts') body = queries.serviceCharts(seg[2]!, r, q.get('type') ?? undefined);
     else if (seg[1] === 'services' && seg[3] === 'transactions' && seg.length === 4) body = queries.transactionGroups(seg[2]!, r);
-    else if (seg[1] === 'services' && seg[3] === 'samples') body = queries.transactionSamples(seg[2]!, q.get('name') ?? '', r);
+    else if (seg[1] === 'services' && seg[3] === 'samples') body = queries.transactionSamples(seg[2]!, q.get('name') ?? undefined, r);
     else if (seg[1] === 'services' && seg[3] === 'metrics') body = queries.metrics(seg[2]!, r, q.getAll('name').length ? q.getAll('name') : METRIC_NAMES);
     else if (seg[1] === 'traces' && seg.length === 3) body = queries.trace(seg[2]!);
     else if (seg[1] === 'errors' && seg.length === 2) body = queries.errorGroups(r, q.get('service') ?? undefined);

@@ -72,6 +72,7 @@ CREATE TABLE IF NOT EXISTS transactions (
   parent_id TEXT, name TEXT, type TEXT, result TEXT, outcome TEXT, duration_us INTEGER,
   meta_id INTEGER, doc TEXT NOT NULL);
 CREATE INDEX IF NOT EXISTS tx_trace ON transactions (trace_id);
+CREATE INDEX IF NOT EXISTS tx_service_ts ON transactions (service, ts);
 CREATE INDEX IF NOT EXISTS tx_service_name_ts ON transactions (service, name, ts);
 CREATE INDEX IF NOT EXISTS tx_ts ON transactions (ts);
 CREATE TABLE IF NOT EXISTS spans (

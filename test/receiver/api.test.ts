@@ -63,6 +63,9 @@ test('samples are the newest transactions of a name; a trace returns its events'
   const samples = await getJson(`${r.url}/api/services/api-svc/samples?name=${encodeURIComponent('GET /b')}&from=${now - 3600_000}&to=${now}`);
   assert.equal(samples.length, 20);
   assert.equal(samples[0].durationUs, 100_000);
+  const latest = await getJson(`${r.url}/api/services/api-svc/samples?from=${now - 3600_000}&to=${now}`);
+  assert.equal(latest.length, 50);
+  assert.deepEqual([latest[0].name, latest[0].durationUs], ['GET /b', 100_000]);
   const trace = await getJson(`${r.url}/api/traces/${samples[0].traceId}`);
   assert.equal(trace.transactions.length, 1);
   assert.equal(trace.transactions[0].event.duration, 100);
