@@ -340,7 +340,12 @@ export class Agent implements TracerHost {
       if (opts === null || typeof opts !== 'object') opts = {};
       const timestamp = typeof opts.timestamp === 'number' ? Math.round(opts.timestamp * 1000) : nowUs();
       const isErrorLike = err !== null && typeof err === 'object' && typeof (err as Error).message === 'string';
-      if (isErrorLike) this._captured.add(err as object);
+      // One error object is reported once: traced() reports what it sees thrown, and the same error is
+      // often captured again by the code that catches it.
+      if (isErrorLike) {
+        if (this._captured.has(err as object)) return Promise.resolve();
+        this._captured.add(err as object);
+      }
       // The call-site stack of a captured message (Elastic's captureErrorLogStackTraces=messages).
       const stack = isErrorLike ? (err as Error).stack : callSiteStack();
       let parent = (opts.parent === undefined ? currentHolder() : opts.parent ?? undefined) as TransactionImpl | SpanImpl | undefined;
@@ -386,6 +391,12 @@ export class Agent implements TracerHost {
       this.logger.debug('captureError failed: %s', (e as Error)?.message);
       return Promise.resolve();
     }
+  }
+
+  /** captureError unless this error object was already captured (nested traced calls rethrow the same error). */
+  captureErrorOnce(err: unknown, parent: Span | Transaction): void {
+    if (err !== null && typeof err === 'object' && this._captured.has(err)) return;
+    void this.captureError(err, { handled: true, parent, skipOutcome: true });
   }
 
   private async _finishError(err: unknown, isErrorLike: boolean, stack: string | undefined, base: Record<string, unknown>, context: Record<string, unknown>, handled: boolean): Promise<void> {

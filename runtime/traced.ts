@@ -20,8 +20,11 @@ function normalize(opts: string | TracedOptions | undefined): TracedOptions {
   return opts && typeof opts === 'object' ? opts : {};
 }
 
-function end(span: Span | Transaction, outcome: 'success' | 'failure'): void {
+function end(span: Span | Transaction, outcome: 'success' | 'failure', err?: unknown): void {
   try {
+    // As the compiled form (runtime/abi.ts) does: the error is reported once, linked to this span,
+    // as handled (it may still be caught further up); the same error object is not reported twice.
+    if (outcome === 'failure') getAgent().captureErrorOnce(err, span);
     span.setOutcome(outcome);
     if (span.kind === 'transaction') span.setResult(outcome);
     span.end();
@@ -50,7 +53,7 @@ function invoke(fn: Function, thisArg: unknown, args: unknown[], name: string, o
   try {
     result = runWith(span, fn as (...a: unknown[]) => unknown, thisArg, args);
   } catch (e) {
-    end(span, 'failure');
+    end(span, 'failure', e);
     throw e;
   }
   // Only plain native promises are followed: the returned promise is then a chained one that settles the
@@ -63,7 +66,7 @@ function invoke(fn: Function, thisArg: unknown, args: unknown[], name: string, o
         return v;
       },
       (e) => {
-        end(span, 'failure');
+        end(span, 'failure', e);
         throw e;
       },
     );

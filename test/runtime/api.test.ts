@@ -158,3 +158,24 @@ test('start() twice warns and keeps the first configuration; isStarted', async (
   const { getAgent } = await import('../../runtime/agent.js');
   assert.equal(getAgent().config.serviceName, 'test-svc');
 });
+
+test('an error thrown through nested traced() calls is reported once, linked to the innermost span', async () => {
+  const err = new Error('deep');
+  await isolated(async () => {
+    const tx = api.startTransaction('t');
+    const inner = api.traced(async () => {
+      throw err;
+    }, 'inner');
+    const outer = api.traced(async () => inner(), 'outer');
+    await assert.rejects(outer(), (e) => e === err);
+    api.captureError(err); // caught and captured again by the app: still one report
+    tx.end();
+  });
+  await api.flush();
+  const errors = transport.of('error');
+  assert.equal(errors.length, 1);
+  const innerSpan = transport.of('span').find((s) => s.name === 'inner')!;
+  assert.equal(errors[0]!.parent_id, innerSpan.id);
+  assert.equal(errors[0]!.exception.handled, true);
+  assert.deepEqual(transport.of('span').map((s) => [s.name, s.outcome]), [['inner', 'failure'], ['outer', 'failure']]);
+});
