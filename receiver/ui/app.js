@@ -177,7 +177,11 @@
 
   async function viewService(name) {
     const r = range();
-    const [charts, groups] = await Promise.all([api(`services/${enc(name)}/charts`, r), api(`services/${enc(name)}/transactions`, r)]);
+    const [charts, groups, latest] = await Promise.all([
+      api(`services/${enc(name)}/charts`, r),
+      api(`services/${enc(name)}/transactions`, r),
+      api(`services/${enc(name)}/samples`, r),
+    ]);
     const pts = charts.points;
     const ser = (key, scale) => pts.map((p) => ({ t: p.t, v: p[key] === null ? null : p[key] * (scale || 1) }));
     return [
@@ -214,6 +218,19 @@
         ],
         groups,
         { id: 'transactions-table' },
+      ),
+      el('h2', null, 'Recent transactions'),
+      table(
+        [
+          { title: 'Time', render: (s) => fmtTime(s.ts) },
+          { title: 'Name', render: (s) => s.name },
+          { title: 'Duration', num: true, render: (s) => fmtUs(s.durationUs) },
+          { title: 'Result', render: (s) => s.result || '–' },
+          { title: 'Outcome', render: (s) => el('span', { class: `outcome ${s.outcome || ''}` }, s.outcome || '–') },
+          { title: 'Trace', render: (s) => link(`#/trace/${enc(s.traceId)}`, s.traceId) },
+        ],
+        latest.slice(0, 10),
+        { id: 'recent-table' },
       ),
     ];
   }

@@ -80,6 +80,9 @@ describe('web UI in headless Chromium', { skip }, () => {
     // 30 steady requests + the traced one; steady requests 0, 10, …, 50 failed: 6 of 31.
     assert.match(get, /^GET \/api\/orders\/:id\trequest\t31\t/);
     assert.match(get, /\t19\.4 %\t/);
+    const recent = await texts('#recent-table tbody tr');
+    assert.equal(recent.length, 10);
+    assert.match(recent[0]!, /\tPOST \/api\/orders\t65\.0 ms\tHTTP 2xx\tsuccess\t0{26}50003b$/); // the newest steady request: i = 59, 20 + (59 % 7) * 15 ms
   });
 
   test('event text is escaped: a transaction named <script> shows as text and never runs', async () => {
