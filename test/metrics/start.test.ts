@@ -297,3 +297,15 @@ test('the interval timer runs rounds by itself', async (t) => {
   const rounds = sent.filter((m) => 'system.memory.total' in m.samples).length;
   assert.ok(rounds >= 2 && rounds <= 5, `rounds: ${rounds}`);
 });
+
+test('stop() releases the kept-open /proc files', { skip: process.platform !== 'linux' && 'reads /proc only on Linux' }, async () => {
+  const { readdirSync } = await import('node:fs');
+  const fds = () => readdirSync('/proc/self/fd').length;
+  const before = fds();
+  const { handle, sent } = harness();
+  handle.collectNow();
+  assert.ok(sent.length > 0);
+  assert.ok(fds() > before, 'the collector keeps its /proc files open between rounds');
+  handle.stop();
+  assert.equal(fds(), before);
+});
