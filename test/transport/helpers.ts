@@ -132,6 +132,11 @@ export class MockApmServer {
     });
   }
 
+  /** How long the server keeps an idle keep-alive connection open (node:http's keepAliveTimeout). */
+  setKeepAliveTimeout(ms: number): void {
+    this.server.keepAliveTimeout = ms;
+  }
+
   /** All non-metadata lines received, in order. */
   events(): Record<string, unknown>[] {
     return this.intake.flatMap((r) => r.lines.filter((l) => !('metadata' in l)));
