@@ -698,48 +698,6 @@ export function wrap<F>(site: Site, fn: F): F {
 }
 
 // ---------------------------------------------------------------------------------------------
-// Without a build step: the same behaviour from plain calls (the front-ends compile these away).
-
-let dynamicLine = 0;
-function dynamicSite(name: string | undefined, type: string | undefined, fnName: string): Site {
-  const loc: CodeLocation = { file: '<runtime>', line: ++dynamicLine, function: fnName };
-  return { rule: 'traced.fn', handler: 'traced', name: name ?? null, type: type ?? 'app', line: 0, column: 0, function: fnName, file: '<runtime>', loc, off: false };
-}
-
-export interface TracedOptions {
-  name?: string;
-  type?: string;
-}
-
-/**
- * Makes every call of fn a span (a `background` transaction outside any transaction).
- * @example const load = traced(async (id: string) => db.find(id), { name: 'load user' });
- */
-export function traced<F extends (...args: any[]) => any>(fn: F, opts?: TracedOptions): F {
-  return wrap(dynamicSite(opts?.name, opts?.type, fn.name || '<anonymous>'), fn);
-}
-
-/**
- * Method decorator (legacy `experimentalDecorators` and standard): each call is a span named
- * `Class.method` unless a name is given.
- * @example class Orders { @Traced({ type: 'app' }) place(o: Order) { ... } }
- */
-export function Traced(opts?: TracedOptions): any {
-  return function (target: any, key: any, descriptor?: PropertyDescriptor): any {
-    if (typeof key === 'object' && key !== null && 'kind' in key) {
-      // standard decorator: (value, context)
-      const ctx = key as { name: string | symbol; kind: string };
-      if (ctx.kind !== 'method' || typeof target !== 'function') return undefined;
-      return wrap(dynamicSite(opts?.name ?? String(ctx.name), opts?.type, String(ctx.name)), target);
-    }
-    if (!descriptor || typeof descriptor.value !== 'function') return descriptor;
-    const owner = typeof target === 'function' ? target.name : target?.constructor?.name;
-    const name = opts?.name ?? (owner ? `${owner}.${String(key)}` : String(key));
-    return { ...descriptor, value: wrap(dynamicSite(name, opts?.type, name), descriptor.value) };
-  };
-}
-
-// ---------------------------------------------------------------------------------------------
 
 /** `SELECT users` from a SQL text (same algorithm as rules/naming.ts sqlSummary; runtime/ may not import rules/). */
 export function sqlSummary(sql: string): string {
