@@ -137,6 +137,9 @@ export class Queries {
       errOccurrences: db.prepare(
         'SELECT ts, message, trace_id AS traceId, tx_id AS transactionId, error_id AS id FROM errors WHERE group_key = ? ORDER BY ts DESC LIMIT 50',
       ),
+      errSeries: db.prepare(
+        'SELECT (ts / CAST(? AS INTEGER)) * CAST(? AS INTEGER) AS t, count(*) AS n FROM errors WHERE group_key = ? AND ts BETWEEN ? AND ? GROUP BY t ORDER BY t',
+      ),
       errCount: db.prepare('SELECT count(*) AS n, min(ts) AS firstSeen, max(ts) AS lastSeen FROM errors WHERE group_key = ?'),
       metricNames: db.prepare('SELECT DISTINCT name FROM metrics WHERE service = ? ORDER BY name'),
       metricSeries: db.prepare(
@@ -238,7 +241,8 @@ export class Queries {
     return (service ? this.st.errGroupsService!.all(service, r.fromUs, r.toUs) : this.st.errGroups!.all(r.fromUs, r.toUs)) as Obj[];
   }
 
-  errorGroup(groupKey: string): Obj | undefined {
+  /** One error group: counts, the newest occurrence in full, recent occurrences, occurrences per step of the range. */
+  errorGroup(groupKey: string, r: Range): Obj | undefined {
     const latest = this.st.errLatest!.get(groupKey) as Obj | undefined;
     if (!latest) return undefined;
     const c = this.st.errCount!.get(groupKey) as { n: number; firstSeen: number; lastSeen: number };
@@ -253,6 +257,11 @@ export class Queries {
       lastSeen: c.lastSeen,
       latest: { ts: latest.ts, traceId: latest.traceId, transactionId: latest.transactionId, event: unwrap(latest.doc, 'error'), metadata: latest.meta ? JSON.parse(latest.meta as string) : null },
       occurrences: this.st.errOccurrences!.all(groupKey),
+      stepSeconds: stepSeconds(r),
+      series: (this.st.errSeries!.all(stepSeconds(r) * 1e6, stepSeconds(r) * 1e6, groupKey, r.fromUs, r.toUs) as Array<{ t: number; n: number }>).map((p) => ({
+        t: p.t / 1000,
+        count: p.n,
+      })),
     };
   }
 

@@ -131,7 +131,7 @@ export function createReceiverServer(opts: ServerOptions): Server {
     else if (seg[1] === 'traces' && seg.length === 3) body = queries.trace(seg[2]!);
     else if (seg[1] === 'errors' && seg.length === 2) body = queries.errorGroups(r, q.get('service') ?? undefined);
     else if (seg[1] === 'errors' && seg.length === 3) {
-      body = queries.errorGroup(seg[2]!);
+      body = queries.errorGroup(seg[2]!, r);
       if (!body) return sendJson(res, 404, { error: `no error group ${seg[2]}` });
     } else if (seg[1] === 'stats') body = { ...queries.counts(), version: SPANFORGE_VERSION };
     else return sendJson(res, 404, { error: `unknown API path ${path}` });

@@ -281,8 +281,10 @@ export class Store extends EventEmitter {
       case 'metricset': {
         const samples = obj(e.samples) ?? {};
         const tagsObj: Obj = { ...(obj(e.tags) ?? {}) };
-        if (obj(e.span)) tagsObj['span.type'] = obj(e.span)!.type ?? null, tagsObj['span.subtype'] = obj(e.span)!.subtype ?? null;
-        if (obj(e.transaction)) tagsObj['transaction.name'] = obj(e.transaction)!.name ?? null, tagsObj['transaction.type'] = obj(e.transaction)!.type ?? null;
+        const span = obj(e.span);
+        const tx = obj(e.transaction);
+        if (span) Object.assign(tagsObj, { 'span.type': span.type ?? null, 'span.subtype': span.subtype ?? null });
+        if (tx) Object.assign(tagsObj, { 'transaction.name': tx.name ?? null, 'transaction.type': tx.type ?? null });
         const tags = Object.keys(tagsObj).length ? JSON.stringify(tagsObj) : null;
         const svc = str(obj(e.service)?.name) ?? service;
         for (const [name, sample] of Object.entries(samples)) {

@@ -427,7 +427,8 @@
   }
 
   async function viewError(key) {
-    const g = await api(`errors/${enc(key)}`);
+    const r = range();
+    const g = await api(`errors/${enc(key)}`, r);
     const ev = g.latest.event;
     const exc = ev.exception || {};
     const parts = [
@@ -448,6 +449,11 @@
         el('dd', null, exc.handled === undefined || exc.handled === null ? '–' : exc.handled ? 'yes' : 'no'),
         el('dt', null, 'Trace'),
         el('dd', null, g.latest.traceId ? link(`#/trace/${enc(g.latest.traceId)}`, g.latest.traceId) : '–'),
+      ),
+      el(
+        'div',
+        { class: 'charts' },
+        lineChart('Occurrences', [{ name: `per ${g.stepSeconds >= 3600 ? `${g.stepSeconds / 3600} h` : `${g.stepSeconds / 60} min`}`, color: '#c23a3a', points: g.series.map((p) => ({ t: p.t, v: p.count })) }], (v) => fmtNum(v, 0), { range: r }),
       ),
       el('h2', null, 'Stack trace'),
       stackTrace(exc.stacktrace || (ev.log && ev.log.stacktrace)),

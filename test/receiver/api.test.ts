@@ -76,7 +76,9 @@ test('samples are the newest transactions of a name; a trace returns its events'
 test('error groups: a log-only error groups as "log"; unknown group and API paths are 404', async () => {
   const groups = await getJson(`${r.url}/api/errors?from=${now - 3600_000}&to=${now}`);
   assert.deepEqual(groups.map((g: any) => [g.type, g.message, g.count, g.culprit]), [['log', 'plain log error', 1, '']]);
-  const g = await getJson(`${r.url}/api/errors/${groups[0].groupKey}`);
+  const g = await getJson(`${r.url}/api/errors/${groups[0].groupKey}?from=${now - 3600_000}&to=${now}`);
+  assert.deepEqual(g.series.map((p: any) => p.count), [1]);
+  assert.equal(g.series[0].t, Math.floor(base / 60_000) * 60_000);
   assert.equal(g.latest.event.log.message, 'plain log error');
   assert.equal(g.latest.metadata.service.name, 'api-svc');
   assert.equal((await fetch(`${r.url}/api/errors/nope`)).status, 404);
