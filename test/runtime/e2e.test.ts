@@ -171,3 +171,39 @@ for (const mode of ['uncaught', 'rejection']) {
     assert.equal(withAgent.stderr, without.stderr);
   });
 }
+
+test('with metrics on, the process still exits on its own and metricsets validate', async () => {
+  const srv = await intake();
+  const r = await runChild('normal', srv.url, { ELASTIC_APM_METRICS_INTERVAL: '1s' });
+  assert.equal(r.code, 0);
+  assert.ok(r.ms < 5000, `exited after ${r.ms} ms`);
+  assert.equal(srv.of('transaction').length, 1);
+});
+
+test('metrics started by start(): metricsets and breakdown arrive and validate', async () => {
+  const srv = await intake();
+  await resetAgentForTests();
+  const agent = getAgent().start({ serverUrl: srv.url, serviceName: 'metrics-svc', metricsInterval: '300ms' }, { noProcessHandlers: true, env: {} });
+  await storage.run(undefined as never, async () => {
+    const tx = agent.startTransaction('GET /m', 'request');
+    const span = agent.startSpan('q', 'db', { subtype: 'postgresql', exitSpan: true });
+    await new Promise((r) => setTimeout(r, 5));
+    span.end();
+    tx.end();
+  });
+  const deadline = Date.now() + 5000;
+  while (Date.now() < deadline) {
+    await agent.flush(1000);
+    const ms = srv.of('metricset');
+    if (ms.some((m) => m.span?.type === 'db') && ms.some((m) => !m.transaction)) break;
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  const ms = srv.of('metricset');
+  for (const m of ms) assertValid({ metricset: m });
+  const breakdown = ms.find((m) => m.span?.type === 'db');
+  assert.ok(breakdown, `breakdown metricset for the db span, got ${JSON.stringify(ms).slice(0, 500)}`);
+  assert.deepEqual(breakdown!.transaction, { name: 'GET /m', type: 'request' });
+  assert.equal(breakdown!.samples['span.self_time.count'].value, 1);
+  assert.ok(ms.some((m) => !m.transaction && Object.keys(m.samples).length > 0), 'app/system metrics');
+  await resetAgentForTests();
+});
