@@ -3,7 +3,7 @@
 // receiver), sends a few requests (one fails on purpose), then stops both services (SIGTERM flushes).
 // Needs `npm run build` first: the demo imports "spanforge" like a user would.
 import { spawn, execFileSync } from 'node:child_process';
-import { existsSync } from 'node:fs';
+import { existsSync, rmSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -43,4 +43,5 @@ for (const s of [orders, inventory]) {
   s.child.kill('SIGTERM');
 }
 await Promise.all([orders, inventory].map((s) => new Promise((r) => s.child.on('exit', r))));
+rmSync(join(here, 'dist'), { recursive: true, force: true }); // build output only lives for the run
 console.log('demo: done (both services flushed their events on SIGTERM)');
