@@ -426,6 +426,15 @@
     );
   }
 
+  /** Steps without occurrences are 0, so the chart reads as a count over time. */
+  function occurrencePoints(g, r) {
+    const stepMs = g.stepSeconds * 1000;
+    const counts = new Map(g.series.map((p) => [p.t, p.count]));
+    const points = [];
+    for (let t = Math.floor(Number(r.from) / stepMs) * stepMs; t <= Number(r.to); t += stepMs) points.push({ t, v: counts.get(t) || 0 });
+    return points;
+  }
+
   async function viewError(key) {
     const r = range();
     const g = await api(`errors/${enc(key)}`, r);
@@ -453,7 +462,7 @@
       el(
         'div',
         { class: 'charts' },
-        lineChart('Occurrences', [{ name: `per ${g.stepSeconds >= 3600 ? `${g.stepSeconds / 3600} h` : `${g.stepSeconds / 60} min`}`, color: '#c23a3a', points: g.series.map((p) => ({ t: p.t, v: p.count })) }], (v) => fmtNum(v, 0), { range: r }),
+        lineChart('Occurrences', [{ name: `per ${g.stepSeconds >= 3600 ? `${g.stepSeconds / 3600} h` : `${g.stepSeconds / 60} min`}`, color: '#c23a3a', points: occurrencePoints(g, r) }], (v) => fmtNum(v, v < 10 ? 1 : 0), { range: r }),
       ),
       el('h2', null, 'Stack trace'),
       stackTrace(exc.stacktrace || (ev.log && ev.log.stacktrace)),

@@ -164,8 +164,10 @@ describe('web UI in headless Chromium', { skip }, () => {
     await page.waitForFunction(() => document.querySelector('ol.stack') !== null);
     await page.screenshot({ path: join(ARTIFACTS, '6-error-group.png'), fullPage: true });
     assert.equal(await page.locator('#error-count').innerText(), '3');
-    // all three occurrences fall in one minute: one point of value 3 on the occurrences chart
-    assert.deepEqual(await page.locator('figure[data-chart="Occurrences"] circle title').allTextContents().then((t) => t.map((x) => x.replace(/^.*: /, ''))), ['3']);
+    // all three occurrences fall in one minute: one point of 3, the other minutes of the hour 0
+    const values = (await page.locator('figure[data-chart="Occurrences"] circle title').allTextContents()).map((x) => x.replace(/^.*: /, ''));
+    assert.ok(values.length >= 60, `${values.length} points`);
+    assert.deepEqual(values.filter((v) => v !== '0.0'), ['3.0']);
     assert.equal(await page.locator('pre.source div.cur .ln').first().innerText(), '57');
     assert.equal(await page.locator('pre.source div.cur').first().evaluate((d) => d.lastChild!.textContent), '  return items.reduce((s, i) => s + i.price, 0);');
     assert.deepEqual(await page.locator('pre.source').first().locator('.ln').allInnerTexts(), ['55', '56', '57', '58', '59']);
