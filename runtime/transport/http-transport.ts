@@ -267,7 +267,8 @@ export class HttpTransport implements Transport {
           resolve();
           return;
         }
-        const ms = timeoutMs !== undefined && timeoutMs >= 0 ? timeoutMs : this.flushTimeout;
+        // (setTimeout turns Infinity and values past 2^31-1 ms into 1 ms: clamp instead.)
+        const ms = typeof timeoutMs === 'number' && timeoutMs >= 0 ? Math.min(timeoutMs, 2 ** 31 - 1) : this.flushTimeout;
         // Deliberately ref'd: an awaited flush (e.g. at beforeExit) keeps the process alive until
         // the events are delivered or the timeout passes, never longer.
         const waiter: FlushWaiter = {

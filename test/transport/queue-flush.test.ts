@@ -245,3 +245,22 @@ test('invalid numeric options are named in a warning and fall back to their defa
   await t.close(1000);
   await srv.close();
 });
+
+test('flush(Infinity) waits for the acknowledgement (not 1 ms, as a raw setTimeout would); flush(NaN) uses the default', async () => {
+  const srv = await MockApmServer.start();
+  srv.respond = (_r, res) => {
+    setTimeout(() => {
+      res.statusCode = 202;
+      res.end();
+    }, 100);
+  };
+  const t = createTransport(baseOptions(srv.url, recordingLogger()));
+  t.send(span(0));
+  await t.flush(Number.POSITIVE_INFINITY);
+  assert.equal(t.stats().sent, 1);
+  t.send(span(1));
+  await t.flush(Number.NaN);
+  assert.equal(t.stats().sent, 2);
+  await t.close(1000);
+  await srv.close();
+});
