@@ -13,7 +13,8 @@
 // (BENCH_RETRIES, 0): repeat a run up to N times when the machine was busier than F around it;
 // --nice N (BENCH_NICE, -10): scheduling priority of the harness, app, load generator and sinks, so
 // other work on the machine (builds, test suites) disturbs the measurement less (needs root; the
-// run goes on at normal priority otherwise).
+// run goes on at normal priority otherwise); --startups N (BENCH_STARTUPS, 7): start-up is timed
+// N more times per variant without load (interleaved; median), finer than the load runs allow.
 import { spawn, spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, writeFileSync, readdirSync, rmSync, symlinkSync } from 'node:fs';
 import http from 'node:http';
@@ -42,7 +43,7 @@ function parseOptions(argv) {
     else flags[key] = inline ?? argv[++i];
   }
   if (flags.help) {
-    process.stdout.write(readFileSync(fileURLToPath(import.meta.url), 'utf8').split('\n').slice(0, 19).join('\n') + '\n');
+    process.stdout.write(readFileSync(fileURLToPath(import.meta.url), 'utf8').split('\n').slice(0, 21).join('\n') + '\n');
     process.exit(0);
   }
   const num = (flag, env, dflt, min) => {
@@ -52,7 +53,7 @@ function parseOptions(argv) {
     if (!Number.isFinite(value) || value < min) throw new Error(`bench: --${flag} (${env}) must be a number >= ${min}, got "${raw}"`);
     return value;
   };
-  const known = new Set(['runs', 'duration', 'warmup', 'rate', 'rate-duration', 'connections', 'variants', 'out', 'profile', 'no-hotpath', 'quiet-wait', 'quiet-below', 'retries', 'nice']);
+  const known = new Set(['runs', 'duration', 'warmup', 'rate', 'rate-duration', 'connections', 'variants', 'out', 'profile', 'no-hotpath', 'quiet-wait', 'quiet-below', 'retries', 'nice', 'startups']);
   for (const key of Object.keys(flags)) if (!known.has(key)) throw new Error(`bench: unknown option --${key}; known: ${[...known].join(', ')}`);
   const variantList = flags.variants ?? process.env.BENCH_VARIANTS;
   return {
@@ -69,6 +70,7 @@ function parseOptions(argv) {
     quietWait: num('quiet-wait', 'BENCH_QUIET_WAIT', 10, 0),
     retries: Math.round(num('retries', 'BENCH_RETRIES', 0, 0)),
     nice: Math.round(num('nice', 'BENCH_NICE', -10, -20)),
+    startups: Math.round(num('startups', 'BENCH_STARTUPS', 7, 0)),
     quietBelow: num('quiet-below', 'BENCH_QUIET_BELOW', 0.25, 0),
   };
 }
@@ -117,15 +119,12 @@ function peakRssMiB(pid) {
   }
 }
 
-let niceness = 0;
 /**
- * Spawns node at the benchmark's priority, through nice(1) (which execs, so the pid is node's) so
- * every thread, GC and libuv pool included, gets it; os.setPriority would reach the main thread only.
+ * The benchmark's scheduling priority. It is set on the harness itself and every process it spawns
+ * inherits it (nice is inherited across fork, by every thread the child then creates).
  */
-function spawnNode(args, options) {
-  if (niceness === 0) return spawn(process.execPath, args, options);
-  return spawn('nice', ['-n', String(niceness), process.execPath, ...args], options);
-}
+let niceness = 0;
+const spawnNode = (args, options) => spawn(process.execPath, args, options);
 
 /** Busy share (0–1) of all CPUs over `ms`, from /proc/stat: how much else is running. */
 async function machineBusy(ms) {
@@ -420,6 +419,7 @@ async function runOnce(variant, services, options, { profileDir } = {}) {
     const first = await Promise.race([exitedEarly, httpGet(`${url}/users/1`)]);
     const tFirst = performance.now();
     if (first.status !== 200) throw new Error(`${variant.id}: first request answered ${first.status}: ${first.body}`);
+    if (options.startOnly) return { startupMs: tFirst - t0, listenMs: tListening - t0, backgroundBusyPct: backgroundBusy === null ? null : Math.round(backgroundBusy * 1000) / 10 };
 
     if (options.warmup > 0) await runLoad({ url, connections: options.connections, duration: options.warmup });
     const backendsPrioritised = await prioritiseBackends();
@@ -525,15 +525,19 @@ function fmt(value, digits = 1) {
   return value === null || value === undefined || Number.isNaN(value) ? '—' : value.toFixed(digits);
 }
 
-export function formatTable(results) {
+export function formatTable(results, rate) {
+  // A variant that could not keep up with the fixed rate was measured saturated there too.
+  const saturated = (r) => r.fixedRateRps !== null && r.fixedRateRps !== undefined && r.fixedRateRps < 0.9 * rate;
+  const sat = (r) => (saturated(r) ? '*' : '');
   const header = ['variant', 'req/s', 'ratio', 'p50 ms', 'p99 ms', 'p50 ms @rate', 'p99 ms @rate', 'CPU s/10k', 'CPU ×', 'peak RSS MiB', 'start-up ms', 'events/req'];
   const rows = results.map((r) =>
     r.notRun
       ? [r.label, `not run: ${r.notRun.split('\n')[0]}`]
-      : [r.label, fmt(r.rps, 0), fmt(r.throughputRatio, 3), fmt(r.p50Ms, 2), fmt(r.p99Ms, 2), fmt(r.fixedRateP50Ms, 2), fmt(r.fixedRateP99Ms, 2), fmt(r.cpuSecondsPer10k, 2), fmt(r.cpuRatio, 2), fmt(r.peakRssMiB, 0), fmt(r.startupMs, 0), fmt(r.sinkEventsPerRequest, 2)],
+      : [r.label, fmt(r.rps, 0), fmt(r.throughputRatio, 3), fmt(r.p50Ms, 2), fmt(r.p99Ms, 2), fmt(r.fixedRateP50Ms, 2) + sat(r), fmt(r.fixedRateP99Ms, 2) + sat(r), fmt(r.cpuSecondsPer10k, 2), fmt(r.cpuRatio, 2), fmt(r.peakRssMiB, 0), fmt(r.startupMs, 0), fmt(r.sinkEventsPerRequest, 2)],
   );
   const lines = ['| ' + header.join(' | ') + ' |', '|' + header.map((h, i) => (i === 0 ? '---|' : '---:|')).join('')];
   for (const row of rows) lines.push('| ' + row.join(' | ') + ' |');
+  if (results.some((r) => !r.notRun && saturated(r))) lines.push(`\n\\* could not keep up with the fixed rate of ${rate} req/s: that latency was measured saturated`);
   return lines.join('\n');
 }
 
@@ -612,6 +616,15 @@ async function main() {
         process.stdout.write(`${fmt(r.rps, 0)} req/s, p99 ${fmt(r.p99Ms, 2)} ms, start-up ${fmt(r.startupMs, 0)} ms\n`);
       }
     }
+    const startups = new Map(built.map((v) => [v.id, []]));
+    for (let i = 0; i < options.startups; i++) {
+      for (const variant of built) {
+        const r = await runOnce(variant, services, { ...options, startOnly: true, quietWait: Math.min(options.quietWait, 2) });
+        startups.get(variant.id).push(r.startupMs);
+      }
+    }
+    if (options.startups > 0) process.stdout.write(`bench: start-up timed ${options.startups} more times per variant\n`);
+
     const profiles = {};
     if (options.profile) {
       const profileRoot = path.join(here, 'profiles');
@@ -632,14 +645,23 @@ async function main() {
       }
     }
 
-    for (const variant of built) results.push(aggregate(variant, runsByVariant.get(variant.id)));
+    for (const variant of built) {
+      const agg = aggregate(variant, runsByVariant.get(variant.id));
+      const times = startups.get(variant.id);
+      if (times.length > 0) {
+        // Start-up from the dedicated, unloaded start-ups (plus those of the load runs).
+        agg.startupSamplesMs = [...times, ...agg.raw.map((r) => r.startupMs)];
+        agg.startupMs = median(agg.startupSamplesMs);
+      }
+      results.push(agg);
+    }
     results.sort((a, b) => VARIANTS.findIndex((v) => v.id === a.id) - VARIANTS.findIndex((v) => v.id === b.id));
     addRatios(results);
 
     let hotpath = null;
     if (options.hotpath) hotpath = runHotpath();
 
-    const table = formatTable(results);
+    const table = formatTable(results, options.rate);
     const targets = targetReport(results, hotpath);
     process.stdout.write(`\n${table}\n\n${targets}\n`);
     if (hotpath) {
@@ -692,7 +714,7 @@ function versionsOf(names) {
  */
 function runHotpath() {
   const out = {};
-  const run = (args) => (niceness !== 0 ? spawnSync('nice', ['-n', String(niceness), process.execPath, ...args], { cwd: root, encoding: 'utf8', timeout: 300_000 }) : spawnSync(process.execPath, args, { cwd: root, encoding: 'utf8', timeout: 300_000 }));
+  const run = (args) => spawnSync(process.execPath, args, { cwd: root, encoding: 'utf8', timeout: 300_000 });
   const abi = run([path.join(here, 'hotpath.mjs'), '--json']);
   if (abi.status !== 0) out.abi = { notRun: `bench/overhead/hotpath.mjs failed: ${(abi.stderr || abi.stdout).trim().split('\n').slice(-5).join(' / ')}` };
   else out.abi = JSON.parse(abi.stdout.trim().split('\n').pop());
