@@ -521,7 +521,7 @@ export class Agent implements TracerHost {
       if (this._emittedSinceFlush > 0 || this._pendingErrors.size) void this.flush(ON_EXIT_FLUSH_MS);
     });
     const onSignal = (signal: NodeJS.Signals) => {
-      // With our listener installed Node no longer ends the process on SIGTERM; when nobody else listens we
+      // With our listener installed Node no longer ends the process on SIGTERM/SIGINT; when nobody else listens we
       // flush (bounded) and re-raise the signal so the process ends exactly as it would have.
       const alone = process.listenerCount(signal) === 1;
       void this.flush(ON_EXIT_FLUSH_MS).finally(() => {
@@ -531,6 +531,7 @@ export class Agent implements TracerHost {
       });
     };
     this._on('SIGTERM', onSignal);
+    this._on('SIGINT', onSignal);
   }
 
   private _onRejection(reason: unknown, promise: Promise<unknown>): void {

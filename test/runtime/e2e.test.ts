@@ -144,13 +144,15 @@ test('a user uncaughtException handler keeps control; the error is still capture
   assert.equal(srv.of('error')[0]!.exception.message, 'mine');
 });
 
-test('SIGTERM: events are flushed and the process still dies by the signal', async () => {
-  const srv = await intake();
-  const r = await runChild('sigterm', srv.url);
-  assert.equal(r.signal, 'SIGTERM');
-  assert.equal(srv.of('transaction').length, 1);
-  assert.ok(r.ms < 5000);
-});
+for (const signal of ['SIGTERM', 'SIGINT']) {
+  test(`${signal}: events are flushed and the process still dies by the signal`, async () => {
+    const srv = await intake();
+    const r = await runChild(signal.toLowerCase(), srv.url);
+    assert.equal(r.signal, signal);
+    assert.equal(srv.of('transaction').length, 1);
+    assert.ok(r.ms < 5000);
+  });
+}
 
 test('a normal exit flushes on beforeExit and is not kept alive', async () => {
   const srv = await intake();
