@@ -41,6 +41,7 @@ const DEFAULTS = {
   flushTimeout: 10_000,
 } as const;
 
+const DEFAULT_USER_AGENT = 'spanforge';
 /** Upper bound of the TCP/TLS connect time (serverTimeout, when smaller, wins). */
 const CONNECT_TIMEOUT = 5_000;
 /** Events encoded per setImmediate turn: keeps each synchronous pause short. */
@@ -173,9 +174,14 @@ export class HttpTransport implements Transport {
     this.infoPath = `${base}/`;
     this.compress = opts.compress ?? !isLoopbackHost(url.hostname);
 
-    const common: Record<string, string> = { 'user-agent': opts.userAgent, accept: 'application/json' };
-    if (opts.secretToken) common.authorization = `Bearer ${opts.secretToken}`;
-    else if (opts.apiKey) common.authorization = `ApiKey ${opts.apiKey}`;
+    const common: Record<string, string> = {
+      'user-agent': this.headerValue('userAgent', opts.userAgent) ?? DEFAULT_USER_AGENT,
+      accept: 'application/json',
+    };
+    const token = this.headerValue('secretToken', opts.secretToken);
+    const apiKey = this.headerValue('apiKey', opts.apiKey);
+    if (token) common.authorization = `Bearer ${token}`;
+    else if (apiKey) common.authorization = `ApiKey ${apiKey}`;
     this.infoHeaders = common;
     this.headers = { ...common, 'content-type': 'application/x-ndjson' };
     if (this.compress) this.headers['content-encoding'] = 'gzip';
@@ -741,6 +747,19 @@ export class HttpTransport implements Transport {
 
   private internalError(err: unknown): void {
     this.logOnce('internal', 'error', `spanforge: internal transport error: ${(err as Error)?.stack ?? String(err)}`);
+  }
+
+  /** A string usable as an HTTP header value, or undefined (logged, naming the option, when unusable). */
+  private headerValue(name: string, v: unknown): string | undefined {
+    if (v === undefined || v === null || v === '') return undefined;
+    if (typeof v !== 'string' || !/^[\t\x20-\x7e\x80-\xff]*$/.test(v)) {
+      this.safeLog(
+        'error',
+        `spanforge: transport option ${name} must be a string of printable characters (no line breaks) to be sent in an HTTP header; ignoring it`,
+      );
+      return undefined;
+    }
+    return v.trim();
   }
 
   private num(opts: HttpTransportOptions, name: keyof typeof DEFAULTS, min: number): number {

@@ -264,3 +264,26 @@ test('flush(Infinity) waits for the acknowledgement (not 1 ms, as a raw setTimeo
   await t.close(1000);
   await srv.close();
 });
+
+test('header options that cannot be sent are named in an error and ignored, delivery still works', async () => {
+  const srv = await MockApmServer.start();
+  const log = recordingLogger();
+  const t = createTransport({
+    ...baseOptions(srv.url, log),
+    userAgent: '',
+    secretToken: 'abc\r\nX-Injected: 1',
+    apiKey: 'a2V5',
+  });
+  assert.deepEqual(log.at('error'), [
+    'spanforge: transport option secretToken must be a string of printable characters (no line breaks) to be sent in an HTTP header; ignoring it',
+  ]);
+  t.send(span(0));
+  await t.flush(3000);
+  const r = srv.intake[0]!;
+  assert.equal(r.headers['user-agent'], 'spanforge');
+  assert.equal(r.headers.authorization, 'ApiKey a2V5', 'the usable credential is sent');
+  assert.equal(r.headers['x-injected'], undefined);
+  assert.equal(t.stats().sent, 1);
+  await t.close(1000);
+  await srv.close();
+});
