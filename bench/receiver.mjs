@@ -176,7 +176,7 @@ const queries = [
   ['error groups (24 h)', `/api/errors?${day}`],
   ['error group detail', `/api/errors/${errorGroups[0].groupKey}`],
   ['metrics charts (24 h)', `/api/services/checkout/metrics?${day}`],
-  ['stats (counts, every UI render)', `/api/stats`],
+  ['stats (counts + time bounds)', `/api/stats`],
 ];
 console.log(`\nUI API latency with ${fmt(stats.spans)} spans, ${fmt(stats.transactions)} transactions, ${fmt(stats.errors)} errors stored (HTTP round trip on loopback, 30 runs):`);
 for (const [label, path] of queries) {
