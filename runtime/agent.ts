@@ -291,19 +291,24 @@ export class Agent implements TracerHost {
   /** Starts a span under opts.childOf or the current span/transaction; the shared no-op span when none records. */
   startSpan(name?: string, type?: string, opts?: StartSpanOptions): Span {
     if (!this.recording) return NOOP_SPAN;
-    let parent = (opts?.childOf ?? currentHolder()) as TransactionImpl | SpanImpl | undefined;
-    // An ended span cannot parent new work: climb to the nearest running ancestor.
-    while (parent !== undefined && parent.ended && parent.kind === 'span') parent = parent.parent;
-    if (parent === undefined || parent.ended || !(parent instanceof TransactionImpl || parent instanceof SpanImpl)) return NOOP_SPAN;
-    const tx = parent.kind === 'transaction' ? parent : parent.tx;
-    if (!tx.sampled || (parent.kind === 'span' && parent.exit)) return NOOP_SPAN;
-    const max = this.config.transactionMaxSpans;
-    if (max >= 0 && tx.spanStarted >= max) {
-      tx.spanDropped++;
+    try {
+      let parent = (opts?.childOf ?? currentHolder()) as TransactionImpl | SpanImpl | undefined;
+      // An ended span cannot parent new work: climb to the nearest running ancestor.
+      while (parent !== undefined && parent.ended && parent.kind === 'span') parent = parent.parent;
+      if (parent === undefined || parent.ended || !(parent instanceof TransactionImpl || parent instanceof SpanImpl)) return NOOP_SPAN;
+      const tx = parent.kind === 'transaction' ? parent : parent.tx;
+      if (!tx.sampled || (parent.kind === 'span' && parent.exit)) return NOOP_SPAN;
+      const max = this.config.transactionMaxSpans;
+      if (max >= 0 && tx.spanStarted >= max) {
+        tx.spanDropped++;
+        return NOOP_SPAN;
+      }
+      tx.spanStarted++;
+      return new SpanImpl(this, tx, parent, name, type, opts);
+    } catch (e) {
+      this.logger.debug('startSpan failed: %s', (e as Error)?.message);
       return NOOP_SPAN;
     }
-    tx.spanStarted++;
-    return new SpanImpl(this, tx, parent, name, type, opts);
   }
 
   currentTransaction(): Transaction | undefined {

@@ -194,6 +194,14 @@ export class TransactionImpl implements Transaction {
   }
 
   end(endTime?: number): void {
+    try {
+      this._end(endTime);
+    } catch {
+      // hostile values stored earlier (e.g. a throwing getter in a code location) must not reach the caller
+    }
+  }
+
+  private _end(endTime: number | undefined): void {
     if (this.ended) return;
     this.ended = true;
     const end = typeof endTime === 'number' && Number.isFinite(endTime) ? endTime : nowMs();
@@ -351,6 +359,14 @@ export class SpanImpl implements Span {
   }
 
   end(endTime?: number): void {
+    try {
+      this._end(endTime);
+    } catch {
+      // hostile values stored earlier (e.g. a throwing getter in a code location) must not reach the caller
+    }
+  }
+
+  private _end(endTime: number | undefined): void {
     if (this.ended) return;
     this.ended = true;
     const end = typeof endTime === 'number' && Number.isFinite(endTime) ? endTime : nowMs();
@@ -443,6 +459,31 @@ export class SpanImpl implements Span {
     return c;
   }
 }
+
+// -------------------------------------------------------------------------------------------------
+// Every public method of a recording object swallows its own failures (hostile arguments such as
+// throwing getters or proxies): the runtime never throws into user code. Wrapping the prototype once
+// keeps the method bodies readable; the extra frame is inlined by V8.
+function guardMethods(proto: object, names: readonly string[]): void {
+  for (const name of names) {
+    const impl = (proto as Record<string, (...a: unknown[]) => unknown>)[name]!;
+    Object.defineProperty(proto, name, {
+      configurable: true,
+      writable: true,
+      value: {
+        [name](this: unknown, ...args: unknown[]) {
+          try {
+            return impl.apply(this, args);
+          } catch {
+            return undefined;
+          }
+        },
+      }[name],
+    });
+  }
+}
+guardMethods(TransactionImpl.prototype, ['setLabel', 'addLabels', 'setOutcome', 'setResult', 'setUserContext', 'setCustomContext', 'setRequestContext', 'setResponseContext']);
+guardMethods(SpanImpl.prototype, ['setLabel', 'addLabels', 'setOutcome', 'setDbContext', 'setHttpContext', 'setDestination', 'setCodeLocation']);
 
 // -------------------------------------------------------------------------------------------------
 // The shared non-recording objects (OTel's NonRecordingSpan): every method is a no-op; trace context
