@@ -27,6 +27,8 @@ export interface ReceiverOptions {
   maxBytes?: number;
   /** Max ms an accepted event waits in memory before its batch is written. Default 100. */
   flushIntervalMs?: number;
+  /** Intake requests decoded at the same time; more wait (paused) for a slot. Default 200. */
+  maxConcurrentIntake?: number;
 }
 
 export interface Receiver {
@@ -87,6 +89,7 @@ export async function startReceiver(options: ReceiverOptions): Promise<Receiver>
     limits: { maxEventSize: options.maxEventSize ?? 300 * 1024, maxRequestSize: options.maxRequestSize ?? 64 * 1024 * 1024 },
     secretToken: options.secretToken,
     apiKey: options.apiKey,
+    maxConcurrentIntake: options.maxConcurrentIntake,
   });
   try {
     await new Promise<void>((resolve, reject) => {

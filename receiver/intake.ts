@@ -76,6 +76,8 @@ export function handleIntake(
   schemaDir: string,
   limits: IntakeLimits,
   verbose: boolean,
+  /** Called once when the request no longer needs decoding resources (answered or abandoned). */
+  onDone: () => void = () => {},
 ): void {
   const validators = loadValidators(schemaDir);
   const rxUs = Date.now() * 1000;
@@ -97,9 +99,17 @@ export function handleIntake(
     worst = Math.max(worst, code);
   };
 
+  let released = false;
+  const release = (): void => {
+    if (released) return;
+    released = true;
+    onDone();
+  };
+
   const finish = (terminal?: { message: string; document?: string; status: number }): void => {
     if (done) return;
     done = true;
+    release();
     if (terminal) {
       errors.push(terminal.document === undefined ? { message: terminal.message } : { document: terminal.document, message: terminal.message });
       worst = Math.max(worst, terminal.status);
@@ -271,6 +281,7 @@ export function handleIntake(
     if (!req.complete && !done) {
       done = true;
       cleanup();
+      release();
     }
   });
 }

@@ -19,6 +19,8 @@ export interface ServerOptions {
   schemaDir: string;
   uiDir: string | undefined;
   limits: IntakeLimits;
+  /** Intake requests decoded at once; later ones wait, paused, for a slot (APM Server: 200). */
+  maxConcurrentIntake?: number;
   secretToken?: string;
   apiKey?: string;
 }
@@ -138,6 +140,18 @@ export function createReceiverServer(opts: ServerOptions): Server {
     sendJson(res, 200, body, { 'Cache-Control': 'no-store' });
   };
 
+  const maxIntake = opts.maxConcurrentIntake ?? 200;
+  let active = 0;
+  const waiting: Array<() => void> = [];
+  const release = (): void => {
+    active--;
+    const next = waiting.shift();
+    if (next) {
+      active++;
+      next();
+    }
+  };
+
   const handle = (req: IncomingMessage, res: ServerResponse): void => {
     const url = new URL(req.url ?? '/', 'http://localhost');
     const path = url.pathname;
@@ -151,7 +165,24 @@ export function createReceiverServer(opts: ServerOptions): Server {
       if (ct !== undefined && !ct.includes('application/x-ndjson')) {
         return writeResult(req, res, 400, { accepted: 0, errors: [{ message: `invalid content type: '${ct}'` }] });
       }
-      return handleIntake(req, res, opts.store, opts.schemaDir, opts.limits, url.searchParams.has('verbose'));
+      const run = (): void => handleIntake(req, res, opts.store, opts.schemaDir, opts.limits, url.searchParams.has('verbose'), release);
+      if (active < maxIntake) {
+        active++;
+        return run();
+      }
+      // Bounded memory: a waiting request is paused, so TCP backpressure holds its body in the
+      // agent, not here. Like APM Server's semaphore it waits rather than failing.
+      req.pause();
+      const later = (): void => {
+        req.resume(); // an explicitly paused stream stays paused when 'data' listeners are added
+        run();
+      };
+      waiting.push(later);
+      req.once('close', () => {
+        const i = waiting.indexOf(later);
+        if (i >= 0) waiting.splice(i, 1);
+      });
+      return;
     }
 
     if (path === '/') {

@@ -127,3 +127,48 @@ test('a decompression bomb gets 413 and memory stays bounded', async () => {
     await r.cleanup();
   }
 });
+
+test('intake decodes at most maxConcurrentIntake requests at once; the others wait, then succeed', async () => {
+  const r = await withReceiver({ maxConcurrentIntake: 2 });
+  try {
+    const url = `${r.url}/intake/v2/events?verbose`;
+    // Three agents open a request and send metadata + one span, then keep the request open.
+    const open = (a: number) => {
+      let reply!: Promise<{ status: number; body: string }>;
+      const req = request(url, { method: 'POST', headers: NDJSON });
+      reply = new Promise((resolve, reject) => {
+        req.on('response', (res) => {
+          let body = '';
+          res.on('data', (c) => (body += c));
+          res.on('end', () => resolve({ status: res.statusCode!, body }));
+        });
+        req.on('error', reject);
+      });
+      req.write(`${meta(`slot-${a}`)}\n${span(1, a)}\n`);
+      return { req, reply };
+    };
+    const agents = [open(1), open(2), open(3)];
+    const db = () => new Database(join(r.dataDir, 'spanforge.db'), { readonly: true });
+    const services = () => {
+      const d = db();
+      try {
+        return (d.prepare("SELECT service FROM spans WHERE service LIKE 'slot-%' ORDER BY service").all() as Array<{ service: string }>).map((x) => x.service);
+      } finally {
+        d.close();
+      }
+    };
+    const { eventually } = await import('./helpers.js');
+    await eventually(() => services().length === 2);
+    await new Promise((res) => setTimeout(res, 300));
+    assert.deepEqual(services(), ['slot-1', 'slot-2'], 'the third request is not decoded while two are open');
+    agents[0]!.req.end();
+    assert.deepEqual(await agents[0]!.reply, { status: 202, body: '{\n  "accepted": 1\n}\n' });
+    await eventually(() => services().length === 3);
+    agents[1]!.req.end();
+    agents[2]!.req.end(`${span(2, 3)}\n`);
+    assert.equal((await agents[1]!.reply).status, 202);
+    assert.deepEqual(await agents[2]!.reply, { status: 202, body: '{\n  "accepted": 2\n}\n' });
+  } finally {
+    await r.cleanup();
+  }
+});
