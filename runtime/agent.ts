@@ -100,6 +100,8 @@ export class Agent implements TracerHost {
       const cfg = resolveConfig(opts, deps.env ?? process.env, (m) => bootLogger.warn(m), deps.cwd);
       this.config = cfg;
       this.logger = createLogger(cfg.logLevel);
+      // The "preamble" Elastic's agent logs: the effective configuration, secrets redacted.
+      this.logger.debug('configuration: %s', JSON.stringify({ ...cfg, serverUrl: cfg.serverUrl.replace(/\/\/[^/@]*@/, '//[REDACTED]@'), secretToken: cfg.secretToken && '[REDACTED]', apiKey: cfg.apiKey && '[REDACTED]' }));
       if (!cfg.active) {
         this.logger.debug('active=false: the agent records nothing');
         return this;

@@ -51,3 +51,25 @@ test('truncation and label keys', () => {
   assert.equal(truncate('abcd', 3), 'ab\u2026');
   assert.equal(sanitizeLabelKey('a.b*c"d'), 'a_b_c_d');
 });
+
+test('at debug level start() logs the effective configuration with secrets redacted', async () => {
+  const { resetAgentForTests, getAgent } = await import('../../runtime/agent.js');
+  const { CapturingTransport } = await import('./helpers.js');
+  await resetAgentForTests();
+  const written: string[] = [];
+  const orig = process.stderr.write;
+  process.stderr.write = ((chunk: string) => {
+    written.push(String(chunk));
+    return true;
+  }) as typeof process.stderr.write;
+  try {
+    getAgent().start({ serviceName: 'pre', logLevel: 'debug', secretToken: 'hunter2', metricsInterval: 0 }, { transport: new CapturingTransport(), noProcessHandlers: true, env: {} });
+  } finally {
+    process.stderr.write = orig;
+  }
+  const line = written.find((l) => l.startsWith('spanforge debug: configuration: '));
+  assert.ok(line, written.join(''));
+  assert.equal(line!.includes('hunter2'), false);
+  assert.equal(JSON.parse(line!.slice('spanforge debug: configuration: '.length)).secretToken, '[REDACTED]');
+  await resetAgentForTests();
+});
