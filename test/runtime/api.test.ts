@@ -159,6 +159,22 @@ test('start() twice warns and keeps the first configuration; isStarted', async (
   assert.equal(getAgent().config.serviceName, 'test-svc');
 });
 
+test('invariants hold over the spans recorded by traced() in this file', () => {
+  // Runs a mixed workload and checks the integrity rules of the capture.
+  isolated(() => {
+    const tx = api.startTransaction('t');
+    const f = api.traced((n: number): number => (n > 0 ? f(n - 1) + 1 : 0), 'rec');
+    assert.equal(f(5), 5);
+    tx.end();
+  });
+  transport.assertInvariants();
+  const spans = transport.of('span');
+  assert.equal(spans.length, 6);
+  // Each recursion level is the child of the previous one.
+  const byId = new Map(spans.map((s) => [s.id, s]));
+  assert.equal(spans.filter((s) => !byId.has(s.parent_id)).length, 1, 'exactly one span hangs off the transaction');
+});
+
 test('an error thrown through nested traced() calls is reported once, linked to the innermost span', async () => {
   const err = new Error('deep');
   await isolated(async () => {

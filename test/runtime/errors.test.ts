@@ -156,3 +156,22 @@ test('VLQ decoding and sourceMappingURL discovery', () => {
   assert.equal(findSourceMappingUrl('const s = "sourceMappingURL=nope";'), undefined);
   assert.throws(() => decodeMappings('A!'), /invalid base64 VLQ character "!" at 1/);
 });
+
+test('intake frames: node_modules and node: frames are library frames; relative filename, absolute abs_path', async () => {
+  const { toIntakeFrames } = await import('../../runtime/stacktrace.js');
+  const frames = await toIntakeFrames(
+    [
+      { function: 'handle', file: '/srv/app/node_modules/express/lib/router.js', line: 10, column: 3, native: false },
+      { function: 'tick', file: 'node:internal/process/task_queues', line: 95, column: 5, native: false },
+      { function: 'mine', file: '/srv/app/src/missing.js', line: 1, column: 1, native: false },
+      { function: 'Array.map', file: undefined, line: undefined, column: undefined, native: true },
+    ],
+    { appLines: 5, libraryLines: 5, cwd: '/srv/app' },
+  );
+  assert.deepEqual(frames, [
+    { filename: 'node_modules/express/lib/router.js', abs_path: '/srv/app/node_modules/express/lib/router.js', function: 'handle', lineno: 10, colno: 3, library_frame: true },
+    { filename: 'node:internal/process/task_queues', function: 'tick', lineno: 95, colno: 5, library_frame: true },
+    { filename: 'src/missing.js', abs_path: '/srv/app/src/missing.js', function: 'mine', lineno: 1, colno: 1, library_frame: false },
+    { filename: '<anonymous>', function: 'Array.map', library_frame: true },
+  ]);
+});

@@ -20,6 +20,28 @@ export class CapturingTransport implements Transport {
   serverVersion(): string | undefined {
     return undefined;
   }
+  /**
+   * Invariants every recording must satisfy (magic-string-style integrity check): ids unique, each
+   * span's transaction and parent were sent, parent and span share the trace, a span lies within
+   * the same trace as its transaction, durations are non-negative.
+   */
+  assertInvariants(): void {
+    const txs = this.of('transaction');
+    const spans = this.of('span');
+    const ids = new Map<string, Record<string, any>>();
+    for (const e of [...txs, ...spans]) {
+      if (ids.has(e.id)) throw new Error(`id ${e.id} sent twice (an event ended twice?)`);
+      ids.set(e.id, e);
+      if (!(e.duration >= 0)) throw new Error(`negative duration on ${e.name}`);
+    }
+    for (const s of spans) {
+      const tx = ids.get(s.transaction_id);
+      const parent = ids.get(s.parent_id);
+      if (!tx || !('span_count' in tx)) throw new Error(`span ${s.name}: transaction ${s.transaction_id} not sent`);
+      if (!parent) throw new Error(`span ${s.name}: parent ${s.parent_id} not sent`);
+      if (parent.trace_id !== s.trace_id || tx.trace_id !== s.trace_id) throw new Error(`span ${s.name}: trace id differs from its parent's`);
+    }
+  }
   of(kind: 'transaction' | 'span' | 'error' | 'metricset'): Record<string, any>[] {
     return this.events.filter((e) => kind in e).map((e) => (e as Record<string, any>)[kind]);
   }

@@ -23,6 +23,7 @@ function isolated<R>(fn: () => R): R {
 
 function validateAll() {
   for (const e of transport.events) assertValid(e as Record<string, unknown>);
+  transport.assertInvariants();
 }
 
 const HEX16 = /^[0-9a-f]{16}$/;
