@@ -7,6 +7,11 @@ import type { CallRule, DecoratorRule, Rule, RouteRule, SiteDescriptor, WrapRule
 import { memberSpanName, ROUTE_METHODS } from '../rules/index.js';
 import { BindingAnalysis, memberName, type Producers, type Value } from './bindings.js';
 
+/** Identifiers, `this` and `super` may be written twice: nothing runs between the two reads. */
+export function isPlainReceiver(node: BT.Node): boolean {
+  return node.type === 'Identifier' || node.type === 'ThisExpression' || node.type === 'Super';
+}
+
 export type Site =
   /** `recv.m(args)` → call(site, recv, recv.m, ...args); `f(args)` → call(site, undefined, f, ...args) */
   | { kind: 'call'; path: NodePath<BT.CallExpression | BT.OptionalCallExpression>; rule: CallRule; d: SiteDescriptor }
@@ -48,7 +53,7 @@ export function analyzeProgram(program: NodePath<BT.Program>, rules: readonly Ru
     const loc = path.node.loc?.start;
     const start = path.node.start ?? 0;
     const code = source.slice(start, Math.min(path.node.end ?? start, start + 60)).split('\n')[0]!;
-    skipped.push({ rules: ruleIds, line: loc?.line ?? 0, column: loc?.column ?? 0, code, reason });
+    skipped.push({ rules: ruleIds, line: loc?.line ?? 0, column: (loc?.column ?? 0) + 1, code, reason });
   };
 
   program.traverse({
@@ -71,12 +76,14 @@ export function analyzeProgram(program: NodePath<BT.Program>, rules: readonly Ru
       if (EMITTED.has(p.node) || !p.node.loc) return;
       const callee = p.get('callee') as NodePath;
       const isMember = callee.isMemberExpression() || callee.isOptionalMemberExpression();
-      const name = isMember ? memberName(callee.node) : callee.isIdentifier() ? callee.node.name : undefined;
+      let name = isMember ? memberName(callee.node) : callee.isIdentifier() ? callee.node.name : undefined;
       if (name === undefined) return;
-      if (isMember && !memberNames.has(name) && !callRules.some((r) => r.target.names.includes(name))) {
+      if (isMember && !memberNames.has(name) && !callRules.some((r) => r.target.names.includes(name!))) {
         return;
       }
       const calleeValue = b.valueOf(callee);
+      // `import { request as nodeRequest } from 'http'`: the export's name is what rules list.
+      if (!isMember && calleeValue.k === 'module' && calleeValue.path.length === 1) name = calleeValue.path[0]!;
       const recvValue = isMember ? b.valueOf(callee.get('object') as NodePath) : undefined;
 
       // traced(fn[, opts])
@@ -130,12 +137,8 @@ export function analyzeProgram(program: NodePath<BT.Program>, rules: readonly Ru
           skip(p, [rule.id], matched);
           return;
         }
-        if (isMember && (callee.node as BT.MemberExpression).object.type === 'Super') {
-          skip(p, [rule.id], 'super calls are not wrapped');
-          return;
-        }
-        if (p.node.optional) {
-          skip(p, [rule.id], 'optional call `?.()` of the method itself is not wrapped');
+        if (p.node.optional && !(isMember && isPlainReceiver((callee.node as BT.MemberExpression).object))) {
+          skip(p, [rule.id], 'optional call `?.()` is only wrapped on a method of a plain receiver (`pool?.query?.()`)');
           return;
         }
         const calleeNode = callee.node as BT.Node;
@@ -181,7 +184,7 @@ export function analyzeProgram(program: NodePath<BT.Program>, rules: readonly Ru
           decorator: dec,
           rule,
           d: {
-            ...descriptor(p, rule.id, 'traced', opts?.name ?? memberSpanName(className, methodName), {
+            ...descriptor(p.get('key') as NodePath, rule.id, 'traced', opts?.name ?? memberSpanName(className, methodName), {
               type: opts?.type ?? rule.span.type,
               subtype: opts?.subtype ?? rule.span.subtype,
               action: opts?.action ?? rule.span.action,
@@ -331,7 +334,8 @@ function routeSite(p: NodePath<BT.CallExpression>, rule: RouteRule, name: string
       return base(url ?? null, method, [handler]);
     }
     case 'error-middleware': {
-      const handlers = args.filter((a) => a.isFunctionExpression() || a.isArrowFunctionExpression() || a.isIdentifier());
+      // Express tells error middleware apart by its four parameters; only those are wrapped.
+      const handlers = args.filter((a) => fourParams(a));
       if (handlers.length === 0) return '';
       return base(null, undefined, handlers);
     }
@@ -348,6 +352,20 @@ function routeSite(p: NodePath<BT.CallExpression>, rule: RouteRule, name: string
       return base(null, undefined, [fn]);
     }
   }
+}
+
+function fourParams(a: NodePath): boolean {
+  if (a.isFunctionExpression() || a.isArrowFunctionExpression()) return a.node.params.length === 4;
+  if (a.isIdentifier()) {
+    const binding = a.scope.getBinding(a.node.name);
+    const d = binding?.path;
+    if (d?.isFunctionDeclaration()) return d.node.params.length === 4;
+    if (binding?.constant && d?.isVariableDeclarator()) {
+      const init = d.node.init;
+      return !!init && (init.type === 'FunctionExpression' || init.type === 'ArrowFunctionExpression') && init.params.length === 4;
+    }
+  }
+  return false;
 }
 
 /** The path literal of `x.route('/p')` at the base of a `.get(h).post(h)` chain. */
@@ -386,7 +404,11 @@ function callName(rule: CallRule, p: NodePath<BT.CallExpression | BT.OptionalCal
 }
 
 function descriptor(p: NodePath, rule: string, handler: string, name: string | null, span: { type: string; subtype?: string | undefined; action?: string | undefined }): SiteDescriptor {
-  const loc = p.node.loc!.start;
+  // Like the TS front-end: a member call is located at the member name (`pool.query` → `query`), so
+  // chained registrations on one line get distinct locations.
+  const callee = (p.node.type === 'CallExpression' || p.node.type === 'OptionalCallExpression') ? p.node.callee : undefined;
+  const at = callee && (callee.type === 'MemberExpression' || callee.type === 'OptionalMemberExpression') ? callee.property : p.node;
+  const loc = (at.loc ?? p.node.loc)!.start;
   return {
     rule,
     handler,

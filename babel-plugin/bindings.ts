@@ -16,6 +16,9 @@ export type Value =
   | { readonly k: 'global'; readonly name: string }
   | { readonly k: 'local'; readonly what: string }
   | { readonly k: 'user'; readonly cls: string; readonly module: string | undefined }
+  /** From annotations: `pools: Pool[]` (array of), `getPool: () => Pool` (function returning). */
+  | { readonly k: 'array'; readonly of: Value }
+  | { readonly k: 'fn'; readonly returns: Value }
   | { readonly k: 'unknown'; readonly why: string };
 
 /** A library class as the catalogue names it: module specifier plus class (or interface) name. */
@@ -96,9 +99,12 @@ export class BindingAnalysis {
         return this.identifier(path as NodePath<BT.Identifier>, depth);
       case 'MemberExpression':
       case 'OptionalMemberExpression': {
+        const objPath = path.get('object') as NodePath;
         const name = memberName(node);
+        if (objPath.isThisExpression() && name !== undefined) return this.thisMember(objPath, name);
+        const obj = this.valueOf(objPath, depth);
+        if (obj.k === 'array' && (node as BT.MemberExpression).computed) return obj.of;
         if (name === undefined) return unknown('computed member name');
-        const obj = this.valueOf(path.get('object') as NodePath, depth);
         return this.member(obj, name);
       }
       case 'CallExpression':
@@ -141,8 +147,27 @@ export class BindingAnalysis {
           [this.valueOf(path.get('left') as NodePath, depth), this.valueOf(path.get('right') as NodePath, depth)],
           'the two sides of a logical expression differ',
         );
-      case 'ThisExpression':
+      case 'ThisExpression': {
+        // `this` in an instance method of a named class: an instance of that class (user rules).
+        const fn = path.findParent((q) => q.isFunction() && !q.isArrowFunctionExpression());
+        if (fn && (fn.isClassMethod() || fn.isClassPrivateMethod()) && !fn.node.static) {
+          const cls = fn.parentPath?.parentPath?.node;
+          if (cls && (cls.type === 'ClassDeclaration' || cls.type === 'ClassExpression') && cls.id) return { k: 'user', cls: cls.id.name, module: undefined };
+        }
         return unknown('`this` has no known type without a type checker');
+      }
+      case 'Super': {
+        // super.query() in a class that extends a library class (class MyPool extends Pool).
+        const cls = path.findParent((q) => q.isClass()) as NodePath<BT.Class> | null;
+        const superClass = cls?.get('superClass') as NodePath | undefined;
+        if (!superClass?.node) return unknown('super outside a derived class');
+        const v = this.valueOf(superClass, depth);
+        if (v.k === 'module') {
+          const ref = this.producers.constructs[key(v)];
+          if (ref) return instance(ref);
+        }
+        return unknown('the super class is not a library class the catalogue knows');
+      }
       case 'FunctionExpression':
       case 'ArrowFunctionExpression':
         return { k: 'local', what: 'function' };
@@ -265,8 +290,60 @@ export class BindingAnalysis {
     return unknown(`${name} is a parameter; its type is not known without a type checker`);
   }
 
+  /**
+   * `this.db` inside a class method: the class's own declaration of `db` — a constructor parameter
+   * property or class property with a type annotation naming a library class, or initialised with
+   * `new Pool()` — as tsc would type it. `this` in a nested non-arrow function is not followed.
+   */
+  private thisMember(thisPath: NodePath, name: string): Value {
+    const fn = thisPath.findParent((q) => q.isFunction() && !q.isArrowFunctionExpression());
+    const cls = fn && (fn.isClassMethod() || fn.isClassPrivateMethod()) ? (fn.parentPath?.parentPath as NodePath<BT.Class>) : undefined;
+    if (!cls) return unknown('`this` has no known type without a type checker');
+    for (const member of cls.get('body').get('body') as NodePath[]) {
+      if (member.isClassProperty() && !member.node.computed && member.node.key.type === 'Identifier' && member.node.key.name === name && !member.node.static) {
+        const ann = member.node.typeAnnotation;
+        if (ann && ann.type === 'TSTypeAnnotation') {
+          const v = this.typeAnnotation(member, ann.typeAnnotation);
+          if (v) return v;
+        }
+        const value = member.get('value') as NodePath;
+        if (value.node) return this.valueOf(value);
+      }
+      if (member.isClassMethod({ kind: 'constructor' })) {
+        for (const param of member.node.params) {
+          if (param.type !== 'TSParameterProperty') continue;
+          const id = param.parameter.type === 'AssignmentPattern' ? param.parameter.left : param.parameter;
+          if (id.type === 'Identifier' && id.name === name && id.typeAnnotation?.type === 'TSTypeAnnotation') {
+            const v = this.typeAnnotation(member, id.typeAnnotation.typeAnnotation);
+            if (v) return v;
+          }
+        }
+      }
+    }
+    return unknown(`this.${name} is not declared with a library type in the class`);
+  }
+
   /** `pool: Pool` / `pool: pg.Pool` where Pool/pg come from an import of the library. */
-  private typeAnnotation(at: NodePath, type: BT.Node): Value | undefined {
+  typeAnnotation(at: NodePath, type: BT.Node): Value | undefined {
+    if (type.type === 'TSArrayType') {
+      const of = this.typeAnnotation(at, type.elementType);
+      return of ? { k: 'array', of } : undefined;
+    }
+    if (type.type === 'TSFunctionType' && type.typeAnnotation?.type === 'TSTypeAnnotation') {
+      const returns = this.typeAnnotation(at, type.typeAnnotation.typeAnnotation);
+      return returns ? { k: 'fn', returns } : undefined;
+    }
+    if (type.type === 'TSTypeReference' && type.typeName.type === 'Identifier' && (type.typeName.name === 'Promise' || type.typeName.name === 'Array')) {
+      const arg = type.typeParameters?.params[0];
+      const of = arg ? this.typeAnnotation(at, arg) : undefined;
+      if (!of) return undefined;
+      return type.typeName.name === 'Promise' ? { k: 'promise', of } : { k: 'array', of };
+    }
+    if (type.type === 'TSUnionType') {
+      // `Pool | undefined | null`: the one library class, with the nullish members dropped.
+      const rest = type.types.filter((m) => m.type !== 'TSUndefinedKeyword' && m.type !== 'TSNullKeyword');
+      return rest.length === 1 ? this.typeAnnotation(at, rest[0]!) : undefined;
+    }
     if (type.type !== 'TSTypeReference') return undefined;
     const parts: string[] = [];
     let n: BT.Node = type.typeName;
@@ -276,7 +353,10 @@ export class BindingAnalysis {
     }
     if (n.type !== 'Identifier') return undefined;
     const binding = at.scope.getBinding(n.name);
-    if (!binding || binding.kind !== 'module') return undefined;
+    // `s: OrderService` naming a class of this module: an instance of a user class (user rules).
+    if (binding && parts.length === 0 && binding.path.isClassDeclaration()) return { k: 'user', cls: n.name, module: undefined };
+    // `import { type PoolClient }` gives a binding of kind 'unknown'; the import declaration is what counts.
+    if (!binding || !(binding.path.isImportSpecifier() || binding.path.isImportDefaultSpecifier() || binding.path.isImportNamespaceSpecifier())) return undefined;
     const importDecl = binding.path.parentPath?.node;
     if (!importDecl || importDecl.type !== 'ImportDeclaration') return undefined;
     const spec = binding.path.node as BT.Node;
@@ -289,7 +369,9 @@ export class BindingAnalysis {
     const cls = full[full.length - 1];
     if (!cls) return undefined;
     const ref = this.classByName(mod, cls);
-    return ref ? instance(ref) : undefined;
+    if (ref) return instance(ref);
+    // An imported class the catalogue does not know: the user's own (for user-declared rules).
+    return full.length === 1 && spec.type === 'ImportSpecifier' ? { k: 'user', cls, module: mod.startsWith('.') ? undefined : mod } : undefined;
   }
 
   private classByName(module: string, cls: string): ClassRef | undefined {
@@ -327,7 +409,8 @@ export class BindingAnalysis {
     if (obj.k === 'module') return this.moduleValue(obj.module, [...obj.path, name]);
     if (obj.k === 'instance') return unknown(`${obj.cls}.${name} is a property of a library object`);
     if (obj.k === 'global' && obj.name === 'globalThis') return { k: 'global', name };
-    if (obj.k === 'local') return { k: 'local', what: `${obj.what}.${name}` };
+    // A property of the user's own object can hold anything (`deps.pool`): not followed.
+    if (obj.k === 'local') return unknown(`it is the property ${name} of ${obj.what}; properties are not followed`);
     if (obj.k === 'user') return { k: 'local', what: `${obj.cls}.${name}` };
     return passUnknown(obj, 'object');
   }
@@ -367,7 +450,10 @@ export class BindingAnalysis {
         return 'promiseOf' in res.returns ? { k: 'promise', of: instance(res.returns.promiseOf) } : instance(res.returns);
       }
     }
+    const declared = this.declaredReturn(calleePath);
+    if (declared) return declared;
     const callee = this.valueOf(calleePath, depth);
+    if (callee.k === 'fn') return callee.returns;
     if (callee.k === 'module') {
       const cls = this.producers.calls[key(callee)];
       if (cls) return instance(cls);
@@ -376,6 +462,20 @@ export class BindingAnalysis {
     // What a local function returns is its declared/inferred type for tsc; Babel does not follow it.
     if (callee.k === 'local') return unknown(`it is the result of calling ${callee.what}; return values are not followed`);
     return passUnknown(callee, 'callee');
+  }
+
+  /** `getPool()` where `function getPool(): Pool` (or `declare function`, or a const arrow) declares its return type. */
+  private declaredReturn(calleePath: NodePath): Value | undefined {
+    if (!calleePath.isIdentifier()) return undefined;
+    const binding = calleePath.scope.getBinding(calleePath.node.name);
+    const d = binding?.path;
+    if (!d) return undefined;
+    let fn: BT.Node | null | undefined = d.node;
+    if (d.isVariableDeclarator() && binding.constant) fn = d.node.init;
+    if (!fn || !(fn.type === 'FunctionDeclaration' || fn.type === 'TSDeclareFunction' || fn.type === 'ArrowFunctionExpression' || fn.type === 'FunctionExpression')) return undefined;
+    const rt = fn.returnType;
+    if (!rt || rt.type !== 'TSTypeAnnotation') return undefined;
+    return this.typeAnnotation(d, rt.typeAnnotation);
   }
 
   private join(values: Value[], why: string): Value {
@@ -421,6 +521,10 @@ function sameValue(a: Value, b: Value): boolean {
       return true;
     case 'user':
       return b.k === 'user' && a.cls === b.cls && a.module === b.module;
+    case 'array':
+      return b.k === 'array' && sameValue(a.of, b.of);
+    case 'fn':
+      return b.k === 'fn' && sameValue(a.returns, b.returns);
     default:
       return false;
   }

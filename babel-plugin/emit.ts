@@ -3,18 +3,12 @@
 import type { NodePath, types as BabelTypes } from '@babel/core';
 import type * as BT from '@babel/types';
 import { ABI_BINDING, ABI_HELPERS, ABI_VERSION, SITES_BINDING, type SiteDescriptor } from '../rules/index.js';
-import { EMITTED, type Site } from './analyze.js';
+import { EMITTED, isPlainReceiver, type Site } from './analyze.js';
 
 /** Temp that holds a non-trivial receiver so it is evaluated exactly once. */
 export const RECV_BINDING = '__spanforge_r';
 
-/**
- * Whether a receiver expression may be written twice: identifiers and `this` read the same value
- * twice with nothing in between; anything else goes through the temp.
- */
-export function isPlainReceiver(node: BT.Node): boolean {
-  return node.type === 'Identifier' || node.type === 'ThisExpression';
-}
+export { isPlainReceiver };
 
 /** Whether a module reads like CommonJS (no import/export, uses require/module/exports). */
 export function looksCommonJs(program: BT.Program): boolean {
@@ -56,8 +50,22 @@ export function emitBabel(t: typeof BabelTypes, program: NodePath<BT.Program>, s
           if (!plain) needsTemp = true;
           const r = () => (plain ? t.cloneNode(recv) : t.identifier(RECV_BINDING));
           const fn = t.memberExpression(r(), prop, callee.computed);
-          const call = mark(t.callExpression(abi(ABI_HELPERS.call), [siteRef(i), r(), fn, ...args]));
-          if (callee.optional) {
+          // super.query(...): the method of the super class, called on this
+          const thisArg = recv.type === 'Super' ? t.thisExpression() : r();
+          const call = mark(t.callExpression(abi(ABI_HELPERS.call), [siteRef(i), thisArg, fn, ...args]));
+          if (node.optional) {
+            // recv?.m?.(args) / recv.m?.(args): a nullish receiver or method short-circuits before the
+            // arguments are evaluated; the method is read once, into the temp.
+            needsTemp = true;
+            const inner = t.conditionalExpression(
+              t.binaryExpression('==', t.assignmentExpression('=', t.identifier(RECV_BINDING), t.memberExpression(t.cloneNode(recv), prop, callee.computed)), t.nullLiteral()),
+              t.unaryExpression('void', t.numericLiteral(0)),
+              mark(t.callExpression(abi(ABI_HELPERS.call), [siteRef(i), thisArg, t.identifier(RECV_BINDING), ...args])),
+            );
+            out = callee.optional && recv.type !== 'Super'
+              ? t.conditionalExpression(t.binaryExpression('==', t.cloneNode(recv as BT.Expression), t.nullLiteral()), t.unaryExpression('void', t.numericLiteral(0)), inner)
+              : inner;
+          } else if (callee.optional) {
             // recv?.m(args): nullish receiver short-circuits before the arguments are evaluated.
             needsTemp = true;
             out = t.conditionalExpression(

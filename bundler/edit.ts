@@ -34,13 +34,19 @@ export function emitText(ms: MagicString, program: BT.Program, source: string, s
         if (callee.type === 'MemberExpression' || callee.type === 'OptionalMemberExpression') {
           const recv = callee.object as BT.Expression;
           const propText = callee.computed ? `[${source.slice(start(callee.property), end(callee.property))}]` : `.${source.slice(start(callee.property), end(callee.property))}`;
-          if (callee.optional) {
+          if (node.optional) {
+            needsTemp = true;
+            const r = recv.type === 'Super' ? 'this' : source.slice(start(recv), end(recv));
+            ms.prependRight(start(node), `(${callee.optional && recv.type !== 'Super' ? `${r} == null ? void 0 : ` : ''}(${RECV_BINDING} = `);
+            ms.overwrite(end(callee), argsOpen, `) == null ? void 0 : ${abi(ABI_HELPERS.call)}(${site(i)}, ${r}, ${RECV_BINDING}${args.length ? ', ' : ''}`);
+            ms.appendLeft(end(node), ')');
+          } else if (callee.optional) {
             needsTemp = true;
             ms.prependRight(start(node), `((${RECV_BINDING} = `);
             ms.overwrite(end(recv), argsOpen, `) == null ? void 0 : ${abi(ABI_HELPERS.call)}(${site(i)}, ${RECV_BINDING}, ${RECV_BINDING}${propText}${args.length ? ', ' : ''}`);
             ms.appendLeft(end(node), ')');
           } else if (isPlainReceiver(recv)) {
-            const r = source.slice(start(recv), end(recv));
+            const r = recv.type === 'Super' ? 'this' : source.slice(start(recv), end(recv));
             ms.prependRight(start(node), `${abi(ABI_HELPERS.call)}(${site(i)}, ${r}, `);
             open('');
           } else {

@@ -55,7 +55,7 @@ test('emitted code keeps this, return values, thrown values and argument order (
   assert.ok(out.code.includes('const __spanforge = require('), out.code);
   // (arg('recv'), pool).query(...) goes through the temp, so the receiver expression runs once
   assert.ok(out.code.includes('(__spanforge_r = (arg(\'recv\'), pool), __spanforge.call(__spanforge_sites[1], __spanforge_r, __spanforge_r.query'), out.code);
-  assert.deepEqual(out.report?.sites.map((s) => [s.rule, s.line, s.column]), [['pg.query', 6, 24], ['pg.query', 6, 70], ['pg.query', 6, 133]]);
+  assert.deepEqual(out.report?.sites.map((s) => [s.rule, s.line, s.column]), [['pg.query', 6, 29], ['pg.query', 6, 90], ['pg.query', 6, 138]]);
   const m = { exports: {} as Record<string, unknown> };
   // eslint-disable-next-line no-new-func
   new Function('module', 'exports', 'require', out.code)(m, m.exports, require);

@@ -1,0 +1,72 @@
+// Parity with the TypeScript front-end: every fixtures/transform/<case>/input.ts goes through the Babel
+// plugin, and its instrumented-site list must equal the one in the transformer's expected output.js,
+// except for the differences listed (with their reason) in fixtures/babel/parity.json (docs/babel.md).
+import assert from 'node:assert/strict';
+import { parseSync, traverse } from '@babel/core';
+import { existsSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { test } from 'node:test';
+import { babel, cases, root } from './_fixtures.js';
+import type { SiteDescriptor } from '../../rules/index.js';
+
+interface Expected {
+  /** sites only the TS front-end instruments ("rule@line:column"), with the reason */
+  onlyTs?: Record<string, string>;
+  onlyBabel?: Record<string, string>;
+  /** fields that differ for a site ("rule@line:column.field"), with the reason */
+  fieldsDiffer?: Record<string, string>;
+}
+
+const parity = JSON.parse(readFileSync(join(root, 'fixtures', 'babel', 'parity.json'), 'utf8')) as Record<string, Expected>;
+
+/** The site table of an emitted module: the array literal passed to __spanforge.sites(version, file, [...]). */
+function sitesOf(code: string): SiteDescriptor[] {
+  const ast = parseSync(code, { configFile: false, babelrc: false, sourceType: 'unambiguous' })!;
+  let out: SiteDescriptor[] = [];
+  traverse(ast, {
+    CallExpression(p) {
+      const c = p.node.callee;
+      if (c.type === 'MemberExpression' && c.object.type === 'Identifier' && c.object.name === '__spanforge' && c.property.type === 'Identifier' && c.property.name === 'sites') {
+        const list = p.get('arguments')[2]!;
+        const v = list.evaluate();
+        assert.ok(v.confident, 'the site table is a literal');
+        out = v.value as SiteDescriptor[];
+        p.stop();
+      }
+    },
+  });
+  return out;
+}
+
+const key = (s: SiteDescriptor) => `${s.rule}@${s.line}:${s.column}`;
+const FIELDS = ['handler', 'name', 'type', 'subtype', 'action', 'method', 'function'] as const;
+
+const all = cases('fixtures/transform');
+test('the transformer fixtures are there', () => {
+  assert.ok(all.length > 0, 'fixtures/transform has no cases');
+});
+
+for (const c of all) {
+  const outputFile = join(c.dir, 'output.js');
+  test(`parity: fixtures/transform/${c.name}`, (t) => {
+    if (!existsSync(outputFile)) return t.skip('no expected output.js from the transformer yet');
+    const tsSites = sitesOf(readFileSync(outputFile, 'utf8'));
+    const plugin = (c.options.plugin ?? {}) as Record<string, unknown>;
+    const b = babel({ ...c, options: plugin });
+    const babelSites = b.report?.sites ?? [];
+    const exp = parity[c.name] ?? {};
+    const tsKeys = new Map(tsSites.map((s) => [key(s), s]));
+    const babelKeys = new Map(babelSites.map((s) => [key(s), s]));
+    const onlyTs = [...tsKeys.keys()].filter((k) => !babelKeys.has(k)).sort();
+    const onlyBabel = [...babelKeys.keys()].filter((k) => !tsKeys.has(k)).sort();
+    assert.deepEqual(onlyTs, Object.keys(exp.onlyTs ?? {}).sort(), 'sites only tsc instruments (document them in fixtures/babel/parity.json)');
+    assert.deepEqual(onlyBabel, Object.keys(exp.onlyBabel ?? {}).sort(), 'sites only Babel instruments');
+    const differ: string[] = [];
+    for (const [k, s] of tsKeys) {
+      const bs = babelKeys.get(k);
+      if (!bs) continue;
+      for (const f of FIELDS) if (JSON.stringify(s[f]) !== JSON.stringify(bs[f])) differ.push(`${k}.${f}: tsc ${JSON.stringify(s[f])}, babel ${JSON.stringify(bs[f])}`);
+    }
+    assert.deepEqual(differ.map((d) => d.split(':').slice(0, 2).join(':')).sort(), Object.keys(exp.fieldsDiffer ?? {}).sort(), differ.join('\n'));
+  });
+}
