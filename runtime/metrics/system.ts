@@ -82,37 +82,62 @@ interface CgroupMemory {
   limit: KernelFile;
 }
 
-// cgroup v1 "no limit" is a huge page-aligned number (0x7ffffffffffff000 on x86-64); anything at or
-// above this is treated as unlimited, as the Elastic spec asks ("do not send the limit").
-const CGROUP_V1_UNLIMITED = 0x7ffffffffffff000 - 1;
+/** Where the memory usage and limit files of this process's cgroup are. */
+export interface CgroupMemoryPaths {
+  usagePath: string;
+  limitPath: string;
+}
 
-function findCgroupMemory(): CgroupMemory | undefined {
-  const self = readSmall('/proc/self/cgroup');
-  if (self === undefined) return undefined;
-  for (const line of self.split('\n')) {
-    // v2: "0::/path"; v1: "N:memory:/path" (the controller list may hold several, comma-separated).
+/**
+ * Finds the memory cgroup files from the text of /proc/self/cgroup: v2 "0::/path" → memory.current
+ * and memory.max; v1 "N:…memory…:/path" → memory.usage_in_bytes and memory.limit_in_bytes. Inside a
+ * container the listed path is often the host's and not mounted, so the mount root is tried next
+ * (the Elastic spec's default). undefined when no memory controller is found.
+ */
+export function findCgroupMemory(procSelfCgroup: string | undefined, root = '/sys/fs/cgroup'): CgroupMemoryPaths | undefined {
+  if (procSelfCgroup === undefined) return undefined;
+  for (const line of procSelfCgroup.split('\n')) {
     const m = /^\d+:([^:]*):(.*)$/.exec(line);
     if (m === null) continue;
     const controllers = m[1]!;
     const path = m[2]!;
+    const sub = path === '/' ? '' : path;
     if (controllers === '') {
-      for (const dir of [`/sys/fs/cgroup${path === '/' ? '' : path}`, '/sys/fs/cgroup']) {
+      for (const dir of [`${root}${sub}`, root]) {
         if (readSmall(`${dir}/memory.current`) !== undefined) {
-          return { usage: new KernelFile(`${dir}/memory.current`), limit: new KernelFile(`${dir}/memory.max`) };
+          return { usagePath: `${dir}/memory.current`, limitPath: `${dir}/memory.max` };
         }
       }
     } else if (controllers.split(',').includes('memory')) {
-      for (const dir of [`/sys/fs/cgroup/memory${path === '/' ? '' : path}`, '/sys/fs/cgroup/memory']) {
+      for (const dir of [`${root}/memory${sub}`, `${root}/memory`]) {
         if (readSmall(`${dir}/memory.usage_in_bytes`) !== undefined) {
-          return {
-            usage: new KernelFile(`${dir}/memory.usage_in_bytes`),
-            limit: new KernelFile(`${dir}/memory.limit_in_bytes`),
-          };
+          return { usagePath: `${dir}/memory.usage_in_bytes`, limitPath: `${dir}/memory.limit_in_bytes` };
         }
       }
     }
   }
   return undefined;
+}
+
+// cgroup v1 "no limit" is a huge page-aligned number (0x7ffffffffffff000 on x86-64); anything at or
+// above this is treated as unlimited, as the Elastic spec asks ("do not send the limit").
+const CGROUP_V1_UNLIMITED = 0x7ffffffffffff000 - 1;
+
+/**
+ * The cgroup samples from the two files' text. The limit is left out when unlimited: v2 writes "max"
+ * (not a number), v1 a huge page-aligned number.
+ */
+export function cgroupMemorySamples(out: Samples, usageText: string | undefined, limitText: string | undefined): void {
+  const usage = parseCount(usageText);
+  if (usage >= 0) out.set('system.process.cgroup.memory.mem.usage.bytes', usage);
+  const limit = parseCount(limitText);
+  if (limit > 0 && limit < CGROUP_V1_UNLIMITED) out.set('system.process.cgroup.memory.mem.limit.bytes', limit);
+}
+
+/** A file holding one decimal count; NaN for anything else ("max", empty, missing). */
+function parseCount(text: string | undefined): number {
+  const t = text?.trim();
+  return t !== undefined && /^\d+$/.test(t) ? Number(t) : NaN;
 }
 
 /** Samples by metric name; the caller filters names and non-finite values. */
@@ -137,7 +162,8 @@ export class SystemCollector {
     this.lastSys = systemCpuTimes(this.procStat);
     this.lastProc = process.cpuUsage();
     this.lastWallUs = nowUs();
-    this.cgroup = this.linux ? findCgroupMemory() : undefined;
+    const cg = this.linux ? findCgroupMemory(readSmall('/proc/self/cgroup')) : undefined;
+    this.cgroup = cg && { usage: new KernelFile(cg.usagePath), limit: new KernelFile(cg.limitPath) };
   }
 
   collect(out: Samples, mem: NodeJS.MemoryUsage): void {
@@ -183,12 +209,7 @@ export class SystemCollector {
     }
     out.set('system.process.memory.rss.bytes', mem.rss);
 
-    if (this.cgroup !== undefined) {
-      const usage = Number(this.cgroup.usage.read()?.trim());
-      if (usage >= 0) out.set('system.process.cgroup.memory.mem.usage.bytes', usage);
-      const limit = Number(this.cgroup.limit.read()?.trim()); // "max" (v2 unlimited) → NaN
-      if (limit > 0 && limit < CGROUP_V1_UNLIMITED) out.set('system.process.cgroup.memory.mem.limit.bytes', limit);
-    }
+    if (this.cgroup !== undefined) cgroupMemorySamples(out, this.cgroup.usage.read(), this.cgroup.limit.read());
   }
 
   /** Closes the kept-open files. */
