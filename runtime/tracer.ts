@@ -129,7 +129,15 @@ export class TransactionImpl implements Transaction {
     if (this.ended || !req || typeof req !== 'object') return;
     const cfg = this._host.config;
     const rawUrl = typeof req.url === 'string' ? req.url : '/';
-    const path = rawUrl.split('?')[0]!;
+    let path = rawUrl.split('?')[0]!;
+    // Absolute-form request targets (sent to proxies): "http://host/path?q" → "/path".
+    if (/^[a-z][a-z0-9+.-]*:\/\//i.test(path)) {
+      try {
+        path = new URL(path).pathname;
+      } catch {
+        // keep it as received
+      }
+    }
     if (this._host.ignoreUrlRes.length && matchesAny(path, this._host.ignoreUrlRes)) this.ignored = true;
     const headers = req.headers ?? {};
     const hostHeader = typeof headers.host === 'string' ? headers.host : undefined;
@@ -141,7 +149,8 @@ export class TransactionImpl implements Transaction {
     if (q >= 0) url.search = truncate(rawUrl.slice(q));
     if (hostHeader) {
       try {
-        const u = new URL(rawUrl, `${protocol}//${hostHeader}`);
+        // Origin-form targets are appended to the origin, so "//x/y" stays a path and never becomes a host.
+        const u = rawUrl.startsWith('/') ? new URL(`${protocol}//${hostHeader}${rawUrl}`) : new URL(rawUrl, `${protocol}//${hostHeader}`);
         url.hostname = truncate(u.hostname);
         if (u.port) url.port = truncate(u.port);
         url.full = truncate(u.href);

@@ -348,3 +348,18 @@ test('inactive agent: everything is a no-op that never throws', async () => {
   await api.flush();
   assert.deepEqual(transport.events, []);
 });
+
+test('request URLs: absolute-form targets and a leading "//" keep pathname and host right', () => isolated(() => {
+  const a = startTransaction('a', 'request');
+  a.setRequestContext({ method: 'GET', url: 'http://proxy.example:8080/p/q?x=1', headers: { host: 'proxy.example:8080' } });
+  a.end();
+  const b = startTransaction('b', 'request');
+  b.setRequestContext({ method: 'GET', url: '//evil.example/x', headers: { host: 'shop.local' } });
+  b.end();
+  validateAll();
+  const [ta, tb] = transport.of('transaction');
+  assert.equal(ta!.context.request.url.pathname, '/p/q');
+  assert.equal(ta!.context.request.url.full, 'http://proxy.example:8080/p/q?x=1');
+  assert.equal(tb!.context.request.url.hostname, 'shop.local', 'a protocol-relative path must not change the host');
+  assert.equal(tb!.context.request.url.full, 'http://shop.local//evil.example/x');
+}));
