@@ -6,7 +6,7 @@
 import { readFileSync } from 'node:fs';
 import { PassThrough, type Transform } from 'node:stream';
 import { constants as zlibConstants, createGzip } from 'node:zlib';
-import { Pool, buildConnector, type Dispatcher } from 'undici';
+import type { Dispatcher, Pool, buildConnector } from 'undici';
 import type { IntakeEvent, Logger, Transport, TransportOptions, TransportStats } from '../types.js';
 import { Fifo } from './fifo.js';
 import { backoffDelayMs, isLoopbackHost, parseErrorBody, parseServerVersion } from './wire.js';
@@ -100,7 +100,10 @@ export class HttpTransport implements Transport {
   private readonly backoffUnitMs: number;
   private readonly flushTimeout: number;
   private readonly metadata: () => Record<string, unknown>;
-  private readonly pool: Pool | undefined;
+  /** undici is loaded on first use (it takes tens of ms to load): not on the app's start path. */
+  private pool: Pool | undefined;
+  private poolState: 'idle' | 'loading' | 'ready' | 'failed' = 'idle';
+  private connectOptions: buildConnector.BuildOptions | undefined;
 
   // Events accepted by send() and not yet encoded.
   private readonly pending = new Fifo<IntakeEvent>(1024);
@@ -201,11 +204,50 @@ export class HttpTransport implements Transport {
     // socket: against a server that silently drops SYNs, this bound is how long exit can be delayed.
     // 5 s leaves ample room for a TLS handshake over a slow link.
     const connectTimeout = this.serverTimeout > 0 ? Math.min(this.serverTimeout, CONNECT_TIMEOUT) : CONNECT_TIMEOUT;
-    const connector = buildConnector({
+    this.connectOptions = {
       rejectUnauthorized: opts.verifyServerCert !== false,
       ...(ca ? { ca } : {}),
       timeout: connectTimeout,
-    });
+    };
+  }
+
+  /** True once the undici Pool exists; otherwise starts loading undici and pumps when it is there. */
+  private ensurePool(): boolean {
+    if (this.poolState === 'ready') return true;
+    if (this.poolState !== 'idle' || this.connectOptions === undefined) return false;
+    this.poolState = 'loading';
+    import('undici').then(
+      (undici) => {
+        if (this.destroyed) return;
+        try {
+          this.pool = this.createPool(undici.Pool, undici.buildConnector, this.connectOptions as buildConnector.BuildOptions);
+          this.poolState = 'ready';
+        } catch (err) {
+          this.poolFailed(err);
+          return;
+        }
+        this.pump();
+      },
+      (err: unknown) => this.poolFailed(err),
+    );
+    return false;
+  }
+
+  private poolFailed(err: unknown): void {
+    this.poolState = 'failed';
+    this.safeLog('error', `spanforge: cannot load undici, events will be dropped: ${(err as Error)?.message}`);
+    this.drop('invalid_config', this.pending.length + this.encodedLive);
+    this.pending.clear();
+    this.encoded.clear();
+    this.encodedSizes.clear();
+    this.encodedLive = 0;
+    this.encodedBytes = 0;
+    this.processedSeq = this.acceptedSeq;
+    this.checkWaiters();
+  }
+
+  private createPool(PoolCtor: typeof Pool, build: typeof buildConnector, connectOptions: buildConnector.BuildOptions): Pool {
+    const connector = build(connectOptions);
     // undici re-refs a socket while a request runs; the agent must never keep the process alive,
     // so its sockets stay unref'd for good. An awaited flush() holds a ref'd timer instead.
     // (undici's connector returns the socket synchronously: unref it before it even connects, so a
@@ -220,7 +262,7 @@ export class HttpTransport implements Transport {
       return socket as undefined;
     };
     // Two connections: the long streaming POST on one, GET / on the other.
-    this.pool = new Pool(this.origin, {
+    const pool = new PoolCtor(this.origin, {
       connections: 2,
       pipelining: 1,
       connect: unrefConnector,
@@ -228,7 +270,8 @@ export class HttpTransport implements Transport {
       bodyTimeout: 0,
       keepAliveTimeout: 4_000,
     });
-    this.pool.on('connectionError', noop);
+    pool.on('connectionError', noop);
+    return pool;
   }
 
   // ------------------------------------------------------------------------------------------
@@ -402,7 +445,7 @@ export class HttpTransport implements Transport {
         if (req === undefined) {
           this.skipTombstones();
           if (this.encodedLive === 0 || this.backoffTimer !== undefined) break;
-          if (!this.startRequest()) break;
+          if (!this.ensurePool() || !this.startRequest()) break;
           continue;
         }
         if (req.ended || req.blocked) break;
