@@ -1,6 +1,6 @@
 // Node.js runtime metrics: active handles/requests, event-loop delay, heap and external memory, GC per kind.
-import { constants, monitorEventLoopDelay, PerformanceObserver } from 'node:perf_hooks';
-import type { IntervalHistogram, PerformanceEntry } from 'node:perf_hooks';
+import { constants, monitorEventLoopDelay, performance, PerformanceObserver } from 'node:perf_hooks';
+import type { EventLoopUtilization, IntervalHistogram, PerformanceEntry } from 'node:perf_hooks';
 import type { Samples } from './system.js';
 
 // Elastic samples the loop at 10 ms and reports mean minus the resolution: the histogram's timer
@@ -60,6 +60,7 @@ export function activeHandlesAndRequests(): { handles: number; requests: number 
 /** Event-loop delay monitor and GC observer; both are released by stop(). */
 export class RuntimeCollector {
   private loop: IntervalHistogram | undefined;
+  private lastElu: EventLoopUtilization = performance.eventLoopUtilization();
   private gcObserver: PerformanceObserver | undefined;
   /** GC since the last collect(), by kind. */
   private gc: Record<GcKind, GcTotals> = freshGc();
@@ -99,11 +100,21 @@ export class RuntimeCollector {
       out.set('nodejs.requests.active', requests);
     }
     if (this.loop !== undefined) {
-      // mean is NaN before the first sample (an interval shorter than the resolution).
-      const mean = this.loop.count > 0 ? this.loop.mean / 1e6 : LOOP_RESOLUTION_MS;
-      out.set('nodejs.eventloop.delay.avg.ms', Math.max(0, mean - LOOP_RESOLUTION_MS));
-      this.loop.reset();
+      // Each sample is the time between two ticks of the monitor's 10 ms timer, so the resolution
+      // is subtracted from the mean (Elastic's formula) and from the tail figures alike. Before the
+      // first sample (a round shorter than the resolution) there is no delay to report: 0.
+      const h = this.loop;
+      const has = h.count > 0;
+      const ms = (ns: number) => Math.max(0, ns / 1e6 - LOOP_RESOLUTION_MS);
+      out.set('nodejs.eventloop.delay.avg.ms', has ? ms(h.mean) : 0);
+      out.set('nodejs.eventloop.delay.p99.ms', has ? ms(h.percentile(99)) : 0);
+      out.set('nodejs.eventloop.delay.max.ms', has ? ms(h.max) : 0);
+      h.reset();
     }
+    // Share of the round's wall time the loop spent running callbacks rather than waiting for I/O.
+    const now = performance.eventLoopUtilization();
+    out.set('nodejs.eventloop.utilization', performance.eventLoopUtilization(now, this.lastElu).utilization);
+    this.lastElu = now;
     out.set('nodejs.memory.heap.allocated.bytes', mem.heapTotal);
     out.set('nodejs.memory.heap.used.bytes', mem.heapUsed);
     out.set('nodejs.memory.external.bytes', mem.external);

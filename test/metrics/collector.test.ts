@@ -100,6 +100,10 @@ test('collector in a busy process: plausible CPU, memory, handles, loop delay an
     assert.ok(v(m, 'nodejs.memory.heap.used.bytes') <= v(m, 'nodejs.memory.heap.allocated.bytes'));
     assert.ok(v(m, 'nodejs.memory.heap.used.bytes') > 1e6);
     assert.ok(v(m, 'nodejs.eventloop.delay.avg.ms') >= 0);
+    assert.ok(v(m, 'nodejs.eventloop.delay.p99.ms') >= v(m, 'nodejs.eventloop.delay.avg.ms') - 1e-9);
+    assert.ok(v(m, 'nodejs.eventloop.delay.max.ms') >= v(m, 'nodejs.eventloop.delay.p99.ms') - 1e-9);
+    const elu = v(m, 'nodejs.eventloop.utilization');
+    assert.ok(elu >= 0 && elu <= 1, `utilization ${elu}`);
     assert.ok(Number.isInteger(v(m, 'nodejs.handles.active')) && Number.isInteger(v(m, 'nodejs.requests.active')));
   }
 
@@ -131,6 +135,13 @@ test('collector in a busy process: plausible CPU, memory, handles, loop delay an
   // 20 ms slices block a 10 ms loop monitor: delay clearly above zero while busy.
   const busyDelay = median(system('busy').map((m) => v(m, 'nodejs.eventloop.delay.avg.ms')));
   assert.ok(busyDelay > 1 && busyDelay < 2000, `busy loop delay ${busyDelay} ms`);
+
+  // The loop ran callbacks nearly all the time while busy, and hardly at all while idle; wall-time
+  // shares, so they hold however little CPU the machine gives the process.
+  const busyElu = median(system('busy').map((m) => v(m, 'nodejs.eventloop.utilization')));
+  const idleElu = median(system('idle').map((m) => v(m, 'nodejs.eventloop.utilization')));
+  assert.ok(busyElu > 0.8, `busy utilization ${busyElu}`);
+  assert.ok(idleElu < 0.3, `idle utilization ${idleElu}`);
 
   // Resources phase: 3 listening servers and a 64 MiB buffer.
   const res = system('resources').at(-1)!;
