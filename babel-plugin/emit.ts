@@ -10,13 +10,17 @@ export const RECV_BINDING = '__spanforge_r';
 
 export { isPlainReceiver };
 
-/** Whether a module reads like CommonJS (no import/export, uses require/module/exports). */
-export function looksCommonJs(program: BT.Program): boolean {
-  if (program.sourceType === 'script') return true;
-  for (const s of program.body) {
+/**
+ * Whether the runtime is to be required (CommonJS) rather than imported: `.cjs`, a script, or a module
+ * without import/export that uses require/module/exports. Everything else gets an import declaration.
+ */
+export function looksCommonJs(program: NodePath<BT.Program>, filename: string): boolean {
+  if (/\.c[jt]s$/.test(filename) || program.node.sourceType === 'script') return true;
+  if (/\.m[jt]s$/.test(filename)) return false;
+  for (const s of program.node.body) {
     if (s.type === 'ImportDeclaration' || s.type.startsWith('Export')) return false;
   }
-  return true;
+  return program.scope.hasGlobal('require') || program.scope.hasGlobal('module') || program.scope.hasGlobal('exports');
 }
 
 /** The site table entries in emission order (index = position in the table). */
@@ -25,7 +29,7 @@ export function descriptors(sites: readonly Site[]): SiteDescriptor[] {
 }
 
 /** Applies the edits to the AST. `sites` must be in traversal (pre-)order; they are applied inner first. */
-export function emitBabel(t: typeof BabelTypes, program: NodePath<BT.Program>, sites: readonly Site[], file: string, runtimeModule: string): void {
+export function emitBabel(t: typeof BabelTypes, program: NodePath<BT.Program>, sites: readonly Site[], file: string, runtimeModule: string, cjs: boolean): void {
   if (sites.length === 0) return;
   const abi = (helper: string) => t.memberExpression(t.identifier(ABI_BINDING), t.identifier(helper));
   const siteRef = (i: number) => t.memberExpression(t.identifier(SITES_BINDING), t.numericLiteral(i), true);
@@ -104,7 +108,7 @@ export function emitBabel(t: typeof BabelTypes, program: NodePath<BT.Program>, s
     t.valueToNode(descriptors(sites)),
   ]);
   const header: BT.Statement[] = [];
-  if (looksCommonJs(program.node)) {
+  if (cjs) {
     header.push(t.variableDeclaration('const', [t.variableDeclarator(t.identifier(ABI_BINDING), t.callExpression(t.identifier('require'), [t.stringLiteral(runtimeModule)]))]));
   } else {
     header.push(t.importDeclaration([t.importNamespaceSpecifier(t.identifier(ABI_BINDING))], t.stringLiteral(runtimeModule)));

@@ -5,7 +5,7 @@ import type * as BT from '@babel/types';
 import { relative, sep } from 'node:path';
 import { isIncluded, resolveOptions, ABI_BINDING, type ResolvedOptions } from '../rules/index.js';
 import { analyzeProgram, type Analysis } from './analyze.js';
-import { emitBabel } from './emit.js';
+import { emitBabel, looksCommonJs } from './emit.js';
 import { PRODUCERS } from './producers.js';
 import { ReportCollector } from './report.js';
 
@@ -64,7 +64,7 @@ export default function spanforgeBabelPlugin(api: ConfigAPI & { types: typeof Ba
           const rel = projectPath(root, filename);
           const analysis = analyzeFile(program, opts, rel, state.file.code);
           if (!analysis) return;
-          emitBabel(t, program, analysis.sites, rel, opts.runtimeModule);
+          emitBabel(t, program, analysis.sites, rel, opts.runtimeModule, looksCommonJs(program, filename));
           const c = collectorFor(opts);
           c.add({ file: rel, sites: analysis.sites.map((s) => s.d), skipped: analysis.skipped });
           if (opts.report) c.write(opts.report);

@@ -4,7 +4,7 @@ import MagicString from 'magic-string';
 import type * as BT from '@babel/types';
 import { ABI_BINDING, ABI_HELPERS, ABI_VERSION, SITES_BINDING } from '../rules/index.js';
 import type { Site } from '../babel-plugin/analyze.js';
-import { descriptors, isPlainReceiver, looksCommonJs, RECV_BINDING } from '../babel-plugin/emit.js';
+import { descriptors, isPlainReceiver, RECV_BINDING } from '../babel-plugin/emit.js';
 
 const start = (n: BT.Node): number => n.start!;
 const end = (n: BT.Node): number => n.end!;
@@ -14,7 +14,7 @@ const end = (n: BT.Node): number => n.end!;
  * suffixes to the left), so an outer site's overwritten gaps never swallow an inner site's edits;
  * sites are applied inner first so that at a shared position the outer text ends up outside.
  */
-export function emitText(ms: MagicString, program: BT.Program, source: string, sites: readonly Site[], file: string, runtimeModule: string, interpreterEnd: number): void {
+export function emitText(ms: MagicString, program: BT.Program, source: string, sites: readonly Site[], file: string, runtimeModule: string, interpreterEnd: number, cjs: boolean): void {
   if (sites.length === 0) return;
   const abi = (h: string) => `${ABI_BINDING}.${h}`;
   const site = (i: number) => `${SITES_BINDING}[${i}]`;
@@ -90,7 +90,7 @@ export function emitText(ms: MagicString, program: BT.Program, source: string, s
     }
   }
   const table = `${abi(ABI_HELPERS.sites)}(${ABI_VERSION}, ${JSON.stringify(file)}, ${JSON.stringify(descriptors(sites))});`;
-  const importLine = looksCommonJs(program)
+  const importLine = cjs
     ? `const ${ABI_BINDING} = require(${JSON.stringify(runtimeModule)});`
     : `import * as ${ABI_BINDING} from ${JSON.stringify(runtimeModule)};`;
   // One line, after any hashbang and directive prologue, so user line numbers do not move.

@@ -10,6 +10,7 @@ import { ReportCollector } from '../babel-plugin/report.js';
 import type { SkippedSite } from '../babel-plugin/analyze.js';
 import type { SiteDescriptor } from '../rules/index.js';
 import { emitText } from './edit.js';
+import { looksCommonJs } from '../babel-plugin/emit.js';
 
 export type { SpanforgeOptions } from '../rules/index.js';
 
@@ -78,7 +79,7 @@ export function instrumentCode(code: string, id: string, relPath: string, opts: 
   if (!analysis || (analysis.sites.length === 0 && analysis.skipped.length === 0)) return null;
   const ms = new MagicString(code);
   const interpreterEnd = ast.program.interpreter ? ast.program.interpreter.end ?? 0 : 0;
-  emitText(ms, ast.program, code, analysis.sites, relPath, opts.runtimeModule, interpreterEnd);
+  emitText(ms, ast.program, code, analysis.sites, relPath, opts.runtimeModule, interpreterEnd, looksCommonJs(programPath, id));
   return {
     code: ms.toString(),
     map: ms.generateMap({ source: id, file: id, includeContent: true, hires: 'boundary' }),

@@ -3,6 +3,7 @@
 import assert from 'node:assert/strict';
 import { transformSync } from '@babel/core';
 import { test } from 'node:test';
+import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import plugin from '../../babel-plugin/index.js';
 import { SpanforgeOptionsError } from '../../rules/index.js';
@@ -64,4 +65,27 @@ test('emitted code keeps this, return values, thrown values and argument order (
   assert.deepEqual(m.exports.order, ['SELECT 1', 2, 'call', 'recv', 'SELECT 2', 'call']);
   const fail = m.exports.fail as () => unknown;
   assert.throws(fail, (e: unknown) => e instanceof TypeError && e.message === 'bad sql');
+});
+
+test('plugins: ["spanforge/babel"] resolves to the built plugin through the package exports', (t) => {
+  const dist = join(root, 'dist', 'cjs', 'babel-plugin', 'index.js');
+  if (!existsSync(dist)) {
+    if (process.env.CI) assert.fail(`${dist} is missing: npm test builds it first (npm run build)`);
+    return t.skip('dist/ is not built (npm run build); `npm test` builds it first');
+  }
+  assert.equal(require.resolve('spanforge/babel', { paths: [root] }), dist);
+  const out = transformSync("export const r = fetch('http://x/');\n", { filename: join(root, 'src', 'a.js'), cwd: root, configFile: false, babelrc: false, plugins: [['spanforge/babel', { summary: false }]] })!.code!;
+  assert.ok(out.startsWith('import * as __spanforge from "spanforge/runtime";'), out);
+  assert.ok(out.includes('__spanforge.call(__spanforge_sites[0], undefined, fetch, \'http://x/\')'), out);
+});
+
+test('the runtime is imported in ES modules and required in CommonJS ones', () => {
+  const form = (input: string, name: string) => babel({ inputFile: join(root, 'fixtures', 'babel', name), input, options: {} }).code.split('\n')[0];
+  // The helper parses with sourceType "unambiguous": no import/export makes a script, hence require.
+  assert.equal(form("fetch('http://x/');\n", 'a.js'), 'const __spanforge = require("spanforge/runtime");');
+  const asModule = transformSync("fetch('http://x/');\n", { filename: join(root, 'a.js'), configFile: false, babelrc: false, sourceType: 'module', plugins: [[plugin, { summary: false }]] })!.code!;
+  assert.equal(asModule.split('\n')[0], 'import * as __spanforge from "spanforge/runtime";');
+  assert.equal(form("fetch('http://x/');\nmodule.exports = {};\n", 'b.js'), 'const __spanforge = require("spanforge/runtime");');
+  assert.equal(form("fetch('http://x/');\n", 'c.cjs'), 'const __spanforge = require("spanforge/runtime");');
+  assert.equal(form("import x from 'y';\nfetch(x);\n", 'd.js'), 'import * as __spanforge from "spanforge/runtime";');
 });
