@@ -2,7 +2,7 @@
 // instrumented calls (pg, fetch, undici, http, user rules), route handlers, traced bodies and functions.
 // Contract (names, site shape, version) is rules/abi.ts; a test pins that the two agree.
 import { subscribe } from 'node:diagnostics_channel';
-import { abiCore, type AbiCore, type Holder } from './abi-core.js';
+import { abiCore, setAbiCore as installCore, type AbiCore, type Holder } from './abi-core.js';
 import type { CodeLocation, Span, Transaction } from './types.js';
 
 /** Bumped on any incompatible change of the helpers or of the site shape. */
@@ -732,5 +732,12 @@ export function sqlSummary(sql: string): string {
   return `${verb} ${m[1]!.replace(/["`]/g, '')}`;
 }
 
-export { setAbiCore } from './abi-core.js';
+/**
+ * Installs the core the helpers use (the agent does this when it starts; tests install a recorder).
+ * A local function, not a re-export: TS compiles re-exports to accessor properties on `exports`, which
+ * made every `__spanforge.call` lookup several times slower (bench/abi-hotpath.mjs).
+ */
+export function setAbiCore(core: AbiCore | undefined): void {
+  installCore(core);
+}
 export type { AbiCore } from './abi-core.js';
