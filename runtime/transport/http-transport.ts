@@ -617,7 +617,9 @@ export class HttpTransport implements Transport {
         this.safeLog('info', `spanforge: APM Server accepts events again after ${this.consecutiveFailures} failed request(s)`);
       }
       this.consecutiveFailures = 0;
-      this.logged.clear();
+      // A new outage is worth a new log line; drop warnings (queue full, too large) are not
+      // repeated: under sustained overload they would otherwise come back with every request.
+      for (const key of this.logged) if (!key.startsWith('drop:')) this.logged.delete(key);
     } else {
       req.body.destroy();
       req.abort.abort();
@@ -773,7 +775,7 @@ export class HttpTransport implements Transport {
     this.counters.droppedByReason[reason] = (this.counters.droppedByReason[reason] ?? 0) + count;
   }
 
-  /** Logs a condition once; the set is cleared when delivery succeeds, so a new outage logs again. */
+  /** Logs a condition once; delivery-failure keys are forgotten when a request succeeds, so a new outage logs again. */
   private logOnce(key: string, level: 'error' | 'warn', msg: string): void {
     if (this.logged.has(key)) return;
     if (this.logged.size < 100) this.logged.add(key);

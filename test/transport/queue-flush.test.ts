@@ -291,3 +291,18 @@ test('header options that cannot be sent are named in an error and ignored, deli
   await t.close(1000);
   await srv.close();
 });
+
+test('queue-full warnings are not repeated after each successful request (sustained overload stays one line)', async () => {
+  const srv = await MockApmServer.start();
+  const log = recordingLogger();
+  const t = createTransport({ ...baseOptions(srv.url, log), maxQueueSize: 5 });
+  for (let round = 0; round < 3; round++) {
+    for (let i = 0; i < 8; i++) t.send(span(round * 8 + i));
+    await t.flush(3000);
+  }
+  assert.deepEqual(t.stats().droppedByReason, { queue_full: 9 });
+  assert.equal(t.stats().sent, 15);
+  assert.equal(log.at('warn').length, 1);
+  await t.close(1000);
+  await srv.close();
+});
