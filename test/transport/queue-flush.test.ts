@@ -306,3 +306,31 @@ test('queue-full warnings are not repeated after each successful request (sustai
   await t.close(1000);
   await srv.close();
 });
+
+test('send() does not serialise: JSON.stringify runs later, in a batch, off the caller path', async () => {
+  const srv = await MockApmServer.start();
+  const t = createTransport(baseOptions(srv.url, recordingLogger()));
+  const serialisedAt: string[] = [];
+  let phase = 'send';
+  const ev = (i: number) => {
+    const e = span(i) as { span: Record<string, unknown> };
+    return {
+      span: {
+        ...e.span,
+        toJSON() {
+          serialisedAt.push(phase);
+          const { toJSON: _omit, ...rest } = this as Record<string, unknown>;
+          return rest;
+        },
+      },
+    };
+  };
+  for (let i = 0; i < 3; i++) t.send(ev(i));
+  phase = 'after send returned';
+  assert.deepEqual(serialisedAt, []);
+  await t.flush(3000);
+  assert.deepEqual(serialisedAt, ['after send returned', 'after send returned', 'after send returned']);
+  assert.deepEqual(srv.events(), [span(0), span(1), span(2)]);
+  await t.close(1000);
+  await srv.close();
+});
