@@ -169,8 +169,25 @@ class MetricsCollector {
   /** One round: read everything, send the metricsets. Never throws. */
   private collect(): void {
     if (this.stopped) return;
+    // Each part on its own: a source that fails (say EMFILE while reading /proc) costs its own
+    // samples, not the whole round.
+    const timestamp = Date.now() * 1000;
+    let tags: Record<string, LabelValue> | undefined;
+    this.guard(() => (tags = sanitizeLabels(this.opts.globalLabels)));
+    const samples = this.samples;
+    samples.clear();
+    let mem: NodeJS.MemoryUsage | undefined;
+    this.guard(() => (mem = process.memoryUsage()));
+    this.guard(() => this.system.collect(samples, mem));
+    this.guard(() => this.runtime.collect(samples, mem, this.wantHandles));
+    this.guard(() => this.emit(timestamp, tags, samples, undefined));
+    this.guard(() => this.sendGc(timestamp, tags));
+    this.guard(() => this.sendBreakdown(timestamp, tags));
+  }
+
+  private guard(part: () => void): void {
     try {
-      this.collectUnsafe();
+      part();
     } catch (err) {
       if (!this.collectFailed) {
         this.collectFailed = true;
@@ -179,43 +196,36 @@ class MetricsCollector {
     }
   }
 
-  private collectUnsafe(): void {
-    const timestamp = Date.now() * 1000;
-    const tags = sanitizeLabels(this.opts.globalLabels);
-    const samples = this.samples;
-    samples.clear();
-    const mem = process.memoryUsage();
-    this.system.collect(samples, mem);
-    this.runtime.collect(samples, mem, this.wantHandles);
-    this.emit(timestamp, tags, samples, undefined);
-
+  private sendGc(timestamp: number, tags: Record<string, LabelValue> | undefined): void {
     const gc = this.runtime.takeGc();
-    if (gc !== undefined) {
-      for (const kind of GC_KINDS) {
-        samples.clear();
-        samples.set('nodejs.gc.count', gc[kind].count);
-        samples.set('nodejs.gc.time.ms', gc[kind].timeMs);
-        // The kind is a tag (like Elastic Java's jvm.gc.* by labels.name) so one chart splits by it.
-        this.emit(timestamp, { ...tags, v8js_gc_type: kind }, samples, undefined);
-      }
+    if (gc === undefined) return;
+    const samples = this.samples;
+    for (const kind of GC_KINDS) {
+      samples.clear();
+      samples.set('nodejs.gc.count', gc[kind].count);
+      samples.set('nodejs.gc.time.ms', gc[kind].timeMs);
+      // The kind is a tag (like Elastic Java's jvm.gc.* by labels.name) so one chart splits by it.
+      this.emit(timestamp, { ...tags, v8js_gc_type: kind }, samples, undefined);
     }
+  }
 
-    if (this.breakdown !== undefined) {
-      const dropped = this.breakdown.dropped;
-      const rows = this.breakdown.drain();
-      if (dropped > 0 && !this.droppedLogged) {
-        this.droppedLogged = true;
-        safeLog(
-          this.opts.logger,
-          'warn',
-          `spanforge metrics: more than ${this.opts.metricsLimit ?? DEFAULT_METRICS_LIMIT} breakdown metricsets in one interval; ${dropped} dropped (metricsLimit; logged once)`,
-        );
-      }
-      for (const row of rows) {
-        samples.clear();
-        for (const name in row.samples) samples.set(name, row.samples[name]!);
-        this.emit(timestamp, tags, samples, row);
-      }
+  private sendBreakdown(timestamp: number, tags: Record<string, LabelValue> | undefined): void {
+    if (this.breakdown === undefined) return;
+    const dropped = this.breakdown.dropped;
+    const rows = this.breakdown.drain();
+    if (dropped > 0 && !this.droppedLogged) {
+      this.droppedLogged = true;
+      safeLog(
+        this.opts.logger,
+        'warn',
+        `spanforge metrics: more than ${this.opts.metricsLimit ?? DEFAULT_METRICS_LIMIT} breakdown metricsets in one interval; ${dropped} dropped (metricsLimit; logged once)`,
+      );
+    }
+    const samples = this.samples;
+    for (const row of rows) {
+      samples.clear();
+      for (const name in row.samples) samples.set(name, row.samples[name]!);
+      this.emit(timestamp, tags, samples, row);
     }
   }
 

@@ -93,7 +93,7 @@ export class RuntimeCollector {
     t.timeMs += e.duration;
   }
 
-  collect(out: Samples, mem: NodeJS.MemoryUsage, withHandles: boolean): void {
+  collect(out: Samples, mem: NodeJS.MemoryUsage | undefined, withHandles: boolean): void {
     if (withHandles) {
       const { handles, requests } = activeHandlesAndRequests();
       out.set('nodejs.handles.active', handles);
@@ -115,6 +115,7 @@ export class RuntimeCollector {
     const now = performance.eventLoopUtilization();
     out.set('nodejs.eventloop.utilization', performance.eventLoopUtilization(now, this.lastElu).utilization);
     this.lastElu = now;
+    if (mem === undefined) return;
     out.set('nodejs.memory.heap.allocated.bytes', mem.heapTotal);
     out.set('nodejs.memory.heap.used.bytes', mem.heapUsed);
     out.set('nodejs.memory.external.bytes', mem.external);

@@ -21,17 +21,15 @@ const buf = Buffer.allocUnsafe(8192);
  */
 class KernelFile {
   private fd: number | undefined;
-  private failed = false;
   constructor(readonly path: string) {}
 
+  /** undefined when unreadable; the next round tries again (an EMFILE passes, a missing file costs one syscall). */
   read(): string | undefined {
-    if (this.failed) return undefined;
     try {
       this.fd ??= openSync(this.path, 'r');
       return buf.toString('latin1', 0, readSync(this.fd, buf, 0, buf.length, 0));
     } catch {
       this.close();
-      this.failed = true;
       return undefined;
     }
   }
@@ -166,7 +164,7 @@ export class SystemCollector {
     this.cgroup = cg && { usage: new KernelFile(cg.usagePath), limit: new KernelFile(cg.limitPath) };
   }
 
-  collect(out: Samples, mem: NodeJS.MemoryUsage): void {
+  collect(out: Samples, mem: NodeJS.MemoryUsage | undefined): void {
     const sys = systemCpuTimes(this.procStat);
     if (sys !== undefined && this.lastSys !== undefined) {
       const dTotal = sys.total - this.lastSys.total;
@@ -207,7 +205,7 @@ export class SystemCollector {
         if (vsize > 0) out.set('system.process.memory.size', vsize);
       }
     }
-    out.set('system.process.memory.rss.bytes', mem.rss);
+    if (mem !== undefined) out.set('system.process.memory.rss.bytes', mem.rss);
 
     if (this.cgroup !== undefined) cgroupMemorySamples(out, this.cgroup.usage.read(), this.cgroup.limit.read());
   }

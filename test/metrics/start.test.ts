@@ -255,7 +255,8 @@ test('a failing send is caught and logged once; the app never sees it', (t) => {
   t.after(() => handle.stop());
   handle.collectNow();
   handle.collectNow();
-  assert.equal(calls, 2);
+  // per round: the system metricset, then the first GC metricset ends the GC part
+  assert.equal(calls, 4);
   assert.deepEqual(
     logs.map((l) => [l.level, l.msg]),
     [['error', 'spanforge metrics: collecting failed (logged once)']],
@@ -311,4 +312,30 @@ test('stop() releases the kept-open /proc files', { skip: process.platform !== '
   assert.ok(fds() > before, 'the collector keeps its /proc files open between rounds');
   handle.stop();
   assert.equal(fds(), before);
+});
+
+test('a failing source costs only its own samples, and is logged once', async (t) => {
+  const { handle, sent, logs } = harness();
+  t.after(() => handle.stop());
+  const original = process.memoryUsage;
+  t.after(() => (process.memoryUsage = original));
+  process.memoryUsage = Object.assign(
+    () => {
+      throw new Error('EMFILE: too many open files');
+    },
+    { rss: original.rss },
+  );
+  await new Promise((r) => setTimeout(r, 50));
+  handle.collectNow();
+  handle.collectNow();
+  process.memoryUsage = original;
+  const first = sent.filter((m) => 'system.memory.total' in m.samples)[0]!;
+  const names = Object.keys(first.samples);
+  assert.ok(names.includes('system.process.cpu.total.norm.pct') && names.includes('nodejs.eventloop.utilization'));
+  assert.ok(!names.includes('system.process.memory.rss.bytes') && !names.includes('nodejs.memory.heap.used.bytes'));
+  assert.equal(sent.filter((m) => m.tags?.v8js_gc_type === 'minor').length, 2, 'GC metricsets still sent');
+  assert.deepEqual(logs.map((l) => [l.level, l.msg]), [['error', 'spanforge metrics: collecting failed (logged once)']]);
+  sent.length = 0;
+  handle.collectNow();
+  assert.ok('nodejs.memory.heap.used.bytes' in sent[0]!.samples, 'recovers once the source works again');
 });
