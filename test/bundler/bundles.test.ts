@@ -1,5 +1,5 @@
 // Real builds: the fixture Express + pg app bundled with esbuild (one file, plain `node bundle.js`), Vite
-// (SSR build) and webpack through spanforge's bundler plugin, run against PostgreSQL and a test intake
+// (SSR build), webpack and Rollup through spanforge's bundler plugin, run against PostgreSQL and a test intake
 // server; the exact events are asserted, and a thrown error's stack frame maps to the original .ts line.
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
@@ -8,7 +8,7 @@ import { existsSync, mkdirSync, readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import pg from 'pg';
-import { esbuildPlugin, vitePlugin, webpackPlugin } from '../../bundler/index.js';
+import { esbuildPlugin, rollupPlugin, vitePlugin, webpackPlugin } from '../../bundler/index.js';
 import { assertValidEvent, startIntake, type Intake } from './_intake.js';
 
 const root = join(__dirname, '..', '..');
@@ -126,8 +126,40 @@ async function buildWebpack(): Promise<string> {
   return join(outDir, 'bundle.js');
 }
 
-async function runApp(bundle: string, service: string) {
-  const child = spawn(process.execPath, ['--enable-source-maps', bundle], {
+async function buildRollup(): Promise<string> {
+  const { rollup } = await import('rollup');
+  const esbuild = await import('esbuild');
+  const outDir = join(outRoot, 'rollup');
+  const bundle = await rollup({
+    input: appFile,
+    external: (id) => /^(express|pg|pg-native|undici)(\/|$)/.test(id) || id.startsWith('node:'),
+    plugins: [
+      rollupPlugin(pluginOptions('rollup')),
+      {
+        // Rollup has no TypeScript of its own: resolve the runtime's .js imports to .ts and strip types
+        // after spanforge (Rollup chains each plugin's map).
+        name: 'test-ts',
+        resolveId(source, importer) {
+          if (source === 'spanforge') return runtimeIndex;
+          if (source === 'spanforge/runtime') return runtimeAbi;
+          if (importer && source.startsWith('.') && source.endsWith('.js')) return join(importer, '..', source.replace(/\.js$/, '.ts'));
+          return null;
+        },
+        async transform(code, id) {
+          if (!id.endsWith('.ts')) return null;
+          const r = await esbuild.transform(code, { loader: 'ts', sourcemap: true, sourcefile: id, format: 'esm' });
+          return { code: r.code, map: r.map };
+        },
+      },
+    ],
+  });
+  await bundle.write({ dir: outDir, format: 'es', entryFileNames: 'bundle.mjs', sourcemap: true });
+  await bundle.close();
+  return join(outDir, 'bundle.mjs');
+}
+
+async function runApp(bundle: string, service: string, nodeFlags: string[]) {
+  const child = spawn(process.execPath, [...nodeFlags, bundle], {
     cwd: root,
     env: {
       ...process.env,
@@ -174,6 +206,7 @@ for (const [name, build] of [
   ['esbuild', buildEsbuild],
   ['vite', buildVite],
   ['webpack', buildWebpack],
+  ['rollup', buildRollup],
 ] as const) {
   test(`${name}: bundled Express + pg app reports the exact events`, async (t) => {
     if (!db) return t.skip('PostgreSQL on 127.0.0.1:5432 is not reachable (set CI=1 to make this a failure)');
@@ -185,13 +218,17 @@ for (const [name, build] of [
       [{ file: 'fixtures/bundles/app.ts', sites: ['express.route /users/:id :13', 'pg.query null :14', 'express.route /boom :18', 'express.error-middleware null :22'] }],
     );
     const service = `sf-${name}-${process.pid}`;
-    const r = await runApp(bundle, service);
+    // The single-file esbuild bundle runs as plain `node bundle.js`; the others with Node's own mapping.
+    const flags = name === 'esbuild' ? [] : ['--enable-source-maps'];
+    const r = await runApp(bundle, service, flags);
     assert.deepEqual(r.user, { status: 200, body: { name: 'ada' } });
     assert.equal(r.boom.status, 500);
     assert.equal(r.boom.body.error, 'boom from the bundle');
-    // The first stack frame is the throw in the original TypeScript source.
-    const frame = r.boom.body.stack.split('\n')[1]!;
-    assert.match(frame, new RegExp(`app\\.ts:${BOOM_LINE}:\\d+`), `stack frame maps back to app.ts:${BOOM_LINE}: ${frame}`);
+    if (flags.length) {
+      // With --enable-source-maps the thrown error's own first frame is the throw in the original .ts.
+      const frame = r.boom.body.stack.split('\n')[1]!;
+      assert.match(frame, new RegExp(`app\\.ts:${BOOM_LINE}:\\d+`), `stack frame maps back to app.ts:${BOOM_LINE}: ${frame}`);
+    }
 
     const events = eventsOf(service);
     for (const e of events) assertValidEvent(e);
@@ -219,5 +256,10 @@ for (const [name, build] of [
     assert.equal((error.exception as { message: string }).message, 'boom from the bundle');
     assert.equal(error.transaction_id, boomTx.id);
     assert.equal(error.trace_id, boomTx.trace_id);
+    // The agent maps the reported stack through the bundle's source map too, with or without Node's flag.
+    const top = ((error.exception as { stacktrace?: { filename?: string; lineno?: number; function?: string }[] }).stacktrace ?? [])[0];
+    assert.ok(top, 'the error has a stack trace');
+    assert.match(String(top.filename), /app\.ts$/, JSON.stringify(top));
+    assert.equal(top.lineno, BOOM_LINE, JSON.stringify(top));
   });
 }
