@@ -4,7 +4,7 @@
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { once } from 'node:events';
-import { existsSync, mkdirSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import pg from 'pg';
@@ -158,6 +158,32 @@ async function buildRollup(): Promise<string> {
   return join(outDir, 'bundle.mjs');
 }
 
+/** Not a bundle: the app compiled file by file by Babel with the spanforge Babel plugin (CommonJS output). */
+async function buildBabel(): Promise<string> {
+  const { transformSync } = await import('@babel/core');
+  const { default: babelPlugin } = await import('../../babel-plugin/index.js');
+  const { root: _root, ...options } = pluginOptions('babel');
+  const out = transformSync(readFileSync(appFile, 'utf8'), {
+    filename: appFile,
+    cwd: root,
+    root,
+    configFile: false,
+    babelrc: false,
+    sourceMaps: 'inline',
+    presets: [['@babel/preset-typescript', { onlyRemoveTypeImports: false }]],
+    plugins: [
+      [babelPlugin, { ...options, runtimeModule: runtimeAbi }],
+      // The runtime is loaded from source (through tsx) rather than from a built package.
+      () => ({ visitor: { ImportDeclaration(p: { node: { source: { value: string } } }) { if (p.node.source.value === 'spanforge') p.node.source.value = runtimeIndex; } } }),
+      '@babel/plugin-transform-modules-commonjs',
+    ],
+  })!;
+  const file = join(outRoot, 'babel', 'app.js');
+  mkdirSync(join(outRoot, 'babel'), { recursive: true });
+  writeFileSync(file, out.code!);
+  return file;
+}
+
 async function runApp(bundle: string, service: string, nodeFlags: string[]) {
   const child = spawn(process.execPath, [...nodeFlags, bundle], {
     cwd: root,
@@ -207,8 +233,9 @@ for (const [name, build] of [
   ['vite', buildVite],
   ['webpack', buildWebpack],
   ['rollup', buildRollup],
+  ['babel', buildBabel],
 ] as const) {
-  test(`${name}: bundled Express + pg app reports the exact events`, async (t) => {
+  test(`${name}: built Express + pg app reports the exact events`, async (t) => {
     if (!db) return t.skip('PostgreSQL on 127.0.0.1:5432 is not reachable (set CI=1 to make this a failure)');
     const bundle = await build();
     assert.ok(existsSync(bundle));
@@ -219,7 +246,7 @@ for (const [name, build] of [
     );
     const service = `sf-${name}-${process.pid}`;
     // The single-file esbuild bundle runs as plain `node bundle.js`; the others with Node's own mapping.
-    const flags = name === 'esbuild' ? [] : ['--enable-source-maps'];
+    const flags = name === 'esbuild' ? [] : name === 'babel' ? ['--import', 'tsx', '--enable-source-maps'] : ['--enable-source-maps'];
     const r = await runApp(bundle, service, flags);
     assert.deepEqual(r.user, { status: 200, body: { name: 'ada' } });
     assert.equal(r.boom.status, 500);
