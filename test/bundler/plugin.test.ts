@@ -73,3 +73,23 @@ test('a file Babel cannot parse is left alone, warned about and listed in the re
     ['src/ok.ts', 1, []],
   ]);
 });
+
+test('one summary line on stderr per build', () => {
+  const plugin = spanforge.raw({ root: '/p' }, { framework: 'rollup' }) as {
+    transform: (this: unknown, code: string, id: string) => unknown;
+    buildEnd: () => void;
+  };
+  const ctx = { warn: () => {} };
+  plugin.transform.call(ctx, "import { Pool } from 'pg';\nconst p = new Pool();\np.query('SELECT 1');\np.query('SELECT 2');\n", '/p/src/a.ts');
+  plugin.transform.call(ctx, "import { Pool } from 'pg';\nexport const f = (db) => db.query('SELECT 3');\n", '/p/src/b.ts');
+  plugin.transform.call(ctx, 'export const nothing = 1;\n', '/p/src/c.ts');
+  const lines: string[] = [];
+  const write = process.stderr.write;
+  process.stderr.write = ((chunk: string) => (lines.push(String(chunk)), true)) as typeof process.stderr.write;
+  try {
+    plugin.buildEnd();
+  } finally {
+    process.stderr.write = write;
+  }
+  assert.deepEqual(lines, ['spanforge (bundler): 2 sites instrumented in 1 file, 1 candidate skipped\n']);
+});
