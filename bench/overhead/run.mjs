@@ -109,6 +109,18 @@ function cpuSeconds(pid) {
   }
 }
 
+/** Read/write system calls so far (all threads) and the main thread's context switches, from /proc. */
+function ioCounters(pid) {
+  try {
+    const io = readFileSync(`/proc/${pid}/io`, 'utf8');
+    const status = readFileSync(`/proc/${pid}/status`, 'utf8');
+    const field = (text, name) => Number(new RegExp(`${name}:\\s+(\\d+)`).exec(text)?.[1] ?? NaN);
+    return { syscr: field(io, 'syscr'), syscw: field(io, 'syscw'), ctx: field(status, 'voluntary_ctxt_switches') + field(status, 'nonvoluntary_ctxt_switches') };
+  } catch {
+    return null;
+  }
+}
+
 /** Peak resident set size in MiB (VmHWM), from /proc (Linux). */
 function peakRssMiB(pid) {
   try {
@@ -426,8 +438,10 @@ async function runOnce(variant, services, options, { profileDir } = {}) {
 
     await httpGet(`${services.sinkUrl}/__stats?reset`);
     const cpu0 = cpuSeconds(child.pid);
+    const io0 = ioCounters(child.pid);
     const saturated = await Promise.race([exitedEarly, runLoad({ url, connections: options.connections, duration: options.duration })]);
     const cpu1 = cpuSeconds(child.pid);
+    const io1 = ioCounters(child.pid);
     const fixed = options.rateDuration > 0 ? await Promise.race([exitedEarly, runLoad({ url, connections: options.connections, duration: options.rateDuration, rate: options.rate })]) : null;
     // Give batching agents a moment to ship what they hold before the sink counters are read.
     await sleep(1_000);
@@ -446,6 +460,10 @@ async function runOnce(variant, services, options, { profileDir } = {}) {
       fixedRate: fixed ? { targetRps: options.rate, rps: fixed.rps, requests: fixed.requests, p50Ms: fixed.p50, p99Ms: fixed.p99 } : null,
       cpuSecondsPer10k: cpu0 !== null && cpu1 !== null ? ((cpu1 - cpu0) / saturated.requests) * 10_000 : null,
       peakRssMiB: rss,
+      // Socket writes and wake-ups cost far more than user code on a VM; the agent adds some of each.
+      writeSyscallsPerRequest: io0 && io1 ? (io1.syscw - io0.syscw) / saturated.requests : null,
+      readSyscallsPerRequest: io0 && io1 ? (io1.syscr - io0.syscr) / saturated.requests : null,
+      contextSwitchesPerRequest: io0 && io1 ? (io1.ctx - io0.ctx) / saturated.requests : null,
       sink: {
         intakeEvents: sink.intakeEvents,
         intakeBytes: sink.intakeBytes,
@@ -494,6 +512,9 @@ function aggregate(variant, runs) {
     fixedRateRps: pick((r) => r.fixedRate?.rps),
     cpuSecondsPer10k: pick((r) => r.cpuSecondsPer10k),
     peakRssMiB: pick((r) => r.peakRssMiB),
+    writeSyscallsPerRequest: pick((r) => r.writeSyscallsPerRequest),
+    readSyscallsPerRequest: pick((r) => r.readSyscallsPerRequest),
+    contextSwitchesPerRequest: pick((r) => r.contextSwitchesPerRequest),
     startupMs: pick((r) => r.startupMs),
     backgroundBusyPct: pick((r) => r.backgroundBusyPct),
     listenMs: pick((r) => r.listenMs),
@@ -529,11 +550,11 @@ export function formatTable(results, rate) {
   // A variant that could not keep up with the fixed rate was measured saturated there too.
   const saturated = (r) => r.fixedRateRps !== null && r.fixedRateRps !== undefined && r.fixedRateRps < 0.9 * rate;
   const sat = (r) => (saturated(r) ? '*' : '');
-  const header = ['variant', 'req/s', 'ratio', 'p50 ms', 'p99 ms', 'p50 ms @rate', 'p99 ms @rate', 'CPU s/10k', 'CPU ×', 'peak RSS MiB', 'start-up ms', 'events/req'];
+  const header = ['variant', 'req/s', 'ratio', 'p50 ms', 'p99 ms', 'p50 ms @rate', 'p99 ms @rate', 'CPU s/10k', 'CPU ×', 'writes/req', 'peak RSS MiB', 'start-up ms', 'events/req'];
   const rows = results.map((r) =>
     r.notRun
       ? [r.label, `not run: ${r.notRun.split('\n')[0]}`]
-      : [r.label, fmt(r.rps, 0), fmt(r.throughputRatio, 3), fmt(r.p50Ms, 2), fmt(r.p99Ms, 2), fmt(r.fixedRateP50Ms, 2) + sat(r), fmt(r.fixedRateP99Ms, 2) + sat(r), fmt(r.cpuSecondsPer10k, 2), fmt(r.cpuRatio, 2), fmt(r.peakRssMiB, 0), fmt(r.startupMs, 0), fmt(r.sinkEventsPerRequest, 2)],
+      : [r.label, fmt(r.rps, 0), fmt(r.throughputRatio, 3), fmt(r.p50Ms, 2), fmt(r.p99Ms, 2), fmt(r.fixedRateP50Ms, 2) + sat(r), fmt(r.fixedRateP99Ms, 2) + sat(r), fmt(r.cpuSecondsPer10k, 2), fmt(r.cpuRatio, 2), fmt(r.writeSyscallsPerRequest, 2), fmt(r.peakRssMiB, 0), fmt(r.startupMs, 0), fmt(r.sinkEventsPerRequest, 2)],
   );
   const lines = ['| ' + header.join(' | ') + ' |', '|' + header.map((h, i) => (i === 0 ? '---|' : '---:|')).join('')];
   for (const row of rows) lines.push('| ' + row.join(' | ') + ' |');
