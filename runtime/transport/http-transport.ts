@@ -646,8 +646,10 @@ export class HttpTransport implements Transport {
         let hint = '';
         if (s === 401 || s === 403) hint = ' (check secretToken / apiKey)';
         else if (s === 404) hint = ' (is serverUrl an APM Server 6.5 or later?)';
+        // Keyed by status, not message: per-event messages (documents, field paths) vary from one
+        // request to the next, and one line per outage is the point.
         this.logOnce(
-          `http:${s}:${detail}`,
+          `http:${s}${outcome.premature ? ':premature' : ''}`,
           'error',
           `spanforge: APM Server answered ${s} to POST ${this.origin}${this.intakePath}: ${detail}${hint}`,
         );
@@ -777,8 +779,8 @@ export class HttpTransport implements Transport {
 
   /** Logs a condition once; delivery-failure keys are forgotten when a request succeeds, so a new outage logs again. */
   private logOnce(key: string, level: 'error' | 'warn', msg: string): void {
-    if (this.logged.has(key)) return;
-    if (this.logged.size < 100) this.logged.add(key);
+    if (this.logged.has(key) || this.logged.size >= 100) return; // bounded, and never a flood
+    this.logged.add(key);
     this.safeLog(level, msg);
   }
 

@@ -294,3 +294,25 @@ test('the server going away while a request streams does not crash, and a new se
   await t.close(1000);
   await srv.close();
 });
+
+test('400s whose messages differ from request to request are still one log line per outage', async () => {
+  const srv = await MockApmServer.start();
+  let n = 0;
+  srv.respond = (_r, res) => {
+    res.statusCode = 400;
+    res.setHeader('content-type', 'application/json');
+    res.end(JSON.stringify({ accepted: 0, errors: [{ message: `validation error: span ${n++} invalid` }] }));
+  };
+  const log = recordingLogger();
+  const t = createTransport(baseOptions(srv.url, log));
+  for (let round = 0; round < 4; round++) {
+    t.send(span(round));
+    await t.flush(3000);
+  }
+  assert.equal(t.stats().failedRequests, 4);
+  assert.deepEqual(log.at('error'), [
+    `spanforge: APM Server answered 400 to POST ${srv.url}/intake/v2/events: validation error: span 0 invalid`,
+  ]);
+  await t.close(1000);
+  await srv.close();
+});
