@@ -43,7 +43,8 @@ function parseOptions(argv) {
     else flags[key] = inline ?? argv[++i];
   }
   if (flags.help) {
-    process.stdout.write(readFileSync(fileURLToPath(import.meta.url), 'utf8').split('\n').slice(0, 21).join('\n') + '\n');
+    const header = readFileSync(fileURLToPath(import.meta.url), 'utf8').split('\n');
+    process.stdout.write(header.slice(0, header.findIndex((line) => !line.startsWith('//'))).join('\n') + '\n');
     process.exit(0);
   }
   const num = (flag, env, dflt, min) => {
@@ -757,6 +758,7 @@ function runHotpath() {
 }
 
 main().catch((err) => {
-  process.stderr.write(`${err.stack ?? err}\n`);
+  // Our own errors (bad options, missing services) say what is wrong; a stack would only hide it.
+  process.stderr.write(`${String(err?.message ?? '').startsWith('bench:') ? err.message : err?.stack ?? err}\n`);
   process.exitCode = 1;
 });
