@@ -91,7 +91,7 @@ class MetricsCollector {
   private readonly system = new SystemCollector();
   private readonly runtime: RuntimeCollector;
   private readonly breakdown: BreakdownAggregator | undefined;
-  /** Decided once per metric name: names are a small fixed set (plus none from user input). */
+  /** disable_metrics decided once per name: the names are our own small fixed set. */
   private readonly enabledCache = new Map<string, boolean>();
   private readonly isDisabled: (name: string) => boolean;
   private readonly wantHandles: boolean;
@@ -110,25 +110,30 @@ class MetricsCollector {
     const limit = opts.metricsLimit ?? DEFAULT_METRICS_LIMIT;
     if (opts.breakdownMetrics) {
       const agg = new BreakdownAggregator(limit);
-      this.breakdown = agg;
-      opts.addHooks({
-        onSpanEnd: (span: EndedSpanTiming) => {
-          if (this.stopped) return;
-          try {
-            agg.onSpanEnd(span);
-          } catch (err) {
-            this.hookError(err);
-          }
-        },
-        onTransactionEnd: (tx: EndedTransactionTiming) => {
-          if (this.stopped) return;
-          try {
-            agg.onTransactionEnd(tx);
-          } catch (err) {
-            this.hookError(err);
-          }
-        },
-      });
+      try {
+        opts.addHooks({
+          onSpanEnd: (span: EndedSpanTiming) => {
+            if (this.stopped) return;
+            try {
+              agg.onSpanEnd(span);
+            } catch (err) {
+              this.hookError(err);
+            }
+          },
+          onTransactionEnd: (tx: EndedTransactionTiming) => {
+            if (this.stopped) return;
+            try {
+              agg.onTransactionEnd(tx);
+            } catch (err) {
+              this.hookError(err);
+            }
+          },
+        });
+        this.breakdown = agg;
+      } catch (err) {
+        // The other metrics still run; without hooks there is nothing to break down.
+        safeLog(opts.logger, 'error', 'spanforge metrics: could not register the breakdown hooks; breakdown metrics are off', err);
+      }
     }
     this.timer = setInterval(() => this.collect(), opts.metricsInterval);
     // A metrics timer must never be the reason a process stays alive.

@@ -339,3 +339,17 @@ test('a failing source costs only its own samples, and is logged once', async (t
   handle.collectNow();
   assert.ok('nodejs.memory.heap.used.bytes' in sent[0]!.samples, 'recovers once the source works again');
 });
+
+test('addHooks throwing: breakdown off with a clear error, the other metrics still run', (t) => {
+  const { handle, sent, logs } = harness({
+    addHooks: () => {
+      throw new TypeError('tracer not ready');
+    },
+  });
+  t.after(() => handle.stop());
+  assert.deepEqual(logs.map((l) => [l.level, l.msg]), [
+    ['error', 'spanforge metrics: could not register the breakdown hooks; breakdown metrics are off'],
+  ]);
+  handle.collectNow();
+  assert.ok(sent.some((m) => 'nodejs.memory.heap.used.bytes' in m.samples));
+});
