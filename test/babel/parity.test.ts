@@ -70,3 +70,18 @@ for (const c of all) {
     assert.deepEqual(differ.map((d) => d.split(':').slice(0, 2).join(':')).sort(), Object.keys(exp.fieldsDiffer ?? {}).sort(), differ.join('\n'));
   });
 }
+
+test("the transformer's output run through the Babel plugin is left alone (a build may run both)", () => {
+  let checked = 0;
+  for (const c of all) {
+    const outputFile = join(c.dir, 'output.js');
+    if (!existsSync(outputFile)) continue;
+    const code = readFileSync(outputFile, 'utf8');
+    const b = babel({ inputFile: join(c.dir, 'output.js'), input: code, options: {} });
+    assert.equal(b.report, undefined, `${c.name}: no site instrumented a second time`);
+    const tables = (text: string) => text.match(/__spanforge\.sites\(/g)?.length ?? 0;
+    assert.equal(tables(b.code), tables(code), `${c.name}: no second site table`);
+    checked++;
+  }
+  assert.ok(checked > 0);
+});
