@@ -124,12 +124,15 @@ function settle(result: unknown, done: (failed: boolean, value: unknown) => void
   return result;
 }
 
+/** Spans whose outcome was decided from a response status (a 404 must stay a failure when the call resolves). */
+const outcomeDecided = new WeakSet<Span>();
+
 function endSpan(core: AbiCore, span: Span, failed: boolean, err: unknown): void {
   try {
     if (failed) {
       span.setOutcome('failure');
       report(core, err, span, true);
-    } else if (!span.ended) span.setOutcome('success');
+    } else if (!span.ended && !outcomeDecided.has(span)) span.setOutcome('success');
     span.end();
   } catch {
     // never into user code
@@ -424,6 +427,7 @@ function httpStatus(span: Span, status: number | undefined): void {
   if (typeof status !== 'number') return;
   span.setHttpContext({ statusCode: status });
   span.setOutcome(status >= 400 ? 'failure' : 'success');
+  outcomeDecided.add(span);
 }
 
 // node:http client requests end their span from the diagnostics channel (adding a 'response' listener
