@@ -649,7 +649,7 @@ export class HttpTransport implements Transport {
         // Keyed by status, not message: per-event messages (documents, field paths) vary from one
         // request to the next, and one line per outage is the point.
         this.logOnce(
-          `http:${s}${outcome.premature ? ':premature' : ''}`,
+          `http:${s}${outcome.premature && s < 300 ? ':premature' : ''}`,
           'error',
           `spanforge: APM Server answered ${s} to POST ${this.origin}${this.intakePath}: ${detail}${hint}`,
         );
