@@ -105,6 +105,8 @@ export default function spanforgeTransformer(
     options = resolveOptions(config ?? {}, 'the spanforge/transformer plugin entry of compilerOptions.plugins');
   } catch (err) {
     if (err instanceof SpanforgeOptionsError && extras?.addDiagnostic) {
+      // A compiler error (`error TS99001: spanforge: unknown option ...`, non-zero exit) instead of a crash;
+      // nothing is instrumented by this build.
       extras.addDiagnostic({
         file: undefined,
         start: undefined,
@@ -113,6 +115,7 @@ export default function spanforgeTransformer(
         category: ts.DiagnosticCategory.Error,
         code: 99001,
       });
+      return () => (sf) => sf;
     }
     throw err;
   }
