@@ -354,7 +354,8 @@ export class Agent implements TracerHost {
         this._captured.add(err as object);
       }
       // The call-site stack of a captured message (Elastic's captureErrorLogStackTraces=messages).
-      const stack = isErrorLike ? (err as Error).stack : callSiteStack();
+      // Thrown non-Errors carry no stack, and ours (a process handler) would say nothing about them.
+      const stack = isErrorLike ? (err as Error).stack : opts.handled === false ? undefined : callSiteStack();
       let parent = (opts.parent === undefined ? currentHolder() : opts.parent ?? undefined) as TransactionImpl | SpanImpl | undefined;
       if (parent !== undefined && !(parent instanceof TransactionImpl || parent instanceof SpanImpl)) parent = undefined;
       const tx = parent === undefined ? undefined : parent.kind === 'transaction' ? parent : parent.tx;
@@ -428,8 +429,11 @@ export class Agent implements TracerHost {
       const cause = await this._causes(e.cause, 0);
       if (cause.length) exception.cause = cause;
       ev.exception = exception;
-    } else if (typeof err === 'string') {
+    } else if (typeof err === 'string' && handled) {
       ev.log = { message: truncate(err, c.longFieldMaxLength), stacktrace: frames };
+    } else if (typeof err === 'string') {
+      // A thrown (unhandled) string is an exception, not a log message.
+      ev.exception = { message: truncate(err, c.longFieldMaxLength), type: 'string', handled, stacktrace: frames };
     } else {
       // A thrown non-Error (number, object without message): report it as an exception of its type.
       let msg: string;
@@ -679,13 +683,18 @@ export function formatFatal(err: unknown, fromPromise = false): string {
   if (stack !== undefined) {
     return `${header}${inspect(err, { colors, customInspect: false })}\n\nNode.js ${process.version}\n`;
   }
+  // A thrown non-Error has no stack, so the "file:line / source / caret" header Node prints from the
+  // throw site cannot be rebuilt; the rest matches Node's output.
+  const primitive = err === null || (typeof err !== 'object' && typeof err !== 'function');
   let shown: string;
   try {
     shown = typeof err === 'string' ? err : inspect(err, { colors });
   } catch {
     shown = String(err);
   }
-  return `\nUncaught ${shown}\n(Use \`node --trace-uncaught ...\` to show where the exception was thrown)\n\nNode.js ${process.version}\n`;
+  return primitive
+    ? `\n${shown}\n(Use \`node --trace-uncaught ...\` to show where the exception was thrown)\n\nNode.js ${process.version}\n`
+    : `\n${shown}\n\nNode.js ${process.version}\n`;
 }
 
 // -------------------------------------------------------------------------------------------------

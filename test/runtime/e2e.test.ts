@@ -209,3 +209,18 @@ test('metrics started by start(): metricsets and breakdown arrive and validate',
   assert.ok(ms.some((m) => !m.transaction && Object.keys(m.samples).length > 0), 'app/system metrics');
   await resetAgentForTests();
 });
+
+test('a thrown string: exit code 1 and Node\'s message, minus the throw-site header JavaScript cannot see', async () => {
+  const srv = await intake();
+  const withAgent = await runChild('throw-string', srv.url);
+  const without = await runChild('throw-string', srv.url, { ELASTIC_APM_ACTIVE: 'false' });
+  assert.equal(without.code, 1);
+  assert.equal(withAgent.code, 1);
+  const nodeLines = without.stderr.split('\n');
+  assert.match(nodeLines[1]!, /crash-app\.cjs:\d+$/);
+  nodeLines.splice(1, 3); // "file:line", source line, caret
+  assert.equal(withAgent.stderr, nodeLines.join('\n'));
+  const [e] = srv.of('error');
+  assertValid({ error: e });
+  assert.deepEqual([e!.exception.type, e!.exception.message, e!.exception.handled], ['string', 'plain string', false]);
+});
