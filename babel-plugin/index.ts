@@ -1,28 +1,12 @@
 // spanforge/babel: the Babel front-end. A Babel 7 plugin (API-compatible with Babel 8) that instruments
 // route handlers, outgoing calls and @Traced() methods by following bindings within each module.
-import type { ConfigAPI, NodePath, PluginObj, PluginPass, types as BabelTypes } from '@babel/core';
-import type * as BT from '@babel/types';
-import { relative, sep } from 'node:path';
-import { isIncluded, resolveOptions, ABI_BINDING, type ResolvedOptions } from '../rules/index.js';
-import { analyzeProgram, type Analysis } from './analyze.js';
+import type { ConfigAPI, PluginObj, PluginPass, types as BabelTypes } from '@babel/core';
+import { resolveOptions, type ResolvedOptions } from '../rules/index.js';
+import { analyzeFile, projectPath } from './file.js';
 import { emitBabel, looksCommonJs } from './emit.js';
-import { PRODUCERS } from './producers.js';
 import { ReportCollector } from './report.js';
 
 export type { SpanforgeOptions } from '../rules/index.js';
-
-/** The project-relative, '/'-separated name of a file (what site tables and reports show). */
-export function projectPath(root: string, filename: string): string {
-  const rel = relative(root, filename);
-  return (rel.startsWith('..') ? filename : rel).split(sep).join('/');
-}
-
-/** Analyses a parsed program under resolved options; undefined when the file is excluded or already instrumented. */
-export function analyzeFile(program: NodePath<BT.Program>, opts: ResolvedOptions, relPath: string, source: string): Analysis | undefined {
-  if (!isIncluded(opts, relPath)) return undefined;
-  if (program.scope.hasBinding(ABI_BINDING)) return undefined; // instrumenting twice changes nothing
-  return analyzeProgram(program, opts.rules, PRODUCERS, source);
-}
 
 // One collector per report path (or per process for the summary): Babel has no "build end" hook, so
 // the JSON is rewritten after each instrumented file and the summary printed when the process exits.

@@ -4,8 +4,8 @@ import { parseSync, traverse, type NodePath } from '@babel/core';
 import type * as BT from '@babel/types';
 import MagicString from 'magic-string';
 import { createUnplugin, type UnpluginInstance } from 'unplugin';
-import { ABI_BINDING, SITES_BINDING, isIncluded, resolveOptions, type ResolvedOptions, type Rule, type SpanforgeOptions } from '../rules/index.js';
-import { analyzeFile, projectPath } from '../babel-plugin/index.js';
+import { SITES_BINDING, isIncluded, resolveOptions, type ResolvedOptions, type Rule, type SpanforgeOptions } from '../rules/index.js';
+import { analyzeFile, projectPath } from '../babel-plugin/file.js';
 import { ReportCollector } from '../babel-plugin/report.js';
 import type { SkippedSite } from '../babel-plugin/analyze.js';
 import type { SiteDescriptor } from '../rules/index.js';
@@ -143,4 +143,3 @@ export const rollupPlugin = spanforge.rollup;
 export const esbuildPlugin = spanforge.esbuild;
 /** `plugins: [spanforgeWebpack()]` in webpack.config. */
 export const webpackPlugin = spanforge.webpack;
-export { ABI_BINDING };
