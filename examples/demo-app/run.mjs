@@ -44,7 +44,7 @@ try {
   symlinkSync(join('..', '..', '..'), link); // as `npm install spanforge` would provide it
 }
 const newest = (d) => Math.max(...readdirSync(d).map((n) => statSync(join(d, n)).mtimeMs));
-const out = join(here, 'out', 'shop.js');
+const out = join(here, 'dist', 'shop.js');
 if (!existsSync(out) || statSync(out).mtimeMs < Math.max(newest(join(here, 'src')), statSync(join(root, 'dist', 'cjs', 'transformer', 'index.js')).mtimeMs)) {
   const tspc = join(root, 'node_modules', 'ts-patch', 'bin', 'tspc.js');
   const r = spawnSync(process.execPath, [tspc, '-p', join(here, 'tsconfig.json')], { cwd: here, stdio: 'inherit' });
@@ -65,7 +65,7 @@ await db.end();
 
 // 3. services
 function startService(file, env) {
-  const child = spawn(process.execPath, ['--enable-source-maps', join(here, 'out', file)], {
+  const child = spawn(process.execPath, ['--enable-source-maps', join(here, 'dist', file)], {
     env: { ...process.env, ELASTIC_APM_SERVER_URL: intake, DEMO_TABLE: table, ...env },
     stdio: ['ignore', 'pipe', 'inherit'],
   });
