@@ -27,7 +27,7 @@ else {
 }
 const { startReceiver } = mod.default ?? mod;
 
-const CAPTURE = process.env.BENCH_CAPTURE ?? '/work/shared/reference/apm-intake-v2/testdata/apm-nodejs-traces-3.29.0.ndjson';
+const CAPTURE = process.env.BENCH_CAPTURE ?? join(root, '..', 'shared', 'reference', 'apm-intake-v2', 'testdata', 'apm-nodejs-traces-3.29.0.ndjson');
 if (!existsSync(CAPTURE)) {
   console.error(`bench/receiver.mjs: the Node agent capture is missing at ${CAPTURE}; set BENCH_CAPTURE to its path`);
   process.exit(1);

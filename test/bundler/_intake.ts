@@ -7,6 +7,7 @@ import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { createGunzip } from 'node:zlib';
+import { INTAKE_SCHEMAS } from '../_shared.js';
 
 export interface Intake {
   url: string;
@@ -41,7 +42,7 @@ export async function startIntake(): Promise<Intake> {
   };
 }
 
-const schemaDir = [join(__dirname, '..', '..', 'receiver', 'schemas'), '/work/shared/reference/apm-intake-v2/schemas'].find((d) =>
+const schemaDir = [join(__dirname, '..', '..', 'receiver', 'schemas'), INTAKE_SCHEMAS].find((d) =>
   existsSync(join(d, 'span.json')),
 );
 const ajv = new Ajv({ allowUnionTypes: true, strict: false });

@@ -2,12 +2,13 @@
 import Ajv from 'ajv';
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { INTAKE_SCHEMAS } from '../_shared.js';
 
 // The receiver keeps a copy of the official schemas in the repository; the shared reference copy is
 // the fallback for checkouts where it has not landed yet.
 const candidates = [
   join(__dirname, '..', '..', 'receiver', 'schemas', 'metricset.json'),
-  '/work/shared/reference/apm-intake-v2/schemas/metricset.json',
+  join(INTAKE_SCHEMAS, 'metricset.json'),
 ];
 const schemaPath = candidates.find((p) => existsSync(p));
 if (schemaPath === undefined) throw new Error(`metricset.json schema not found in: ${candidates.join(', ')}`);

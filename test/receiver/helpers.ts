@@ -5,9 +5,10 @@ import { request } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { startReceiver, type Receiver, type ReceiverOptions } from '../../receiver/index.js';
+import { INTAKE_SCHEMAS, INTAKE_TESTDATA } from '../_shared.js';
 
-export const TESTDATA = '/work/shared/reference/apm-intake-v2/testdata';
-export const REFERENCE_SCHEMAS = '/work/shared/reference/apm-intake-v2/schemas';
+export const TESTDATA = INTAKE_TESTDATA;
+export const REFERENCE_SCHEMAS = INTAKE_SCHEMAS;
 
 export function testdata(name: string): Buffer {
   return readFileSync(join(TESTDATA, name));

@@ -5,6 +5,7 @@ import Ajv from 'ajv';
 import { getAgent, resetAgentForTests, type Agent } from '../../runtime/agent.js';
 import type { AgentOptions } from '../../runtime/config.js';
 import type { IntakeEvent, Transport, TransportStats } from '../../runtime/types.js';
+import { INTAKE_SCHEMAS } from '../_shared.js';
 
 export class CapturingTransport implements Transport {
   events: IntakeEvent[] = [];
@@ -55,7 +56,7 @@ export async function freshAgent(opts: AgentOptions = {}, env: NodeJS.ProcessEnv
   return { agent, transport };
 }
 
-const schemaDir = '/work/shared/reference/apm-intake-v2/schemas';
+const schemaDir = INTAKE_SCHEMAS;
 const ajv = new Ajv({ allowUnionTypes: true, allErrors: true });
 const validators = Object.fromEntries(
   ['metadata', 'transaction', 'span', 'error', 'metricset'].map((k) => [k, ajv.compile(JSON.parse(readFileSync(join(schemaDir, `${k}.json`), 'utf8')))]),

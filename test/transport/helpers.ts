@@ -8,8 +8,9 @@ import { join } from 'node:path';
 import zlib from 'node:zlib';
 import Ajv from 'ajv';
 import type { IntakeEvent, Logger } from '../../runtime/types.js';
+import { INTAKE_SCHEMAS } from '../_shared.js';
 
-const SCHEMA_DIR = '/work/shared/reference/apm-intake-v2/schemas';
+const SCHEMA_DIR = INTAKE_SCHEMAS;
 const LOCAL_SCHEMA_DIR = join(__dirname, '..', '..', 'receiver', 'schemas');
 
 type Validators = Record<string, ((v: unknown) => boolean) | undefined> & { errors: () => string };
