@@ -486,6 +486,8 @@ export class Agent implements TracerHost {
     const g = globalThis as Record<symbol, unknown>;
     if (this._abiCore && g[ABI_CORE_SLOT] === this._abiCore) g[ABI_CORE_SLOT] = undefined;
     try {
+      // One last collection so the breakdown of a short-lived process is not lost.
+      if (this.recording) this._metrics?.collectNow();
       this._metrics?.stop();
     } catch {
       // ignore
@@ -535,6 +537,11 @@ export class Agent implements TracerHost {
       // With our listener installed Node no longer ends the process on SIGTERM/SIGINT; when nobody else listens we
       // flush (bounded) and re-raise the signal so the process ends exactly as it would have.
       const alone = process.listenerCount(signal) === 1;
+      try {
+        this._metrics?.collectNow(); // the last interval's metrics and breakdown go out with the flush
+      } catch {
+        // never into the app
+      }
       void this.flush(ON_EXIT_FLUSH_MS).finally(() => {
         if (!alone) return;
         this._removeProcessHandlers();

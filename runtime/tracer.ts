@@ -215,6 +215,8 @@ export class TransactionImpl implements Transaction {
     this.ended = true;
     const end = typeof endTime === 'number' && Number.isFinite(endTime) ? endTime : nowMs();
     const host = this._host;
+    // An ignored transaction (transaction_ignore_urls) is neither sent nor counted in breakdown metrics.
+    if (this.ignored) return;
     const startUs = Math.round(this.start * 1000);
     const endUs = Math.round(end * 1000);
     if (host.hooks.length) {
@@ -234,7 +236,6 @@ export class TransactionImpl implements Transaction {
         }
       }
     }
-    if (this.ignored) return;
     const o: Record<string, unknown> = {
       id: this.id,
       trace_id: this.traceId,
@@ -383,6 +384,7 @@ export class SpanImpl implements Span {
     const startUs = Math.round(this.start * 1000);
     const endUs = Math.round(end * 1000);
     if (this._intervalIdx >= 0) this.parent._childIntervals![this._intervalIdx + 1] = endUs;
+    if (this.tx.ignored) return; // as its transaction: not sent, not counted
     if (host.hooks.length) {
       const timing: EndedSpanTiming = {
         type: this.type,
@@ -401,7 +403,6 @@ export class SpanImpl implements Span {
         }
       }
     }
-    if (this.tx.ignored) return;
     const o: Record<string, unknown> = {
       id: this.id,
       transaction_id: this.transactionId,

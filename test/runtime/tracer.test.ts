@@ -273,6 +273,27 @@ test('transaction_ignore_urls: matching transactions and their spans are not sen
   assert.deepEqual(transport.events, []);
 });
 
+test('transaction_ignore_urls: ignored transactions stay out of breakdown metrics; stop() sends the last interval', async () => {
+  // An hour-long interval: the only metrics round is the one stop() runs.
+  await setup({ transactionIgnoreUrls: ['/health*'], metricsInterval: '1h' });
+  isolated(() => {
+    const ignored = startTransaction('GET /healthz', 'request');
+    ignored.setRequestContext({ method: 'GET', url: '/healthz' });
+    startSpan('probe', 'db').end();
+    ignored.end();
+    const kept = startTransaction('GET /users', 'request');
+    kept.setRequestContext({ method: 'GET', url: '/users' });
+    kept.end();
+  });
+  assert.equal(transport.of('metricset').length, 0);
+  await agent.stop(500);
+  const sets = transport.of('metricset');
+  const names = sets.filter((m) => m.transaction).map((m) => `${m.transaction.type} ${m.transaction.name}${m.span ? ` ${m.span.type}` : ''}`);
+  assert.deepEqual(names.sort(), ['request GET /users', 'request GET /users app']);
+  assert.ok(sets.some((m) => m.samples['system.memory.total']), 'the system metricset goes out at stop() too');
+  assert.deepEqual(transport.of('transaction').map((t) => t.name), ['GET /users']);
+});
+
 test('filters can redact and drop; a throwing filter drops the event', () => isolated(() => {
   addFilter((p, kind) => (kind === 'span' && p.name === 'drop-me' ? null : p));
   addFilter((p, kind) => {
