@@ -17,7 +17,7 @@ export const ABI_HELPERS = {
   call: 'call',
   /** `route(site, handler)` → the handler wrapped to name/continue the request's transaction. */
   route: 'route',
-  /** `trace(site, thisArg, body)` → `body()` inside a span (decorated method bodies). */
+  /** `trace(site, body)` → `body()` inside a span, or a `background` transaction when none is active (decorated method bodies; `body` is an arrow function so `this`/`arguments`/`super` stay the method's). */
   trace: 'trace',
   /** `wrap(site, fn)` → fn wrapped so each call is a span (`traced(fn)`). */
   wrap: 'wrap',
