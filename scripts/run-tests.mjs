@@ -1,5 +1,6 @@
 // Runs every test/**/*.test.ts (or the files/folders given) with Node's test runner through tsx.
-// SPANFORGE_TEST_FILTER=substring runs only the files whose path contains it.
+// SPANFORGE_TEST_FILTER=substring runs only the files whose path contains it; --exclude=substring leaves
+// files out.
 import { spawnSync } from 'node:child_process';
 import { existsSync, readdirSync, statSync } from 'node:fs';
 import { dirname, join, relative } from 'node:path';
@@ -15,13 +16,17 @@ function walk(dir, out) {
   }
   return out;
 }
-const args = process.argv.slice(2);
+const argv = process.argv.slice(2);
+// --exclude=substring (repeatable) leaves out the files whose path contains it.
+const excludes = argv.filter((a) => a.startsWith('--exclude=')).map((a) => a.slice('--exclude='.length));
+const args = argv.filter((a) => !a.startsWith('--exclude='));
 let files = (args.length ? args : ['test']).flatMap((a) => {
   const p = join(root, a);
   return statSync(p).isDirectory() ? walk(p, []) : [p];
 });
 const filter = process.env.SPANFORGE_TEST_FILTER;
 if (filter) files = files.filter((f) => f.includes(filter));
+files = files.filter((f) => !excludes.some((x) => f.includes(x)));
 files.sort();
 if (files.length === 0) {
   console.error('no test files found');
@@ -38,6 +43,15 @@ if (!existsSync('/usr/bin/chromium') && process.getuid?.() === 0 && existsSync('
     r = spawnSync('apt-get', ['install', '-y', '-q', 'chromium'], { stdio: 'inherit', env });
   }
   if (r.status !== 0) console.error('could not install chromium; browser tests will fail in CI');
+}
+// TypeScript 5.9 + ts-patch 3.3 for the TS 5 parity test, side by side with the project's TS 6, from
+// their own lock file (test/compat/ts5).
+const ts5 = join(root, 'test', 'compat', 'ts5');
+if (!process.env.SPANFORGE_TS5_DIR && files.some((f) => f.endsWith('ts5.test.ts')) && !existsSync(join(ts5, 'node_modules', 'ts-patch'))) {
+  console.log('installing TypeScript 5.9.3 + ts-patch 3.3.0 into test/compat/ts5 (npm ci --prefix test/compat/ts5)');
+  const npm = process.platform === 'win32' ? 'npm.cmd' : 'npm';
+  const r = spawnSync(npm, ['ci', '--prefix', ts5, '--ignore-scripts', '--no-audit', '--no-fund'], { stdio: 'inherit' });
+  if (r.status !== 0) console.error('could not install test/compat/ts5; the TS 5.9 test will say why');
 }
 console.log(`running ${files.length} test files`);
 const r = spawnSync(
