@@ -82,6 +82,32 @@ interface FlushWaiter {
 
 function noop(): void {}
 
+type RequestFn = (this: Dispatcher, opts: Dispatcher.RequestOptions) => Promise<Dispatcher.ResponseData>;
+
+/**
+ * Loads only the three undici modules the transport uses (Pool, the connector and the request API):
+ * 27 ms on the shared 2-CPU box against 60-100 ms for the whole package, whose entry also loads fetch,
+ * WebSocket, caches, mocks and interceptors (`node bench/overhead/startup-parts.cjs`). That load
+ * blocks the event loop at the first send, inside the app's first request. Falls back to the
+ * package entry should a later undici move these files.
+ */
+async function loadUndici(): Promise<{ Pool: typeof Pool; buildConnector: typeof buildConnector; request: RequestFn }> {
+  try {
+    const [pool, connect, api] = await Promise.all([
+      import('undici/lib/dispatcher/pool.js'),
+      import('undici/lib/core/connect.js'),
+      import('undici/lib/api/api-request.js'),
+    ]);
+    if (typeof pool.default === 'function' && typeof connect.default === 'function' && typeof api.default === 'function') {
+      return { Pool: pool.default, buildConnector: connect.default, request: api.default };
+    }
+  } catch {
+    // the package entry below
+  }
+  const undici = await import('undici');
+  return { Pool: undici.Pool, buildConnector: undici.buildConnector, request: undici.Pool.prototype.request as RequestFn };
+}
+
 export class HttpTransport implements Transport {
   private readonly log: Logger;
   private readonly disabledReason: string | undefined;
@@ -104,6 +130,7 @@ export class HttpTransport implements Transport {
   private pool: Pool | undefined;
   private poolState: 'idle' | 'loading' | 'ready' | 'failed' = 'idle';
   private connectOptions: buildConnector.BuildOptions | undefined;
+  private request: RequestFn | undefined;
 
   // Events accepted by send() and not yet encoded.
   private readonly pending = new Fifo<IntakeEvent>(1024);
@@ -216,11 +243,12 @@ export class HttpTransport implements Transport {
     if (this.poolState === 'ready') return true;
     if (this.poolState !== 'idle' || this.connectOptions === undefined) return false;
     this.poolState = 'loading';
-    import('undici').then(
+    loadUndici().then(
       (undici) => {
         if (this.destroyed) return;
         try {
           this.pool = this.createPool(undici.Pool, undici.buildConnector, this.connectOptions as buildConnector.BuildOptions);
+          this.request = undici.request;
           this.poolState = 'ready';
         } catch (err) {
           this.poolFailed(err);
@@ -548,8 +576,8 @@ export class HttpTransport implements Transport {
     body.write(metaLine);
     req.timer = setTimeout(() => this.endRequest(req), this.apiRequestTime);
     req.timer.unref();
-    pool
-      .request({
+    (this.request as RequestFn)
+      .call(pool, {
         method: 'POST',
         path: this.intakePath,
         headers: this.headers,
@@ -701,8 +729,8 @@ export class HttpTransport implements Transport {
     const abort = new AbortController();
     const timer = setTimeout(() => abort.abort(), this.serverTimeout > 0 ? this.serverTimeout : 10_000);
     timer.unref();
-    pool
-      .request({ method: 'GET', path: this.infoPath, headers: this.infoHeaders, signal: abort.signal })
+    (this.request as RequestFn)
+      .call(pool, { method: 'GET', path: this.infoPath, headers: this.infoHeaders, signal: abort.signal })
       .then(async (res) => {
         const text = await readBody(res.body, MAX_RESPONSE_BODY);
         this.infoState = 'done';
