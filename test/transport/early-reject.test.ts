@@ -38,11 +38,15 @@ test('the same while a large body is still being written (several rotated reques
   };
   const log = recordingLogger();
   const t = createTransport({ ...baseOptions(srv.url, log), apiRequestTime: 60_000, maxQueueSize: 5000 });
-  for (let i = 0; i < 3000; i++) t.send(span(i, 1000)); // ~3 MiB: at least 4 requests of 768 KiB
-  await waitFor(() => t.stats().dropped === 3000, 10_000, 'all events to be answered');
-  assert.deepEqual(t.stats().droppedByReason, { rejected: 3000 });
-  assert.ok(t.stats().failedRequests >= 4);
-  assert.equal(log.at('error').length, 1);
-  await t.close(200);
-  await srv.close();
+  try {
+    for (let i = 0; i < 3000; i++) t.send(span(i, 1000)); // ~3 MiB: at least 4 requests of 768 KiB
+    await waitFor(() => t.stats().dropped === 3000, 10_000, 'all events to be answered');
+    assert.deepEqual(t.stats().droppedByReason, { rejected: 3000 }, `log: ${JSON.stringify(log.at('error'))}`);
+    assert.ok(t.stats().failedRequests >= 4);
+    assert.equal(log.at('error').length, 1, JSON.stringify(log.at('error')));
+  } finally {
+    // Closed even when an assertion fails, so a failure cannot leave the file's process hanging.
+    await t.close(200);
+    await srv.close();
+  }
 });
