@@ -21,7 +21,7 @@ spanforge serve [--port 8200] [--host 127.0.0.1] [--data-dir DIR]
 `;
 
 /** A usage mistake: printed with the usage text, exit code 2. */
-class UsageError extends Error {}
+export class UsageError extends Error {}
 
 const LOOPBACK = new Set(['127.0.0.1', '::1', 'localhost', '0:0:0:0:0:0:0:1']);
 
@@ -35,7 +35,18 @@ function parsePort(v: string | undefined): number {
   return Number(v);
 }
 
-async function serve(argv: string[]): Promise<number> {
+export interface ServeOptions {
+  port: number;
+  host: string;
+  dataDir: string;
+  secretToken: string | undefined;
+  apiKey: string | undefined;
+  /** Set by -h/--help: print the usage and exit 0. */
+  help: boolean;
+}
+
+/** Parses `serve`'s flags with their defaults (port 8200, host 127.0.0.1, data dir); throws UsageError. */
+export function parseServeArgs(argv: string[], env: NodeJS.ProcessEnv = process.env): ServeOptions {
   let values;
   try {
     ({ values } = parseArgs({
@@ -55,23 +66,34 @@ async function serve(argv: string[]): Promise<number> {
     // parseArgs' messages name the flag ("Unknown option '--bogus'"); keep them, add the usage.
     throw new UsageError((err as Error).message.split('. To specify')[0]!);
   }
-  if (values.help) {
-    process.stdout.write(USAGE);
-    return 0;
-  }
   const port = parsePort(values.port);
   const host = values.host ?? '127.0.0.1';
   if (host === '') throw new UsageError('--host must not be empty');
-  const dataDir = values['data-dir'] ? resolve(values['data-dir']) : defaultDataDir();
-  const secretToken = values['secret-token'] ?? process.env.SPANFORGE_SECRET_TOKEN;
-  const apiKey = values['api-key'] ?? process.env.SPANFORGE_API_KEY;
+  const dataDir = values['data-dir'] ? resolve(values['data-dir']) : defaultDataDir(env);
+  const secretToken = values['secret-token'] ?? env.SPANFORGE_SECRET_TOKEN;
+  const apiKey = values['api-key'] ?? env.SPANFORGE_API_KEY;
+  return { port, host, dataDir, secretToken: secretToken || undefined, apiKey: apiKey || undefined, help: values.help === true };
+}
+
+/** The warning printed when binding a non-loopback host without credentials, else undefined. */
+export function exposureWarning(host: string, secretToken?: string, apiKey?: string): string | undefined {
+  if (LOOPBACK.has(host) || secretToken || apiKey) return undefined;
+  return `warning: listening on ${host} without --secret-token: anyone who can reach this port can send and read data`;
+}
+
+async function serve(argv: string[]): Promise<number> {
+  const { port, host, dataDir, secretToken, apiKey, help } = parseServeArgs(argv);
+  if (help) {
+    process.stdout.write(USAGE);
+    return 0;
+  }
 
   let receiver;
   try {
     // SPANFORGE_FLUSH_INTERVAL_MS: how long accepted events may wait in memory (tests raise it to
     // prove that a signal flushes the pending batch).
     const flush = Number(process.env.SPANFORGE_FLUSH_INTERVAL_MS) || undefined;
-    receiver = await startReceiver({ port, host, dataDir, secretToken: secretToken || undefined, apiKey: apiKey || undefined, flushIntervalMs: flush });
+    receiver = await startReceiver({ port, host, dataDir, secretToken, apiKey, flushIntervalMs: flush });
   } catch (err) {
     const e = err as NodeJS.ErrnoException;
     if (e.code === 'EADDRINUSE') {
@@ -115,9 +137,8 @@ async function serve(argv: string[]): Promise<number> {
   out.write(`  intake:  ${receiver.url}/intake/v2/events   (point agents at serverUrl ${receiver.url})\n`);
   out.write(`  web UI:  ${receiver.uiUrl}\n`);
   out.write(`  data:    ${dataDir}\n`);
-  if (!LOOPBACK.has(host) && !secretToken && !apiKey) {
-    out.write(`  warning: listening on ${host} without --secret-token: anyone who can reach this port can send and read data\n`);
-  }
+  const warning = exposureWarning(host, secretToken, apiKey);
+  if (warning) out.write(`  ${warning}\n`);
   out.write('Press Ctrl+C to stop.\n');
   return stopped;
 }

@@ -2,8 +2,10 @@
 // stops cleanly on SIGTERM/SIGINT without losing the pending batch, and rejects bad flags (exit 2).
 import assert from 'node:assert/strict';
 import { spawn, spawnSync } from 'node:child_process';
-import { join } from 'node:path';
+import { homedir } from 'node:os';
+import { join, resolve } from 'node:path';
 import { test } from 'node:test';
+import { defaultDataDir, exposureWarning, parseServeArgs, UsageError } from '../../cli/index.js';
 import { startReceiver } from '../../receiver/index.js';
 import { getJson, NDJSON, send, tempDir } from './helpers.js';
 import { buildTraffic } from './traffic.js';
@@ -100,6 +102,57 @@ test('a port already in use is a clear error, exit code 1', async () => {
     assert.equal(r.stderr, `spanforge serve: port ${port} on 127.0.0.1 is already in use (another APM Server or spanforge serve?); choose another with --port\n`);
   } finally {
     await busy.close();
+    t.remove();
+  }
+});
+
+test('serve defaults: port 8200, host 127.0.0.1, data dir ~/.spanforge/data unless SPANFORGE_DATA_DIR', () => {
+  const d = parseServeArgs([], {});
+  assert.deepEqual(d, { port: 8200, host: '127.0.0.1', dataDir: join(homedir(), '.spanforge', 'data'), secretToken: undefined, apiKey: undefined, help: false });
+  assert.equal(defaultDataDir({}), join(homedir(), '.spanforge', 'data'));
+  assert.equal(defaultDataDir({ SPANFORGE_DATA_DIR: 'rel/dir' }), resolve('rel/dir'));
+  assert.equal(parseServeArgs([], { SPANFORGE_DATA_DIR: '/tmp/x' }).dataDir, '/tmp/x');
+  // Flags win over the environment; --host is passed through as given.
+  const f = parseServeArgs(['--port', '0', '--host', '0.0.0.0', '--data-dir', 'd', '--secret-token', 't'], { SPANFORGE_DATA_DIR: '/tmp/x', SPANFORGE_API_KEY: 'k' });
+  assert.deepEqual(f, { port: 0, host: '0.0.0.0', dataDir: resolve('d'), secretToken: 't', apiKey: 'k', help: false });
+  assert.equal(parseServeArgs(['--port', '65535'], {}).port, 65535);
+  assert.throws(() => parseServeArgs(['--port', '65536'], {}), UsageError);
+  assert.throws(() => parseServeArgs(['--host', ''], {}), /--host must not be empty/);
+  assert.equal(parseServeArgs(['-h'], {}).help, true);
+  // The exposure warning: only for a non-loopback host without credentials.
+  for (const h of ['127.0.0.1', '::1', 'localhost']) assert.equal(exposureWarning(h), undefined, h);
+  assert.match(exposureWarning('0.0.0.0')!, /^warning: listening on 0\.0\.0\.0 without --secret-token/);
+  assert.equal(exposureWarning('0.0.0.0', 'tok'), undefined);
+  assert.equal(exposureWarning('0.0.0.0', undefined, 'key'), undefined);
+});
+
+test('serve --host 0.0.0.0 binds that host and warns that it is reachable without a token', async () => {
+  const t = tempDir();
+  try {
+    const s = serve(['--host', '0.0.0.0', '--port', '0', '--data-dir', t.dir]);
+    const url = await s.url;
+    assert.match(url, /^http:\/\/0\.0\.0\.0:\d+$/);
+    assert.match(s.out(), /\n {2}warning: listening on 0\.0\.0\.0 without --secret-token: anyone who can reach this port can send and read data\n/);
+    // Bound on all interfaces: reachable through loopback too.
+    const port = new URL(url).port;
+    const info = await getJson(`http://127.0.0.1:${port}/`);
+    assert.equal(info.build_sha, 'spanforge');
+    s.child.kill('SIGTERM');
+    assert.equal(await s.exited, 0, s.err());
+  } finally {
+    t.remove();
+  }
+});
+
+test('serve on loopback prints no warning', async () => {
+  const t = tempDir();
+  try {
+    const s = serve(['--port', '0', '--data-dir', t.dir]);
+    await s.url;
+    assert.doesNotMatch(s.out(), /warning/);
+    s.child.kill('SIGTERM');
+    assert.equal(await s.exited, 0, s.err());
+  } finally {
     t.remove();
   }
 });
