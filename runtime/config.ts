@@ -88,8 +88,8 @@ type Kind =
   | { t: 'select'; values: readonly string[] }
   | { t: 'sampleRate' }
   | { t: 'int'; min: number; infinity?: boolean }
-  | { t: 'duration'; unit: 's' | 'ms' }
-  | { t: 'bytes' }
+  | { t: 'duration'; unit: 's' | 'ms'; positive?: boolean; maxMs?: number }
+  | { t: 'bytes'; positive?: boolean }
   | { t: 'list' }
   | { t: 'labels' };
 
@@ -101,9 +101,14 @@ interface OptionSpec {
   def: unknown;
 }
 
+/** setTimeout's limit (2^31 - 1 ms, ~24.8 days); a longer duration would fire at once. */
+const MAX_TIMER_MS = 2_147_483_647;
+
 export const DEFAULT_SANITIZE_FIELD_NAMES = [
   'password', 'passwd', 'pwd', 'secret', '*key', '*token*', '*session*', '*credit*', '*card*', '*auth*',
   'set-cookie', '*principal*', 'pw', 'pass', 'connect.sid',
+  // elastic-apm-node 4.x added this one: the Cookie request header is often sensitive.
+  'cookie',
 ];
 
 const LOG_LEVELS = ['trace', 'debug', 'info', 'warning', 'warn', 'error', 'critical', 'fatal', 'off'] as const;
@@ -125,10 +130,10 @@ export const OPTIONS: readonly OptionSpec[] = [
   { name: 'captureExceptions', env: 'ELASTIC_APM_CAPTURE_EXCEPTIONS', kind: { t: 'bool' }, def: true },
   { name: 'sanitizeFieldNames', env: 'ELASTIC_APM_SANITIZE_FIELD_NAMES', kind: { t: 'list' }, def: DEFAULT_SANITIZE_FIELD_NAMES },
   { name: 'transactionMaxSpans', env: 'ELASTIC_APM_TRANSACTION_MAX_SPANS', kind: { t: 'int', min: -1, infinity: true }, def: 500 },
-  { name: 'metricsInterval', env: 'ELASTIC_APM_METRICS_INTERVAL', kind: { t: 'duration', unit: 's' }, def: '30s' },
-  { name: 'apiRequestTime', env: 'ELASTIC_APM_API_REQUEST_TIME', kind: { t: 'duration', unit: 's' }, def: '10s' },
-  { name: 'apiRequestSize', env: 'ELASTIC_APM_API_REQUEST_SIZE', kind: { t: 'bytes' }, def: '768kb' },
-  { name: 'serverTimeout', env: 'ELASTIC_APM_SERVER_TIMEOUT', kind: { t: 'duration', unit: 's' }, def: '30s' },
+  { name: 'metricsInterval', env: 'ELASTIC_APM_METRICS_INTERVAL', kind: { t: 'duration', unit: 's', maxMs: MAX_TIMER_MS }, def: '30s' },
+  { name: 'apiRequestTime', env: 'ELASTIC_APM_API_REQUEST_TIME', kind: { t: 'duration', unit: 's', positive: true, maxMs: MAX_TIMER_MS }, def: '10s' },
+  { name: 'apiRequestSize', env: 'ELASTIC_APM_API_REQUEST_SIZE', kind: { t: 'bytes', positive: true }, def: '768kb' },
+  { name: 'serverTimeout', env: 'ELASTIC_APM_SERVER_TIMEOUT', kind: { t: 'duration', unit: 's', maxMs: MAX_TIMER_MS }, def: '30s' },
   { name: 'serverCaCertFile', env: 'ELASTIC_APM_SERVER_CA_CERT_FILE', kind: { t: 'string' }, def: undefined },
   { name: 'globalLabels', env: 'ELASTIC_APM_GLOBAL_LABELS', kind: { t: 'labels' }, def: {} },
   { name: 'transactionIgnoreUrls', env: 'ELASTIC_APM_TRANSACTION_IGNORE_URLS', kind: { t: 'list' }, def: [] },
@@ -254,10 +259,17 @@ function parseValue(kind: Kind, v: unknown): unknown {
       if (!Number.isInteger(n) || n < kind.min) throw new BadValue(`expected an integer of at least ${kind.min}`);
       return kind.infinity && n < 0 ? -1 : n;
     }
-    case 'duration':
-      return parseDuration(v, kind.unit);
-    case 'bytes':
-      return parseBytes(v);
+    case 'duration': {
+      const ms = parseDuration(v, kind.unit);
+      if (kind.positive && ms <= 0) throw new BadValue('expected a duration greater than zero');
+      if (kind.maxMs !== undefined && ms > kind.maxMs) throw new BadValue('expected a duration of at most 24 days');
+      return ms;
+    }
+    case 'bytes': {
+      const n = parseBytes(v);
+      if (kind.positive && n <= 0) throw new BadValue('expected a size greater than zero');
+      return n;
+    }
     case 'list':
       return parseList(v);
     case 'labels':

@@ -23,7 +23,12 @@ test('defaults match Elastic Node', () => {
   assert.equal(cfg.logLevel, 'info');
   assert.equal(cfg.captureBody, 'off');
   assert.equal(cfg.captureHeaders, true);
-  assert.deepEqual(cfg.sanitizeFieldNames, DEFAULT_SANITIZE_FIELD_NAMES);
+  // elastic-apm-node 4.x's 16 default patterns, written out so a change to the default shows here.
+  assert.deepEqual(cfg.sanitizeFieldNames, [
+    'password', 'passwd', 'pwd', 'secret', '*key', '*token*', '*session*', '*credit*', '*card*', '*auth*',
+    'set-cookie', '*principal*', 'pw', 'pass', 'connect.sid', 'cookie',
+  ]);
+  assert.deepEqual(DEFAULT_SANITIZE_FIELD_NAMES, cfg.sanitizeFieldNames);
   assert.equal(cfg.transactionMaxSpans, 500);
   assert.equal(cfg.metricsInterval, 30_000);
   assert.equal(cfg.apiRequestTime, 10_000);
@@ -107,6 +112,9 @@ test('a bad value logs one warning naming the variable and value, and falls back
     [{ ELASTIC_APM_SERVER_URL: 'ftp://x' }, 'serverUrl', 'http://127.0.0.1:8200', 'invalid value "ftp://x" for ELASTIC_APM_SERVER_URL: expected an http(s) URL; using the default'],
     [{ ELASTIC_APM_TRANSACTION_MAX_SPANS: '12.5' }, 'transactionMaxSpans', 500, 'invalid value "12.5" for ELASTIC_APM_TRANSACTION_MAX_SPANS: expected an integer of at least -1; using the default'],
     [{ ELASTIC_APM_GLOBAL_LABELS: 'novalue' }, 'globalLabels', {}, 'invalid value "novalue" for ELASTIC_APM_GLOBAL_LABELS: expected key=value pairs separated by commas; using the default'],
+    [{ ELASTIC_APM_API_REQUEST_TIME: '0' }, 'apiRequestTime', 10_000, 'invalid value "0" for ELASTIC_APM_API_REQUEST_TIME: expected a duration greater than zero; using the default'],
+    [{ ELASTIC_APM_API_REQUEST_SIZE: '0kb' }, 'apiRequestSize', 768 * 1024, 'invalid value "0kb" for ELASTIC_APM_API_REQUEST_SIZE: expected a size greater than zero; using the default'],
+    [{ ELASTIC_APM_METRICS_INTERVAL: '99999999s' }, 'metricsInterval', 30_000, 'invalid value "99999999s" for ELASTIC_APM_METRICS_INTERVAL: expected a duration of at most 24 days; using the default'],
   ];
   for (const [env, key, def, msg] of cases) {
     const { cfg, warnings } = resolve({}, env);

@@ -242,7 +242,7 @@ test('request context: headers and cookies sanitized, body per capture_body', as
     http_version: '1.1',
     url: { raw: '/login?next=%2Fhome', pathname: '/login', protocol: 'http', search: '?next=%2Fhome', hostname: 'shop.local', port: '3000', full: 'http://shop.local:3000/login?next=%2Fhome' },
     socket: { remote_address: '127.0.0.1', encrypted: false },
-    headers: { host: 'shop.local:3000', authorization: '[REDACTED]', 'x-api-key': '[REDACTED]', cookie: 'sid=1; theme=dark; connect.sid=[REDACTED]', accept: 'text/html', 'content-type': 'application/json' },
+    headers: { host: 'shop.local:3000', authorization: '[REDACTED]', 'x-api-key': '[REDACTED]', cookie: '[REDACTED]', accept: 'text/html', 'content-type': 'application/json' },
     cookies: { sid: '1', theme: 'dark', 'connect.sid': '[REDACTED]' },
     body: { user: 'ann', password: '[REDACTED]', card: '[REDACTED]' },
   });
