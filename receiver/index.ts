@@ -112,7 +112,9 @@ export async function startReceiver(options: ReceiverOptions): Promise<Receiver>
     uiUrl: `${url}/ui/`,
     close() {
       closing ??= new Promise<void>((resolve) => {
-        (server as unknown as { closeLive?: () => void }).closeLive?.();
+        const srv = server as unknown as { closeLive?: () => void; shutdownIntake?: () => void };
+        srv.closeLive?.();
+        srv.shutdownIntake?.();
         server.close(() => {
           store.close();
           resolve();

@@ -68,6 +68,17 @@ function keepMetricset(m: Obj): boolean {
   return true;
 }
 
+/** What the server keeps of a request being decoded. */
+export interface IntakeHandle {
+  /**
+   * Server shutdown: ends the request at once with 503 `server is shutting down` (APM Server's
+   * Closing answer), after the events decoded so far were handed to the store. No-op once answered.
+   */
+  shutdown(): void;
+}
+
+export const SHUTTING_DOWN = 'server is shutting down';
+
 /** Handles one intake request after auth, method and Content-Type were checked. */
 export function handleIntake(
   req: IncomingMessage,
@@ -78,7 +89,7 @@ export function handleIntake(
   verbose: boolean,
   /** Called once when the request no longer needs decoding resources (answered or abandoned). */
   onDone: () => void = () => {},
-): void {
+): IntakeHandle {
   const validators = loadValidators(schemaDir);
   const rxUs = Date.now() * 1000;
   let accepted = 0;
@@ -284,4 +295,9 @@ export function handleIntake(
       release();
     }
   });
+  return {
+    // Complete lines were already handed to the store as they arrived; a partial last line is
+    // dropped (it is not an event yet), like APM Server when its context is cancelled.
+    shutdown: () => finish({ message: SHUTTING_DOWN, status: 503 }),
+  };
 }

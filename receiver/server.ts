@@ -4,7 +4,7 @@ import { timingSafeEqual } from 'node:crypto';
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { extname, join } from 'node:path';
-import { handleIntake, writeResult, type IntakeLimits } from './intake.js';
+import { handleIntake, SHUTTING_DOWN, writeResult, type IntakeHandle, type IntakeLimits } from './intake.js';
 import { Queries, type Range } from './queries.js';
 import type { Store } from './store.js';
 import { loadValidators } from './validate.js';
@@ -142,14 +142,24 @@ export function createReceiverServer(opts: ServerOptions): Server {
 
   const maxIntake = opts.maxConcurrentIntake ?? 200;
   let active = 0;
-  const waiting: Array<() => void> = [];
+  let shuttingDown = false;
+  const waiting: Array<{ run: () => void; req: IncomingMessage; res: ServerResponse }> = [];
+  const decoding = new Set<IntakeHandle>();
   const release = (): void => {
     active--;
     const next = waiting.shift();
     if (next) {
       active++;
-      next();
+      next.run();
     }
+  };
+  const shutdownReply = (req: IncomingMessage, res: ServerResponse, accepted = 0): void => {
+    writeResult(req, res, 503, { accepted, errors: [{ message: SHUTTING_DOWN }] });
+    // Like an early reply: do not wait for the rest of the body, drop the connection soon.
+    req.resume();
+    const t = setTimeout(() => req.socket?.destroy(), 1000);
+    t.unref();
+    req.once('end', () => clearTimeout(t));
   };
 
   const handle = (req: IncomingMessage, res: ServerResponse): void => {
@@ -165,7 +175,17 @@ export function createReceiverServer(opts: ServerOptions): Server {
       if (ct !== undefined && !ct.includes('application/x-ndjson')) {
         return writeResult(req, res, 400, { accepted: 0, errors: [{ message: `invalid content type: '${ct}'` }] });
       }
-      const run = (): void => handleIntake(req, res, opts.store, opts.schemaDir, opts.limits, url.searchParams.has('verbose'), release);
+      if (shuttingDown) return shutdownReply(req, res);
+      const run = (): void => {
+        let ended = false;
+        let h: IntakeHandle | undefined;
+        h = handleIntake(req, res, opts.store, opts.schemaDir, opts.limits, url.searchParams.has('verbose'), () => {
+          ended = true;
+          if (h) decoding.delete(h);
+          release();
+        });
+        if (!ended) decoding.add(h);
+      };
       if (active < maxIntake) {
         active++;
         return run();
@@ -173,9 +193,13 @@ export function createReceiverServer(opts: ServerOptions): Server {
       // Bounded memory: a waiting request is paused, so TCP backpressure holds its body in the
       // agent, not here. Like APM Server's semaphore it waits rather than failing.
       req.pause();
-      const later = (): void => {
-        req.resume(); // an explicitly paused stream stays paused when 'data' listeners are added
-        run();
+      const later = {
+        req,
+        res,
+        run: (): void => {
+          req.resume(); // an explicitly paused stream stays paused when 'data' listeners are added
+          run();
+        },
       };
       waiting.push(later);
       req.once('close', () => {
@@ -298,6 +322,14 @@ export function createReceiverServer(opts: ServerOptions): Server {
   (server as Server & { closeLive?: () => void }).closeLive = () => {
     for (const res of live) res.end();
     live.clear();
+  };
+  // Shutdown: uploads still in progress (and those waiting for a decoding slot) get APM Server's
+  // 503 "server is shutting down" instead of a cut connection; what they sent so far is kept.
+  (server as Server & { shutdownIntake?: () => void }).shutdownIntake = () => {
+    shuttingDown = true;
+    for (const w of waiting.splice(0)) shutdownReply(w.req, w.res);
+    for (const h of [...decoding]) h.shutdown();
+    decoding.clear();
   };
   return server;
 }

@@ -107,3 +107,52 @@ test('a data dir that cannot be used is a clear error; the public entry exports 
     t.remove();
   }
 });
+
+test('close() during an unfinished upload answers 503 "server is shutting down" and keeps what was decoded', async () => {
+  const t = tempDir();
+  try {
+    const { request } = await import('node:http');
+    const r = await startReceiver({ port: 0, dataDir: t.dir, maxConcurrentIntake: 1 });
+    const traffic = buildTraffic().checkout.split('\n');
+    // metadata + 3 complete events + half of a 4th line; the request is never ended.
+    const open = (lines: string[]) => {
+      const req = request(`${r.url}/intake/v2/events`, { method: 'POST', headers: NDJSON });
+      const reply = new Promise<{ status: number; headers: Record<string, unknown>; body: string }>((resolve, reject) => {
+        req.on('response', (res) => {
+          let body = '';
+          res.on('data', (c) => (body += c));
+          res.on('end', () => resolve({ status: res.statusCode!, headers: res.headers, body }));
+          res.on('error', reject);
+        });
+        req.on('error', reject);
+      });
+      req.write(lines.join('\n'));
+      return { req, reply };
+    };
+    const first = open([...traffic.slice(0, 4), traffic[4]!.slice(0, 40)]);
+    // A second upload waits for the single decoding slot.
+    const second = open([traffic[0]!, traffic[5]!, '']);
+    const { eventually } = await import('./helpers.js');
+    // The three complete events are decoded (and flushed, so the stats see them) before close().
+    await eventually(async () => (await getJson(`${r.url}/api/stats`)).transactions + (await getJson(`${r.url}/api/stats`)).spans >= 3);
+    const closed = r.close();
+    const [a, b] = await Promise.all([first.reply, second.reply]);
+    await closed;
+    assert.equal(a.status, 503);
+    assert.equal(a.headers.connection, 'close');
+    assert.deepEqual(JSON.parse(a.body), { accepted: 3, errors: [{ message: 'server is shutting down' }] });
+    assert.equal(b.status, 503);
+    assert.deepEqual(JSON.parse(b.body), { accepted: 0, errors: [{ message: 'server is shutting down' }] });
+    first.req.destroy();
+    second.req.destroy();
+    const store = new Store({ dataDir: t.dir });
+    try {
+      const n = (table: string) => (store.db.prepare(`SELECT count(*) AS n FROM ${table}`).get() as { n: number }).n;
+      assert.equal(n('transactions') + n('spans') + n('errors'), 3);
+    } finally {
+      store.close();
+    }
+  } finally {
+    t.remove();
+  }
+});
