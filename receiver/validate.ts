@@ -32,6 +32,79 @@ export function loadValidators(schemaDir: string): Validators {
   return validators;
 }
 
+// RUM v3 compact metadata (`{"m": {...}}`): apm-data's rumv3 metadata model (input/elasticapm/
+// internal/modeldecoder/rumv3), the fields it declares and their validation rules. APM Server reads
+// it with the same processor on every intake route, /intake/v2/events included.
+const RUMV3_STR = { type: ['string', 'null'], maxLength: 1024 };
+const RUMV3_NAME_VERSION = { type: ['object', 'null'], properties: { n: RUMV3_STR, ve: RUMV3_STR } };
+const RUMV3_METADATA_SCHEMA = {
+  type: 'object',
+  required: ['se'],
+  properties: {
+    se: {
+      type: 'object',
+      required: ['a', 'n'],
+      properties: {
+        a: {
+          type: 'object',
+          required: ['n', 've'],
+          properties: { n: { type: 'string', minLength: 1, maxLength: 1024 }, ve: { type: 'string', maxLength: 1024 } },
+        },
+        n: { type: 'string', minLength: 1, maxLength: 1024, pattern: '^[a-zA-Z0-9 _-]+$' },
+        en: RUMV3_STR,
+        ve: RUMV3_STR,
+        fw: RUMV3_NAME_VERSION,
+        la: RUMV3_NAME_VERSION,
+        ru: RUMV3_NAME_VERSION,
+      },
+    },
+    l: { type: ['object', 'null'], additionalProperties: { type: ['string', 'number', 'boolean', 'null'] } },
+    u: {
+      type: ['object', 'null'],
+      properties: { id: { type: ['string', 'integer', 'null'] }, em: RUMV3_STR, un: RUMV3_STR },
+    },
+    n: { type: ['object', 'null'], properties: { c: { type: ['object', 'null'], properties: { t: RUMV3_STR } } } },
+  },
+};
+let rumv3Metadata: ValidateFunction | undefined;
+
+type Obj = Record<string, unknown>;
+const o = (v: unknown): Obj | undefined => (v !== null && typeof v === 'object' && !Array.isArray(v) ? (v as Obj) : undefined);
+const nv = (v: unknown): Obj | undefined => {
+  const x = o(v);
+  return x && (x.n != null || x.ve != null) ? { name: x.n ?? undefined, version: x.ve ?? undefined } : undefined;
+};
+
+/** Validates RUM v3 metadata and returns it in the intake-v2 shape the store indexes and keeps. */
+function decodeRumV3Metadata(m: Obj, line: string): Obj {
+  rumv3Metadata ??= new Ajv({ allowUnionTypes: true }).compile(RUMV3_METADATA_SCHEMA);
+  if (!rumv3Metadata(m)) {
+    const err = rumv3Metadata.errors![0]!;
+    const segs = err.instancePath.split('/').filter(Boolean);
+    if (err.keyword === 'required') segs.push(String((err.params as { missingProperty?: string }).missingProperty ?? ''));
+    const field = segs.join('.');
+    throw new LineError(err.keyword === 'required' ? `validation error: '${field}' required` : `validation error: '${field}': ${err.message ?? 'invalid'}`, line);
+  }
+  const se = m.se as Obj;
+  const agent = se.a as Obj;
+  const user = o(m.u);
+  const out: Obj = {
+    service: {
+      name: se.n,
+      environment: se.en ?? undefined,
+      version: se.ve ?? undefined,
+      agent: { name: agent.n, version: agent.ve },
+      framework: nv(se.fw),
+      language: nv(se.la),
+      runtime: nv(se.ru),
+    },
+    labels: o(m.l),
+    user: user ? { id: user.id ?? undefined, email: user.em ?? undefined, username: user.un ?? undefined } : undefined,
+    network: o(o(m.n)?.c) ? { connection: { type: o(o(m.n)?.c)!.t ?? undefined } } : undefined,
+  };
+  return JSON.parse(JSON.stringify(out)) as Obj; // drops the undefined fields
+}
+
 /** APM Server's identifyEventType: the first single- or double-quoted token of the line. */
 export function identifyKind(line: string): string | undefined {
   let start = -1;
@@ -144,6 +217,7 @@ export function decodeLine(
 ): { kind: EventKind; body: Record<string, unknown>; raw: string | undefined } {
   const key = identifyKind(line);
   if (expectMetadata) {
+    if (key === 'm') return { kind: 'metadata', body: decodeRumV3MetadataLine(line), raw: undefined };
     if (key !== 'metadata') throw new LineError('"metadata" or "m" required', line);
   } else if (key === undefined || !EVENT_KINDS.has(key)) {
     throw new LineError(`did not recognize object type: ${JSON.stringify(key ?? '')}`, line);
@@ -180,6 +254,18 @@ export function decodeLine(
   if (kind === 'metricset') checkMetricset(inner, line);
   // A strictly valid line is stored as received: no re-serialisation on the ingest path.
   return { kind, body: inner, raw: strict ? line : undefined };
+}
+
+function decodeRumV3MetadataLine(line: string): Record<string, unknown> {
+  let parsed: unknown;
+  try {
+    parsed = parseFirstValue(line);
+  } catch (err) {
+    throw new LineError(`decode error: data read error: v3.metadataRoot.Metadata: ${(err as Error).message}`, line);
+  }
+  const m = o(o(parsed)?.m);
+  if (!m || isEmptyObject(m)) throw new LineError("validation error: 'm' required", line);
+  return decodeRumV3Metadata(m, line);
 }
 
 // Server rule the schema cannot express: histogram values must be ascending.

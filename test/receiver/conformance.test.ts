@@ -227,6 +227,28 @@ describe('protocol edge cases', () => {
     }
   });
 
+  test('RUM v3 metadata {"m": …} as the first line is accepted, as APM Server does on this endpoint', async () => {
+    const m = JSON.stringify({ m: { se: { n: 'rum-app', en: 'prod', ve: '2.1', a: { n: 'rum-js', ve: '5.16.0' }, la: { n: 'javascript' } }, l: { team: 'web' }, u: { id: 7 } } });
+    const tx = JSON.stringify({ transaction: { id: 'a1b2c3d4e5f60718', trace_id: 'a1b2c3d4e5f60718a1b2c3d4e5f60718', type: 'page-load', duration: 12.5, span_count: { started: 0 } } });
+    const ok = await send(`${intake()}?verbose`, `${m}\n${tx}\n`, { headers: NDJSON });
+    assert.deepEqual([ok.status, ok.json()], [202, { accepted: 1 }]);
+    // The compact metadata is stored in the v2 shape: service, environment and agent are indexed.
+    const { eventually, getJson } = await import('./helpers.js');
+    const svc = await eventually(async () => (await getJson(`${r.url}/api/services?from=0&to=${Date.now() + 60_000}`)).find((x: any) => x.name === 'rum-app'));
+    assert.equal(svc.environment, 'prod');
+    assert.equal(svc.agentName, 'rum-js');
+    // Its own rules: service name and agent name/version required, name pattern.
+    const missing = JSON.stringify({ m: { se: { a: { n: 'rum-js', ve: '1' } } } });
+    const bad = await send(intake(), `${missing}\n${tx}\n`, { headers: NDJSON });
+    assert.equal(bad.status, 400);
+    assert.deepEqual(bad.json(), { accepted: 0, errors: [{ message: "validation error: 'se.n' required", document: missing }] });
+    const noAgent = JSON.stringify({ m: { se: { n: 'x' } } });
+    assert.deepEqual((await send(intake(), `${noAgent}\n`, { headers: NDJSON })).json().errors[0].message, "validation error: 'se.a' required");
+    const pattern = JSON.stringify({ m: { se: { n: 'bad/name', a: { n: 'rum-js', ve: '1' } } } });
+    assert.match((await send(intake(), `${pattern}\n`, { headers: NDJSON })).json().errors[0].message, /^validation error: 'se\.n': must match pattern/);
+    assert.equal((await send(intake(), '{"m": null}\n', { headers: NDJSON })).json().errors[0].message, "validation error: 'm' required");
+  });
+
   test('unknown paths: 404 {"error": ...}', async () => {
     const rep = await send(`${r.url}/nope`, undefined, { method: 'GET' });
     assert.equal(rep.status, 404);
