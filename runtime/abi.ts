@@ -2,8 +2,8 @@
 // instrumented calls (pg, fetch, undici, http, user rules), route handlers, traced bodies and functions.
 // Contract (names, site shape, version) is rules/abi.ts; a test pins that the two agree.
 import { subscribe } from 'node:diagnostics_channel';
-import { abiCore, setAbiCore as installCore, type AbiCore, type Holder } from './abi-core.js';
-import type { CodeLocation, Span, Transaction } from './types.js';
+import { abiCore, onAbiCore, setAbiCore as installCore, type AbiCore, type Holder } from './abi-core.js';
+import type { CodeLocation, Span, StartSpanOptions, Transaction } from './types.js';
 
 /** Bumped on any incompatible change of the helpers or of the site shape. */
 export const ABI_VERSION = 1;
@@ -28,6 +28,10 @@ export interface Site extends SiteDescriptor {
   readonly loc: CodeLocation;
   /** true when the module was built for another ABI version: helpers then only pass through. */
   readonly off: boolean;
+  /** Span options of an app (internal) span at this site, built once: subtype and action are fixed per site. */
+  readonly appSpanOptions: StartSpanOptions;
+  /** The same for an exit span (pg, fetch, undici, http). */
+  readonly exitSpanOptions: StartSpanOptions;
 }
 
 const EMPTY: readonly unknown[] = [];
@@ -39,6 +43,15 @@ const ARRIVAL = Symbol.for('spanforge.request.arrival');
 const WRAPPED = Symbol.for('spanforge.wrapped');
 const warnedVersions = new Set<number>();
 let arrivalSubscribed = false;
+/**
+ * The installed core (undefined: none, i.e. inactive), kept current through the global slot's setter
+ * (abi-core.ts): every helper tests this module-level variable instead of reading the global symbol
+ * slot per call (bench/overhead/abi-dispatch.cjs: ~4.4 against ~10 ns per inactive call).
+ */
+let installed: AbiCore | undefined;
+onAbiCore((core) => {
+  installed = core;
+});
 
 /**
  * Builds a module's site table; emitted once at the top of each instrumented module.
@@ -54,7 +67,9 @@ export function sites(version: number, file: string, list: readonly SiteDescript
   const out: Site[] = [];
   for (const d of list) {
     const loc: CodeLocation = { file, line: d.line, column: d.column, function: d.function };
-    out.push({ ...d, file, loc, off });
+    // Built here once instead of spreading a fresh options object for every span (startSpan below).
+    const fixed: StartSpanOptions = { ...(d.subtype !== undefined ? { subtype: d.subtype } : {}), ...(d.action !== undefined ? { action: d.action } : {}) };
+    out.push({ ...d, file, loc, off, appSpanOptions: { ...fixed, exitSpan: false }, exitSpanOptions: { ...fixed, exitSpan: true } });
     if (!arrivalSubscribed && (d.handler === 'express' || d.handler === 'fastify' || d.handler === 'node-http')) subscribeArrival();
   }
   return out;
@@ -150,19 +165,15 @@ type CallHandler = (core: AbiCore, site: Site, thisArg: unknown, fn: (...a: unkn
  * @example __spanforge.call(__spanforge_sites[0], pool, pool.query, "SELECT 1")
  */
 export function call(site: Site, thisArg: unknown, fn: (...a: unknown[]) => unknown, ...args: unknown[]): unknown {
-  const core = abiCore();
-  if (site.off || !core.active() || typeof fn !== 'function') return Reflect.apply(fn, thisArg, args);
+  const core = installed;
+  if (core === undefined || site.off || !core.active() || typeof fn !== 'function') return Reflect.apply(fn, thisArg, args);
   const h = CALLS[site.handler];
   return h === undefined ? Reflect.apply(fn, thisArg, args) : h(core, site, thisArg, fn, args);
 }
 
 function startSpan(core: AbiCore, site: Site, name: string, exit: boolean): Span | undefined {
   try {
-    const span = core.startSpan(name, site.type, {
-      ...(site.subtype !== undefined ? { subtype: site.subtype } : {}),
-      ...(site.action !== undefined ? { action: site.action } : {}),
-      exitSpan: exit,
-    });
+    const span = core.startSpan(name, site.type, exit ? site.exitSpanOptions : site.appSpanOptions);
     if (span) span.setCodeLocation(site.loc);
     return span;
   } catch {
@@ -189,6 +200,20 @@ function runCall(core: AbiCore, span: Span, thisArg: unknown, fn: (...a: unknown
     }
     endSpan(core, span, failed, v);
   });
+}
+
+/**
+ * Runs a call whose completion is reported through a callback (already wrapped by wrapCallback): the
+ * span ends in the callback, or here on a synchronous throw — not when the call returns (pg and undici
+ * return undefined at once in their callback forms).
+ */
+function runCallbackCall(core: AbiCore, span: Span, thisArg: unknown, fn: (...a: unknown[]) => unknown, args: unknown[]): unknown {
+  try {
+    return Reflect.apply(fn, thisArg, args);
+  } catch (err) {
+    endSpan(core, span, true, err);
+    throw err;
+  }
 }
 
 /** Wraps a node-style callback so it ends the span first and runs in the caller's context. */
@@ -243,13 +268,13 @@ const CALLS: Record<string, CallHandler> = {
     if (last >= 1 && typeof args[last] === 'function') {
       const copy = args.slice();
       copy[last] = wrapCallback(core, span, args[last] as (...a: unknown[]) => unknown, rows);
-      return runCall(core, span, thisArg, fn, copy);
+      return runCallbackCall(core, span, thisArg, fn, copy);
     }
     if (q && typeof q === 'object' && typeof q.submit !== 'function' && typeof q.callback === 'function') {
       // query({ text, callback }): pass a copy, never mutate the user's config object.
       const copy = args.slice();
       copy[0] = { ...q, callback: wrapCallback(core, span, q.callback as (...a: unknown[]) => unknown, rows) };
-      return runCall(core, span, thisArg, fn, copy);
+      return runCallbackCall(core, span, thisArg, fn, copy);
     }
     if (q && typeof q === 'object' && typeof q.submit === 'function' && typeof q.on === 'function') {
       // A Submittable (Query, Cursor) is returned as is; the span ends with its 'end' event. No 'error'
@@ -350,7 +375,7 @@ function undiciCall(core: AbiCore, site: Site, thisArg: unknown, fn: (...a: unkn
   const cbIndex = isStream ? 3 : 2;
   if (typeof copy[cbIndex] === 'function') {
     copy[cbIndex] = wrapCallback(core, span, copy[cbIndex] as (...a: unknown[]) => unknown, status);
-    return runCall(core, span, thisArg, fn, copy);
+    return runCallbackCall(core, span, thisArg, fn, copy);
   }
   return runCall(core, span, thisArg, fn, copy, status);
 }
@@ -588,10 +613,10 @@ export function route<T>(site: Site, handler: T): T {
       if (site.rule === 'express.error-middleware' && !errorMiddleware) return handler;
       const template = site.name ?? undefined;
       wrapper = function (this: unknown) {
-        const core = abiCore();
+        const core = installed;
         const req = (errorMiddleware ? arguments[1] : arguments[0]) as Req | undefined;
         const res = (errorMiddleware ? arguments[2] : arguments[1]) as Res | undefined;
-        if (!core.active() || !req || !res) return Reflect.apply(original, this, arguments);
+        if (core === undefined || !core.active() || !req || !res) return Reflect.apply(original, this, arguments);
         const tx = requestTransaction(core, req, res);
         if (!tx) return Reflect.apply(original, this, arguments);
         if (errorMiddleware) report(core, arguments[0], tx, true);
@@ -603,10 +628,10 @@ export function route<T>(site: Site, handler: T): T {
     case 'fastify': {
       const template = site.name ?? undefined;
       wrapper = function (this: unknown, request: { raw?: Req; routeOptions?: { url?: unknown } }, reply: { raw?: Res }) {
-        const core = abiCore();
+        const core = installed;
         const req = request?.raw;
         const res = reply?.raw;
-        if (!core.active() || !req || !res) return Reflect.apply(original, this, arguments);
+        if (core === undefined || !core.active() || !req || !res) return Reflect.apply(original, this, arguments);
         const tx = requestTransaction(core, req, res);
         if (!tx) return Reflect.apply(original, this, arguments);
         // routeOptions.url includes any register() prefix, which build time cannot see.
@@ -618,8 +643,8 @@ export function route<T>(site: Site, handler: T): T {
     }
     case 'node-http': {
       wrapper = function (this: unknown, req: Req, res: Res) {
-        const core = abiCore();
-        if (!core.active() || !req || !res) return Reflect.apply(original, this, arguments);
+        const core = installed;
+        if (core === undefined || !core.active() || !req || !res) return Reflect.apply(original, this, arguments);
         const tx = requestTransaction(core, req, res);
         if (!tx) return Reflect.apply(original, this, arguments);
         return runHandler(core, tx, original, this, arguments);
@@ -641,8 +666,8 @@ export function route<T>(site: Site, handler: T): T {
  * @example m(a) { return __spanforge.trace(__spanforge_sites[2], () => { return a * 2; }); }
  */
 export function trace<R>(site: Site, body: () => R): R {
-  const core = abiCore();
-  if (site.off || !core.active()) return body();
+  const core = installed;
+  if (core === undefined || site.off || !core.active()) return body();
   return traceWith(core, site, site.name ?? site.function, body, undefined, EMPTY);
 }
 
@@ -694,8 +719,8 @@ export function wrap<F>(site: Site, fn: F): F {
   const name = site.name ?? (original.name || site.function);
   const wrapper = function (this: unknown): unknown {
     if (new.target) return Reflect.construct(original, arguments, new.target);
-    const core = abiCore();
-    if (!core.active()) return Reflect.apply(original, this, arguments);
+    const core = installed;
+    if (core === undefined || !core.active()) return Reflect.apply(original, this, arguments);
     return traceWith(core, site, name, original, this, arguments);
   };
   return sameShape(wrapper, original) as unknown as F;
