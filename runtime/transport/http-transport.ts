@@ -221,8 +221,9 @@ export class HttpTransport implements Transport {
     };
     const token = this.headerValue('secretToken', opts.secretToken);
     const apiKey = this.headerValue('apiKey', opts.apiKey);
-    if (token) common.authorization = `Bearer ${token}`;
-    else if (apiKey) common.authorization = `ApiKey ${apiKey}`;
+    // As elastic-apm-node's client: the API key wins when both are set.
+    if (apiKey) common.authorization = `ApiKey ${apiKey}`;
+    else if (token) common.authorization = `Bearer ${token}`;
     this.infoHeaders = common;
     this.headers = { ...common, 'content-type': 'application/x-ndjson' };
     if (this.compress) this.headers['content-encoding'] = 'gzip';

@@ -35,9 +35,9 @@ test('gzip NDJSON arrives in order, metadata first, with the intake headers', as
   await srv.close();
 });
 
-test('ApiKey authorization; loopback hosts get plain NDJSON by default (spec: SHOULD NOT compress to localhost)', async () => {
+test('ApiKey authorization (it wins over a secret token, as in elastic-apm-node); loopback hosts get plain NDJSON by default (spec: SHOULD NOT compress to localhost)', async () => {
   const srv = await MockApmServer.start();
-  const t = createTransport({ ...baseOptions(`http://localhost:${srv.port}`, recordingLogger()), apiKey: 'aWQ6a2V5' });
+  const t = createTransport({ ...baseOptions(`http://localhost:${srv.port}`, recordingLogger()), apiKey: 'aWQ6a2V5', secretToken: 'also-set' });
   t.send(span(1));
   await t.flush(3000);
   const r = srv.intake[0]!;
