@@ -504,6 +504,8 @@ interface Req {
   httpVersion?: string;
   headers?: Record<string, string | string[] | undefined>;
   socket?: { remoteAddress?: string; encrypted?: boolean };
+  /** set by Express body parsers before route handlers run */
+  body?: unknown;
   [TX]?: Transaction;
   [ARRIVAL]?: number;
 }
@@ -514,7 +516,8 @@ interface Res {
 }
 
 /** The request's transaction, started (at arrival time) by the first wrapped handler that sees it. */
-function requestTransaction(core: AbiCore, req: Req, res: Res): Transaction | undefined {
+/** `body`: the parsed request body when the framework has one (Express `req.body` from a body parser, Fastify `request.body`); capture_body decides what is kept. */
+function requestTransaction(core: AbiCore, req: Req, res: Res, body?: unknown): Transaction | undefined {
   const existing = req[TX];
   if (existing) return existing;
   try {
@@ -532,6 +535,7 @@ function requestTransaction(core: AbiCore, req: Req, res: Res): Transaction | un
       ...(req.httpVersion ? { httpVersion: req.httpVersion } : {}),
       ...(req.headers ? { headers: req.headers } : {}),
       ...(req.socket ? { socket: { remoteAddress: req.socket.remoteAddress, encrypted: Boolean(req.socket.encrypted) } } : {}),
+      ...((body ?? req.body) !== undefined ? { body: body ?? req.body } : {}),
     });
     const end = () => {
       if (tx.ended) return;
@@ -627,12 +631,12 @@ export function route<T>(site: Site, handler: T): T {
     }
     case 'fastify': {
       const template = site.name ?? undefined;
-      wrapper = function (this: unknown, request: { raw?: Req; routeOptions?: { url?: unknown } }, reply: { raw?: Res }) {
+      wrapper = function (this: unknown, request: { raw?: Req; body?: unknown; routeOptions?: { url?: unknown } }, reply: { raw?: Res }) {
         const core = installed;
         const req = request?.raw;
         const res = reply?.raw;
         if (core === undefined || !core.active() || !req || !res) return Reflect.apply(original, this, arguments);
-        const tx = requestTransaction(core, req, res);
+        const tx = requestTransaction(core, req, res, request.body);
         if (!tx) return Reflect.apply(original, this, arguments);
         // routeOptions.url includes any register() prefix, which build time cannot see.
         const url = request.routeOptions?.url;
