@@ -38,6 +38,15 @@ test('npm run demo: receiver + instrumented demo app, events stored and queryabl
       const errors = await get('/api/errors?service=demo-shop');
       const messages = JSON.stringify(errors);
       assert.match(messages, /inventory refused to reserve product 3/);
+      // The error's frames are mapped back to the TypeScript source (tspc source maps).
+      const group = await get(`/api/errors/${errors[0].groupKey}`);
+      const text = JSON.stringify(group);
+      const top = group.latest.event.exception.stacktrace[0];
+      assert.deepEqual(
+        { filename: top.filename, library_frame: top.library_frame, lineno: top.lineno, context_line: top.context_line },
+        { filename: 'examples/demo-app/src/shop.ts', library_frame: false, lineno: 30, context_line: '  if (!reserved.ok) throw new Error(`inventory refused to reserve product ${req.params.id}`);' },
+        text.slice(0, 2000),
+      );
       // One checkout trace spans both services.
       const samples = await get(`/api/services/demo-shop/samples?name=${encodeURIComponent('POST /checkout/:id')}`);
       assert.equal(samples.length, 4);
