@@ -284,6 +284,23 @@ function isFunctionArg(p: NodePath): boolean {
   return p.isFunctionExpression() || p.isArrowFunctionExpression() || p.isIdentifier() || p.isMemberExpression();
 }
 
+/** A handler argument of a route registration: a function, or an array literal of handlers (Express
+ *  flattens arrays; route() wraps each element), like the TS front-end's isHandlerArg on literals. */
+function isHandlerArg(p: NodePath): boolean {
+  return isFunctionArg(p) || p.isArrayExpression();
+}
+
+/** The text of a string literal or of a template literal without expressions (as tsc's literalText). */
+function staticString(node: BT.Node | null | undefined): string | undefined {
+  if (!node) return undefined;
+  if (node.type === 'StringLiteral') return node.value;
+  if (node.type === 'TemplateLiteral' && node.expressions.length === 0 && node.quasis.length === 1) {
+    const cooked = node.quasis[0]!.value.cooked;
+    return cooked ?? undefined;
+  }
+  return undefined;
+}
+
 function routeSite(p: NodePath<BT.CallExpression>, rule: RouteRule, name: string, b: BindingAnalysis): Site | string {
   const args = p.get('arguments') as NodePath[];
   const base = (routeName: string | null, method: string | undefined, handlers: NodePath[]): Site => ({
@@ -301,18 +318,17 @@ function routeSite(p: NodePath<BT.CallExpression>, rule: RouteRule, name: string
       let handlers: NodePath[];
       if (rule.shape === 'path-handlers') {
         pathArg = args[0]?.node;
-        handlers = args.slice(1).filter(isFunctionArg);
+        handlers = args.slice(1).filter(isHandlerArg);
         // Fastify's (path, options, handler): only the handler function is wrapped.
         if (rule.framework === 'fastify') handlers = handlers.filter((h) => !h.isObjectExpression()).slice(-1);
       } else {
         pathArg = chainedRoutePath(p, b);
-        handlers = args.filter(isFunctionArg);
+        handlers = args.filter(isHandlerArg);
       }
-      if (handlers.length === 0) return '';
-      const template = pathArg && pathArg.type === 'StringLiteral' ? pathArg.value : undefined;
-      if (rule.shape === 'path-handlers' && (!pathArg || (pathArg.type !== 'StringLiteral' && pathArg.type !== 'TemplateLiteral' && pathArg.type !== 'Identifier'))) {
-        return ''; // app.get('setting') and other non-route uses of the same member names
-      }
+      if (handlers.length === 0) return ''; // app.get('setting') and other non-route uses of the same member names
+      // `/p` and `` `/p` `` name the route; any other path (a variable, a RegExp, an array) gives null,
+      // so the transaction is "<METHOD> unknown route", as in the TS front-end.
+      const template = staticString(pathArg);
       // The name is the template alone; the runtime prefixes the request's method (docs/abi.md).
       return base(template ?? null, method, handlers);
     }
@@ -326,11 +342,14 @@ function routeSite(p: NodePath<BT.CallExpression>, rule: RouteRule, name: string
         if (!prop.isObjectProperty()) continue;
         const k = prop.node.key.type === 'Identifier' ? prop.node.key.name : prop.node.key.type === 'StringLiteral' ? prop.node.key.value : undefined;
         const v = prop.node.value;
-        if (k === 'method' && v.type === 'StringLiteral') method = v.value.toUpperCase();
-        if (k === 'url' && v.type === 'StringLiteral') url = v.value;
+        // Fastify takes `url` or its alias `path` (tsc reads both).
+        if (k === 'method' && staticString(v) !== undefined) method = staticString(v)!.toUpperCase();
+        if ((k === 'url' || k === 'path') && staticString(v) !== undefined) url = staticString(v);
         if (k === 'handler') handler = prop.get('value') as NodePath;
       }
-      if (!handler || !isFunctionArg(handler)) return 'route() object without a handler function';
+      // Any handler value is wrapped, like tsc (route() returns a non-function unchanged); a method
+      // `handler() {}` is not an ObjectProperty and stays unwrapped.
+      if (!handler) return 'route() object without a handler property (handler() {} methods are not wrapped)';
       return base(url ?? null, method, [handler]);
     }
     case 'error-middleware': {

@@ -15,6 +15,8 @@ interface Expected {
   onlyBabel?: Record<string, string>;
   /** fields that differ for a site ("rule@line:column.field"), with the reason */
   fieldsDiffer?: Record<string, string>;
+  /** sites whose wrapped handler positions differ ("rule@line:column"), with the reason */
+  wrapsDiffer?: Record<string, string>;
 }
 
 const parity = JSON.parse(readFileSync(join(root, 'fixtures', 'babel', 'parity.json'), 'utf8')) as Record<string, Expected>;
@@ -35,6 +37,34 @@ function sitesOf(code: string): SiteDescriptor[] {
       }
     },
   });
+  return out;
+}
+
+/**
+ * Where the emitted code wraps handlers: for each `__spanforge.route(__spanforge_sites[N], h)`, the
+ * position it takes in the registration (`arg 2` of the enclosing call, or `prop handler` of a route
+ * object), listed per site index N.
+ */
+function wrappedPositions(code: string): Map<number, string[]> {
+  // Babel's output keeps the decorators spanforge does not remove.
+  const ast = parseSync(code, { configFile: false, babelrc: false, sourceType: 'unambiguous', parserOpts: { plugins: ['decorators'] } })!;
+  const out = new Map<number, string[]>();
+  traverse(ast, {
+    CallExpression(p) {
+      const c = p.node.callee;
+      if (!(c.type === 'MemberExpression' && c.object.type === 'Identifier' && c.object.name === '__spanforge' && c.property.type === 'Identifier' && c.property.name === 'route')) return;
+      const ref = p.node.arguments[0];
+      assert.ok(ref && ref.type === 'MemberExpression' && ref.property.type === 'NumericLiteral', 'route() takes __spanforge_sites[N]');
+      const n = ref.property.value;
+      const parent = p.parent;
+      let where: string;
+      if ((parent.type === 'CallExpression' || parent.type === 'NewExpression') && parent.arguments.includes(p.node)) where = `arg ${parent.arguments.indexOf(p.node)}`;
+      else if (parent.type === 'ObjectProperty' && parent.value === p.node) where = `prop ${parent.key.type === 'Identifier' ? parent.key.name : parent.key.type === 'StringLiteral' ? parent.key.value : '?'}`;
+      else where = `in ${parent.type}`;
+      out.set(n, [...(out.get(n) ?? []), where]);
+    },
+  });
+  for (const v of out.values()) v.sort();
   return out;
 }
 
@@ -68,6 +98,19 @@ for (const c of all) {
       for (const f of FIELDS) if (JSON.stringify(s[f]) !== JSON.stringify(bs[f])) differ.push(`${k}.${f}: tsc ${JSON.stringify(s[f])}, babel ${JSON.stringify(bs[f])}`);
     }
     assert.deepEqual(differ.map((d) => d.split(':').slice(0, 2).join(':')).sort(), Object.keys(exp.fieldsDiffer ?? {}).sort(), differ.join('\n'));
+    // Which arguments get wrapped with route(), per site: the same positions in both outputs.
+    const tsWraps = wrappedPositions(readFileSync(outputFile, 'utf8'));
+    const babelWraps = wrappedPositions(b.code);
+    const babelIndex = new Map(babelSites.map((s, i) => [key(s), i]));
+    const wrapDiff: string[] = [];
+    tsSites.forEach((s, i) => {
+      const j = babelIndex.get(key(s));
+      if (j === undefined) return;
+      const a = tsWraps.get(i) ?? [];
+      const bw = babelWraps.get(j) ?? [];
+      if (JSON.stringify(a) !== JSON.stringify(bw)) wrapDiff.push(`${key(s)}: tsc wraps [${a.join(', ')}], babel wraps [${bw.join(', ')}]`);
+    });
+    assert.deepEqual(wrapDiff.map((d) => d.split(': ')[0]).sort(), Object.keys(exp.wrapsDiffer ?? {}).sort(), wrapDiff.join('\n'));
   });
 }
 
