@@ -14,7 +14,10 @@ export interface StoreOptions {
   maxAgeMs?: number;
   /** Max rows kept per event table (oldest deleted first). Default 2,000,000. */
   maxRows?: number;
-  /** Max bytes used by the database pages; beyond it the oldest 10% of each table goes. Default 2 GiB. */
+  /**
+   * Max bytes of live database pages ((page_count - freelist_count) * page_size). Beyond it a
+   * retention pass deletes the oldest events (all tables, by time) until under 90% of it. Default 2 GiB.
+   */
   maxBytes?: number;
   /** Pending events that trigger an immediate flush. Default 2000. */
   batchSize?: number;
@@ -35,6 +38,8 @@ export interface RequestMeta {
   rxUs: number;
   /** Row id in the metadata table, set by the store on first use (once per request). */
   metaId?: number;
+  /** The store's metadata generation when metaId was set (retention may delete metadata rows). */
+  metaGen?: number;
 }
 
 // Latency histogram: log buckets of ratio 1.05 (±2.5% error on p95/p99), stored sparse as JSON.
@@ -61,9 +66,13 @@ interface Rollup {
 }
 
 const TABLES = ['transactions', 'spans', 'errors', 'metrics', 'logs'] as const;
+/** Event tables whose rows reference a metadata row (meta_id). */
+const META_TABLES = ['transactions', 'spans', 'errors', 'logs'] as const;
+/** Rows per DELETE statement; a periodic pass yields to the event loop between chunks. */
+const CHUNK = 5000;
 
 const SCHEMA = `
-CREATE TABLE IF NOT EXISTS metadata (id INTEGER PRIMARY KEY, hash TEXT UNIQUE, doc TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS metadata (id INTEGER PRIMARY KEY, hash TEXT UNIQUE, doc TEXT NOT NULL, max_ts INTEGER);
 CREATE TABLE IF NOT EXISTS services (
   name TEXT PRIMARY KEY, environment TEXT, agent_name TEXT, agent_version TEXT,
   first_seen INTEGER, last_seen INTEGER);
@@ -143,6 +152,13 @@ export class Store extends EventEmitter {
   private rollups = new Map<string, Rollup>();
   private services = new Map<string, [string, string | null, string | null, string | null, number, number]>();
   private metaIds = new Map<string, number>();
+  /** Bumped when retention deletes metadata rows: cached RequestMeta.metaId values are then stale. */
+  private metaGen = 0;
+  /** Highest event timestamp per request metadata in the pending batch (metadata.max_ts). */
+  private pendingMetaTs = new Map<RequestMeta, number>();
+  private retentionRunning = false;
+  /** Size rounds of the last retention pass (for tests and diagnostics). */
+  sizeRounds = 0;
   private flushTimer: NodeJS.Timeout | undefined;
   private retentionTimer: NodeJS.Timeout | undefined;
   private closed = false;
@@ -164,6 +180,9 @@ export class Store extends EventEmitter {
     mkdirSync(options.dataDir, { recursive: true });
     this.path = join(options.dataDir, 'spanforge.db');
     this.db = new Database(this.path);
+    // Incremental auto-vacuum (only takes effect on a new, empty database): pages freed by
+    // retention are given back to the file system after each pass instead of staying in the file.
+    this.db.pragma('auto_vacuum = INCREMENTAL');
     // WAL + synchronous=NORMAL: readers (the UI) never block the writer; a crash may lose the last
     // transaction but never corrupts the file. Measured in docs/receiver.md.
     this.db.pragma('journal_mode = WAL');
@@ -172,8 +191,13 @@ export class Store extends EventEmitter {
     // 64 MiB page cache: trace_id index inserts touch random pages; with the 2 MiB default they
     // were re-read from the OS for every batch. Checkpoint every ~40 MiB of WAL instead of 4 MiB.
     this.db.pragma('cache_size = -65536');
-    this.db.pragma('wal_autocheckpoint = 10000');
+    // (a small maxBytes gets a proportionally smaller WAL, at least 100 pages).
+    const pageSize = this.db.pragma('page_size', { simple: true }) as number;
+    this.db.pragma(`wal_autocheckpoint = ${Math.max(100, Math.min(10000, Math.floor(this.opts.maxBytes / pageSize / 8)))}`);
     this.db.exec(SCHEMA);
+    // Databases created before metadata.max_ts: add the column (its NULLs are never trimmed).
+    const cols = this.db.prepare('PRAGMA table_info(metadata)').all() as Array<{ name: string }>;
+    if (!cols.some((c) => c.name === 'max_ts')) this.db.exec('ALTER TABLE metadata ADD COLUMN max_ts INTEGER');
     const db = this.db;
     this.stmts = {
       tx: db.prepare(
@@ -189,6 +213,7 @@ export class Store extends EventEmitter {
       log: db.prepare('INSERT INTO logs (ts, service, trace_id, level, message, meta_id, doc) VALUES (?,?,?,?,?,?,?)'),
       metaGet: db.prepare('SELECT id FROM metadata WHERE hash = ?'),
       metaPut: db.prepare('INSERT INTO metadata (hash, doc) VALUES (?, ?)'),
+      metaTs: db.prepare('UPDATE metadata SET max_ts = max(coalesce(max_ts, ?), ?) WHERE id = ?'),
       rollupGet: db.prepare('SELECT count, sum_us, max_us, failures, successes, hist FROM rollup_tx WHERE service=? AND minute=? AND type=? AND name=?'),
       rollupPut: db.prepare(
         'INSERT OR REPLACE INTO rollup_tx (service, minute, type, name, count, sum_us, max_us, failures, successes, hist) VALUES (?,?,?,?,?,?,?,?,?,?)',
@@ -204,14 +229,15 @@ export class Store extends EventEmitter {
            first_seen=min(first_seen, excluded.first_seen), last_seen=max(last_seen, excluded.last_seen)`,
       ),
     };
-    this.retentionTimer = setInterval(() => this.safeRetention(), this.opts.retentionIntervalMs);
+    this.retentionTimer = setInterval(() => void this.retentionAsync(), this.opts.retentionIntervalMs);
     this.retentionTimer.unref();
     this.safeRetention();
   }
 
   /** Id of a metadata document (deduplicated by content), created inside the current flush. */
   private metaId(meta: RequestMeta): number {
-    if (meta.metaId !== undefined) return meta.metaId;
+    if (meta.metaId !== undefined && meta.metaGen === this.metaGen) return meta.metaId;
+    meta.metaGen = this.metaGen;
     const json = JSON.stringify(meta.raw);
     let id = this.metaIds.get(json);
     if (id !== undefined) return (meta.metaId = id);
@@ -255,6 +281,7 @@ export class Store extends EventEmitter {
           s.tx!.run(ts, service, str(e.trace_id), str(e.id), str(e.parent_id), name, type, str(e.result), outcome, durUs, this.metaId(meta), doc),
         );
         this.rollup(service, type, name, ts, durUs, outcome);
+        this.metaTs(meta, ts);
         break;
       }
       case 'span': {
@@ -263,6 +290,7 @@ export class Store extends EventEmitter {
         this.pending.push(() =>
           s.span!.run(ts2, service, str(e.trace_id), str(e.id), str(e.parent_id), str(e.transaction_id), str(e.name), str(e.type), str(e.subtype), str(e.action), durUs, str(e.outcome), this.metaId(meta), doc),
         );
+        this.metaTs(meta, ts2);
         break;
       }
       case 'error': {
@@ -276,6 +304,7 @@ export class Store extends EventEmitter {
         this.pending.push(() =>
           s.error!.run(ts, service, str(e.trace_id), str(e.transaction_id), str(e.parent_id), str(e.id), groupKey, excType, culprit, message, handled, this.metaId(meta), doc),
         );
+        this.metaTs(meta, ts);
         break;
       }
       case 'metricset': {
@@ -300,6 +329,7 @@ export class Store extends EventEmitter {
         const level = str(obj(e.log)?.level) ?? str(e['log.level']);
         const trace = str(obj(e.trace)?.id) ?? str(e['trace.id']);
         this.pending.push(() => s.log!.run(ts3, service, trace, level, str(e.message), this.metaId(meta), doc));
+        this.metaTs(meta, ts3);
         break;
       }
       default:
@@ -311,6 +341,12 @@ export class Store extends EventEmitter {
       this.flushTimer = setTimeout(() => this.flush(), this.opts.flushIntervalMs);
       this.flushTimer.unref();
     }
+  }
+
+  /** Records the newest event timestamp of a request's metadata in this batch (metadata.max_ts). */
+  private metaTs(meta: RequestMeta, ts: number): void {
+    const cur = this.pendingMetaTs.get(meta);
+    if (cur === undefined || ts > cur) this.pendingMetaTs.set(meta, ts);
   }
 
   private rollup(service: string, type: string, name: string, ts: number, durUs: number, outcome: string | null): void {
@@ -356,13 +392,16 @@ export class Store extends EventEmitter {
     const pending = this.pending;
     const rollups = this.rollups;
     const services = this.services;
+    const metaTs = this.pendingMetaTs;
     this.pending = [];
     this.rollups = new Map();
     this.services = new Map();
+    this.pendingMetaTs = new Map();
     const s = this.stmts;
     try {
       this.db.transaction(() => {
         for (const run of pending) run();
+        for (const [meta, ts] of metaTs) s.metaTs!.run(ts, ts, this.metaId(meta));
         // Each batch delta goes into the minute row and into its hour row (used for ranges > 6 h).
         for (const r of rollups.values()) {
           this.upsertRollup(s.rollupGet!, s.rollupPut!, r, r.minute);
@@ -386,34 +425,144 @@ export class Store extends EventEmitter {
     }
   }
 
-  /** Deletes by age, row count and size, in batches of 5000 rows so ingest is never blocked long. */
+  /**
+   * The periodic pass: the same steps as retention(), but it yields to the event loop after each
+   * chunk of deleted rows, so ingest and UI queries run in between. Resolves to the rows deleted.
+   */
+  async retentionAsync(now = Date.now()): Promise<number> {
+    if (this.retentionRunning || this.closed) return 0;
+    this.retentionRunning = true;
+    try {
+      const steps = this.retentionSteps(now);
+      for (;;) {
+        if (this.closed) return 0;
+        const r = steps.next();
+        if (r.done) return r.value;
+        await new Promise((res) => setImmediate(res));
+      }
+    } catch (err) {
+      this.emit('error-logged', err);
+      return 0;
+    } finally {
+      this.retentionRunning = false;
+    }
+  }
+
+  /** One retention pass run to the end at once (start-up, tests). Returns the event rows deleted. */
   retention(now = Date.now()): number {
+    const steps = this.retentionSteps(now);
+    for (;;) {
+      const r = steps.next();
+      if (r.done) return r.value;
+    }
+  }
+
+  /** Live bytes of the database: pages in use, WAL included, freed pages not counted. */
+  usedBytes(): number {
+    const pageSize = this.db.pragma('page_size', { simple: true }) as number;
+    const pages = (this.db.pragma('page_count', { simple: true }) as number) - (this.db.pragma('freelist_count', { simple: true }) as number);
+    return pages * pageSize;
+  }
+
+  /**
+   * Retention, one chunk of work per step: (1) events older than maxAgeMs; (2) all but the newest
+   * maxRows per table; (3) while the live pages exceed maxBytes, the oldest events of every table
+   * (a time cut-off estimated from the excess, repeated until under 90% of maxBytes); then the
+   * rollups, services and metadata that only described deleted events, by the same time cut-off.
+   */
+  private *retentionSteps(now: number): Generator<void, number, void> {
     let deleted = 0;
+    this.sizeRounds = 0;
+    const db = this.db;
     const cutoffUs = (now - this.opts.maxAgeMs) * 1000;
-    const delBatch = (table: string, where: string, ...args: unknown[]): number => {
+    function* delChunks(table: string, where: string, arg: number): Generator<void, number, void> {
+      const stmt = db.prepare(`DELETE FROM ${table} WHERE id IN (SELECT id FROM ${table} WHERE ${where} LIMIT ${CHUNK})`);
       let n = 0;
       for (;;) {
-        const r = this.db.prepare(`DELETE FROM ${table} WHERE id IN (SELECT id FROM ${table} WHERE ${where} LIMIT 5000)`).run(...args);
+        const r = stmt.run(arg);
         n += r.changes;
-        if (r.changes < 5000) return n;
+        if (r.changes < CHUNK) return n;
+        yield;
       }
-    };
-    for (const t of TABLES) {
-      deleted += delBatch(t, 'ts < ?', cutoffUs);
-      // ids grow with insertion, so "the newest maxRows" is an id range: no count(*) scan.
-      const max = (this.db.prepare(`SELECT max(id) AS m FROM ${t}`).get() as { m: number | null }).m;
-      if (max !== null && max > this.opts.maxRows) deleted += delBatch(t, 'id <= ?', max - this.opts.maxRows);
     }
-    this.db.prepare('DELETE FROM rollup_tx WHERE minute < ?').run(Math.floor(cutoffUs / 1e6));
-    this.db.prepare('DELETE FROM services WHERE last_seen < ?').run(cutoffUs);
-    this.db.prepare('DELETE FROM rollup_tx_hour WHERE minute < ?').run(Math.floor(cutoffUs / 1e6 / 3600) * 3600 - 3600);
-    const pageSize = this.db.pragma('page_size', { simple: true }) as number;
-    const used = ((this.db.pragma('page_count', { simple: true }) as number) - (this.db.pragma('freelist_count', { simple: true }) as number)) * pageSize;
-    if (used > this.opts.maxBytes) {
+    const minTs = (t: string): number | null => (db.prepare(`SELECT min(ts) AS m FROM ${t}`).get() as { m: number | null }).m;
+    const idRange = (t: string) => db.prepare(`SELECT min(id) AS lo, max(id) AS hi FROM ${t}`).get() as { lo: number | null; hi: number | null };
+
+    for (const t of TABLES) {
+      deleted += yield* delChunks(t, 'ts < ?', cutoffUs);
+      // ids grow with insertion, so "the newest maxRows" is an id range: no count(*) scan.
+      const { hi } = idRange(t);
+      if (hi !== null && hi > this.opts.maxRows) deleted += yield* delChunks(t, 'id <= ?', hi - this.opts.maxRows);
+    }
+
+    // Size: delete the oldest events until the live pages are under 90% of maxBytes (headroom so
+    // the next minutes of ingest do not trip it again at once).
+    const target = this.opts.maxBytes * 0.9;
+    for (let round = 0, used = this.usedBytes(); used > this.opts.maxBytes || (round > 0 && used > target); round++, used = this.usedBytes()) {
+      if (round >= 100) break; // cannot get under (e.g. the cap is below the empty schema)
+      // Fraction of rows to drop, from the excess; pages do not free exactly in proportion (random
+      // trace_id index pages stay partly used), so the loop measures again and repeats.
+      const f = Math.min(0.99, Math.max(0.02, (used - target) / used));
+      // A time cut-off at that quantile of the largest table (an index-only walk of its ts index).
+      let ref: string | undefined;
+      let refRows = 0;
       for (const t of TABLES) {
-        const r = this.db.prepare(`SELECT min(id) AS lo, max(id) AS hi FROM ${t}`).get() as { lo: number | null; hi: number | null };
-        if (r.lo !== null && r.hi !== null) deleted += delBatch(t, 'id <= ?', r.lo + Math.ceil((r.hi - r.lo) / 10));
+        const { lo, hi } = idRange(t);
+        if (lo !== null && hi !== null && hi - lo + 1 > refRows) [ref, refRows] = [t, hi - lo + 1];
       }
+      if (!ref) break; // nothing left to delete
+      const q = db.prepare(`SELECT ts FROM ${ref} ORDER BY ts LIMIT 1 OFFSET ?`).get(Math.min(refRows - 1, Math.floor(refRows * f))) as { ts: number } | undefined;
+      const cut = q ? q.ts : Number.MAX_SAFE_INTEGER;
+      let n = 0;
+      for (const t of TABLES) n += yield* delChunks(t, 'ts < ?', cut);
+      if (n === 0) {
+        // Identical timestamps: fall back to the oldest rows by insertion order.
+        for (const t of TABLES) {
+          const { lo, hi } = idRange(t);
+          if (lo !== null && hi !== null) n += yield* delChunks(t, 'id <= ?', lo + Math.max(0, Math.ceil((hi - lo + 1) * f) - 1));
+        }
+      }
+      deleted += n;
+      this.sizeRounds = round + 1;
+      if (n === 0) break;
+      yield;
+    }
+
+    // Rollups describe stored transactions: trim whole minutes / hours older than the oldest
+    // transaction left (after age, row and size deletes alike); none left → no rollups.
+    const txMin = minTs('transactions');
+    const txCutS = txMin === null ? Number.MAX_SAFE_INTEGER : Math.floor(Math.max(txMin, cutoffUs) / 1e6);
+    db.prepare('DELETE FROM rollup_tx WHERE minute < ?').run(Math.floor(txCutS / 60) * 60);
+    db.prepare('DELETE FROM rollup_tx_hour WHERE minute < ?').run(Math.floor(txCutS / 3600) * 3600);
+    // Services seen only before the oldest event left (or the age limit).
+    let oldest: number | null = null;
+    for (const t of TABLES) {
+      const m = minTs(t);
+      if (m !== null && (oldest === null || m < oldest)) oldest = m;
+    }
+    db.prepare('DELETE FROM services WHERE last_seen < ?').run(oldest === null ? Number.MAX_SAFE_INTEGER : Math.max(oldest, cutoffUs));
+    // Metadata rows whose newest event is older than every event row that references metadata.
+    let metaMin: number | null = null;
+    for (const t of META_TABLES) {
+      const m = minTs(t);
+      if (m !== null && (metaMin === null || m < metaMin)) metaMin = m;
+    }
+    const metaGone = db.prepare('DELETE FROM metadata WHERE max_ts < ?').run(metaMin ?? Number.MAX_SAFE_INTEGER).changes;
+    if (metaGone > 0) {
+      this.metaGen++;
+      this.metaIds.clear();
+    }
+
+    if (deleted > 0 || metaGone > 0) {
+      // Give freed pages back to the file system (databases created with auto_vacuum=INCREMENTAL)
+      // in chunks, then fold the WAL into the file and truncate it.
+      while ((db.pragma('freelist_count', { simple: true }) as number) > 0 && (db.pragma('auto_vacuum', { simple: true }) as number) === 2) {
+        const before = db.pragma('freelist_count', { simple: true }) as number;
+        db.pragma('incremental_vacuum(2000)');
+        if ((db.pragma('freelist_count', { simple: true }) as number) >= before) break;
+        yield;
+      }
+      db.pragma('wal_checkpoint(TRUNCATE)');
     }
     return deleted;
   }

@@ -156,3 +156,100 @@ test('close() during an unfinished upload answers 503 "server is shutting down" 
     t.remove();
   }
 });
+
+test('size retention: one pass brings a store 5x over maxBytes under it, oldest first, with rollups and metadata trimmed', async () => {
+  const t = tempDir();
+  try {
+    const { existsSync, statSync } = await import('node:fs');
+    const { join } = await import('node:path');
+    const maxBytes = 1_500_000;
+    const fileBytes = () => statSync(join(t.dir, 'spanforge.db')).size + (existsSync(join(t.dir, 'spanforge.db-wal')) ? statSync(join(t.dir, 'spanforge.db-wal')).size : 0);
+    const store = new Store({ dataDir: t.dir, maxBytes, retentionIntervalMs: 3600_000 });
+    const now = Date.now();
+    const start = now - 3600_000;
+    let k = 0;
+    // 24 requests (distinct metadata: one pid each) of 400 transactions + 400 spans, 100 ms apart.
+    for (let r = 0; r < 24; r++) {
+      const meta = { raw: { service: { name: 'svc' }, process: { pid: r } }, service: 'svc', environment: null, agentName: null, agentVersion: null, rxUs: now * 1000 };
+      for (let i = 0; i < 400; i++, k++) {
+        const ts = (start + k * 100) * 1000;
+        store.add('transaction', { id: `tx${k}`, trace_id: `tr${k}`, name: 'GET /x', type: 'request', duration: 5, outcome: 'success', timestamp: ts, pad: 'x'.repeat(300) }, meta);
+        store.add('span', { id: `sp${k}`, trace_id: `tr${k}`, parent_id: `tx${k}`, name: 'SELECT', type: 'db', duration: 1, timestamp: ts, pad: 'y'.repeat(300) }, meta);
+      }
+      store.flush();
+    }
+    const q = (sql: string) => store.db.prepare(sql).get() as Record<string, number>;
+    const p = (name: string) => store.db.pragma(name, { simple: true }) as number;
+    const used = () => (p('page_count') - p('freelist_count')) * p('page_size'); // WAL included
+    const before = used();
+    assert.ok(before > 5 * maxBytes, `fixture too small: ${before}`);
+    const t0 = performance.now();
+    const deleted = store.retention(now);
+    const ms = performance.now() - t0;
+    const after = used();
+    console.log(`size retention: ${(before / 1e6).toFixed(2)} MB live -> ${(after / 1e6).toFixed(2)} MB (cap ${maxBytes / 1e6} MB), ${deleted} rows deleted in ${(store as { sizeRounds?: number }).sizeRounds} rounds, ${ms.toFixed(0)} ms; file+WAL ${(fileBytes() / 1e6).toFixed(2)} MB`);
+    assert.ok(after <= maxBytes, `still ${after} bytes after one pass`);
+    assert.ok(after > maxBytes * 0.5, `deleted far too much: ${after}`);
+    // Freed pages went back to the file system and the WAL was folded in: the disk use is under the cap.
+    assert.ok(fileBytes() <= maxBytes, `file + WAL ${fileBytes()}`);
+    // Oldest first: what is left is the newest contiguous run, in both tables.
+    const tx = q('SELECT count(*) AS n, min(ts) AS lo, max(ts) AS hi FROM transactions');
+    const sp = q('SELECT count(*) AS n, min(ts) AS lo FROM spans');
+    assert.ok(tx.n > 0 && tx.n < k);
+    assert.equal(tx.hi, (start + (k - 1) * 100) * 1000);
+    assert.equal(tx.n, (tx.hi - tx.lo) / 100_000 + 1);
+    assert.equal(sp.lo, tx.lo);
+    // Rollups: no minute before the oldest transaction left; the boundary minute may still count up
+    // to one minute (600 transactions here) of deleted ones.
+    const minuteLo = Math.floor(tx.lo / 60e6) * 60;
+    assert.equal(q(`SELECT count(*) AS n FROM rollup_tx WHERE minute < ${minuteLo}`).n, 0);
+    const counted = q('SELECT sum(count) AS n FROM rollup_tx').n;
+    assert.ok(counted >= tx.n && counted - tx.n < 600, `rollups count ${counted} for ${tx.n} transactions`);
+    assert.equal(q(`SELECT count(*) AS n FROM rollup_tx_hour WHERE minute < ${Math.floor(tx.lo / 3600e6) * 3600}`).n, 0);
+    // Metadata: only the requests whose events are still stored.
+    const metas = q('SELECT count(*) AS n FROM metadata').n;
+    assert.equal(metas, q('SELECT count(DISTINCT meta_id) AS n FROM transactions').n);
+    assert.ok(metas < 24);
+    // A deleted metadata row is created again when its request sends more (no dangling meta_id).
+    const late = { raw: { service: { name: 'svc' }, process: { pid: 0 } }, service: 'svc', environment: null, agentName: null, agentVersion: null, rxUs: now * 1000 };
+    store.add('transaction', { id: 'late', trace_id: 'late', name: 'GET /x', type: 'request', duration: 5, timestamp: now * 1000 }, late);
+    store.flush();
+    assert.equal(q("SELECT count(*) AS n FROM transactions t JOIN metadata m ON m.id = t.meta_id WHERE t.tx_id = 'late'").n, 1);
+    store.close();
+  } finally {
+    t.remove();
+  }
+});
+
+test('row-limit retention trims the rollups too; the periodic pass yields to the event loop between chunks', async () => {
+  const t = tempDir();
+  try {
+    const store = new Store({ dataDir: t.dir, maxRows: 12_000, retentionIntervalMs: 3600_000 });
+    const now = Date.now();
+    const meta = { raw: {}, service: 's', environment: null, agentName: null, agentVersion: null, rxUs: now * 1000 };
+    // 30,000 transactions, one per 100 ms over the last 50 minutes.
+    for (let i = 0; i < 30_000; i++) {
+      store.add('transaction', { id: `t${i}`, trace_id: `t${i}`, name: 'n', type: 'request', duration: 1, timestamp: (now - 3000_000 + i * 100) * 1000 }, meta);
+    }
+    store.flush();
+    const q = (sql: string) => (store.db.prepare(sql).get() as { n: number }).n;
+    assert.equal(q('SELECT sum(count) AS n FROM rollup_tx'), 30_000);
+    let ticks = 0;
+    const ticker = setInterval(() => ticks++, 0);
+    let deleted: number;
+    try {
+      deleted = await store.retentionAsync(now);
+    } finally {
+      clearInterval(ticker);
+    }
+    assert.equal(deleted, 18_000);
+    assert.ok(ticks >= 2, `the event loop ran ${ticks} times during the pass (deletes of 5,000 rows each)`);
+    // The 18,000 oldest are gone and so are their minutes: the rollups count what is stored, give
+    // or take the boundary minute.
+    const counted = q('SELECT sum(count) AS n FROM rollup_tx');
+    assert.ok(counted >= 12_000 && counted < 12_000 + 600, `rollups still count ${counted}`);
+    store.close();
+  } finally {
+    t.remove();
+  }
+});
