@@ -53,6 +53,14 @@ if (!process.env.SPANFORGE_TS5_DIR && files.some((f) => f.endsWith('ts5.test.ts'
   const r = spawnSync(npm, ['ci', '--prefix', ts5, '--ignore-scripts', '--no-audit', '--no-fund'], { stdio: 'inherit' });
   if (r.status !== 0) console.error('could not install test/compat/ts5; the TS 5.9 test will say why');
 }
+// Express 4 + @types/express 4 for the Express 4 app test, side by side with the project's Express 5,
+// from their own lock file (test/compat/express4).
+const express4 = join(root, 'test', 'compat', 'express4');
+if (!process.env.SPANFORGE_EXPRESS4_DIR && files.some((f) => f.endsWith('express4-app.test.ts')) && !existsSync(join(express4, 'node_modules', '@types', 'express'))) {
+  console.log('installing express 4 + @types/express 4 into test/compat/express4 (npm ci --prefix test/compat/express4)');
+  const r = spawnSync(process.platform === 'win32' ? 'npm.cmd' : 'npm', ['ci', '--prefix', express4, '--ignore-scripts', '--no-audit', '--no-fund'], { stdio: 'inherit' });
+  if (r.status !== 0) console.error('could not install test/compat/express4; the Express 4 test will say why');
+}
 console.log(`running ${files.length} test files`);
 const r = spawnSync(
   process.execPath,
