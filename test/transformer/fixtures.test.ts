@@ -27,6 +27,18 @@ for (const name of readdirSync(dir).sort()) {
     assert.equal(r.js, readFileSync(expectedPath, 'utf8'));
   });
 
+  test(`fixture ${name}: the declaration output is the one tsc emits without the plugin`, () => {
+    const { plugin, compiler } = readOptions(caseDir);
+    const withDts = { ...compiler, declaration: true };
+    const instrumented = compileFile(join(caseDir, 'input.ts'), plugin, withDts);
+    const plain = compileFile(join(caseDir, 'input.ts'), { ...plugin, include: ['nothing/**'] }, withDts);
+    const expected = join(caseDir, 'output.js');
+    if (existsSync(expected) && readFileSync(expected, 'utf8').includes('__spanforge.sites(')) assert.ok(instrumented.js.includes('__spanforge.sites('), 'the plugin instrumented the file');
+    assert.ok(!plain.js.includes('__spanforge'), 'the comparison build has no instrumentation');
+    assert.notEqual(instrumented.dts, undefined, 'a .d.ts was emitted');
+    assert.equal(instrumented.dts, plain.dts);
+  });
+
   test(`fixture ${name}: instrumenting the output again changes nothing`, () => {
     const { plugin, compiler } = readOptions(caseDir);
     const first = compileFile(join(caseDir, 'input.ts'), plugin, compiler).js;
