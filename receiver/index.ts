@@ -4,7 +4,7 @@ import { existsSync } from 'node:fs';
 import type { AddressInfo } from 'node:net';
 import { dirname, join } from 'node:path';
 import { createReceiverServer } from './server.js';
-import { Store } from './store.js';
+import { SqliteUnavailableError, Store } from './store.js';
 
 export interface ReceiverOptions {
   /** TCP port; 0 picks a free one. Default 8200 (APM Server's port). */
@@ -73,6 +73,7 @@ export async function startReceiver(options: ReceiverOptions): Promise<Receiver>
   try {
     store = new Store({ dataDir: options.dataDir, maxAgeMs: options.maxAgeMs, maxRows: options.maxRows, maxBytes: options.maxBytes, flushIntervalMs: options.flushIntervalMs });
   } catch (err) {
+    if (err instanceof SqliteUnavailableError) throw err;
     throw new Error(`startReceiver: cannot open the store in data dir ${options.dataDir}: ${(err as Error).message}`, { cause: err });
   }
   // A failed batch write (disk full, file removed) is reported on stderr, at most once a minute.

@@ -3,8 +3,39 @@
 import { createHash } from 'node:crypto';
 import { EventEmitter } from 'node:events';
 import { mkdirSync } from 'node:fs';
+import { createRequire } from 'node:module';
 import { join } from 'node:path';
-import Database from 'better-sqlite3';
+import type Database from 'better-sqlite3';
+
+/** better-sqlite3 is missing or its native module does not load; the message says how to fix it. */
+export class SqliteUnavailableError extends Error {
+  override readonly name = 'SqliteUnavailableError';
+}
+
+let sqlite: typeof Database | undefined;
+/**
+ * Loads better-sqlite3 on first use: it is an optional dependency (a native module), so users of
+ * the runtime, the transformer or the bundler plugins never need it; only the receiver does.
+ */
+export function loadSqlite(): typeof Database {
+  if (sqlite) return sqlite;
+  try {
+    sqlite = createRequire(__filename)('better-sqlite3') as typeof Database;
+    return sqlite;
+  } catch (err) {
+    const e = err as NodeJS.ErrnoException;
+    const missing = e.code === 'MODULE_NOT_FOUND' && /better-sqlite3/.test(e.message);
+    throw new SqliteUnavailableError(
+      missing
+        ? 'the local receiver needs the optional dependency better-sqlite3 (its SQLite store), which is not installed. ' +
+            'Install it next to spanforge with `npm install better-sqlite3` (prebuilt binaries for common platforms; others build it with a C++ toolchain and Python), ' +
+            'or make sure optional dependencies are not omitted (npm --omit=optional / --no-optional)'
+        : `the local receiver needs better-sqlite3 (its SQLite store), which is installed but does not load (${e.message.split('\n')[0]}). ` +
+            'Reinstall it for this Node version and platform: `npm rebuild better-sqlite3` or `npm install better-sqlite3`',
+      { cause: err },
+    );
+  }
+}
 
 type Obj = Record<string, unknown>;
 
@@ -177,9 +208,10 @@ export class Store extends EventEmitter {
       flushIntervalMs: options.flushIntervalMs ?? 100,
       retentionIntervalMs: options.retentionIntervalMs ?? 60_000,
     };
+    const Sqlite = loadSqlite(); // before touching the data dir
     mkdirSync(options.dataDir, { recursive: true });
     this.path = join(options.dataDir, 'spanforge.db');
-    this.db = new Database(this.path);
+    this.db = new Sqlite(this.path);
     // Incremental auto-vacuum (only takes effect on a new, empty database): pages freed by
     // retention are given back to the file system after each pass instead of staying in the file.
     this.db.pragma('auto_vacuum = INCREMENTAL');

@@ -156,3 +156,30 @@ test('serve on loopback prints no warning', async () => {
     t.remove();
   }
 });
+
+test('better-sqlite3 is optional: without it `serve` exits 1 naming the package and how to install it; --help and the runtime/transformer entries still load', async () => {
+  const { existsSync, readFileSync } = await import('node:fs');
+  const pkg = JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8'));
+  assert.equal(pkg.dependencies?.['better-sqlite3'], undefined, 'better-sqlite3 must not be a hard dependency');
+  assert.ok(pkg.optionalDependencies?.['better-sqlite3'], 'better-sqlite3 is an optional dependency');
+  assert.equal(pkg.allowScripts?.['better-sqlite3'], true);
+  const hook = ['-r', join(__dirname, 'fixtures', 'no-sqlite.cjs')];
+  const t = tempDir();
+  try {
+    const dataDir = join(t.dir, 'data');
+    const r = spawnSync(process.execPath, [...hook, ...CLI, 'serve', '--port', '0', '--data-dir', dataDir], { cwd: ROOT, encoding: 'utf8', timeout: 30_000 });
+    assert.equal(r.status, 1, r.stderr);
+    assert.match(r.stderr, /^spanforge serve: the local receiver needs the optional dependency better-sqlite3 \(its SQLite store\), which is not installed\. Install it next to spanforge with `npm install better-sqlite3`/);
+    assert.equal(r.stdout, '');
+    assert.equal(existsSync(dataDir), false, 'nothing is created before the store can load');
+    const help = spawnSync(process.execPath, [...hook, ...CLI, '--help'], { cwd: ROOT, encoding: 'utf8', timeout: 30_000 });
+    assert.equal(help.status, 0, help.stderr);
+    // Nothing on the runtime, transformer, Babel or bundler path asks for better-sqlite3.
+    const code = ['runtime/index.ts', 'transformer/index.ts', 'babel-plugin/index.ts', 'bundler/index.ts'].map((f) => `require(${JSON.stringify(join(ROOT, f))});`).join('');
+    const entries = spawnSync(process.execPath, [...hook, '--import', 'tsx', '-e', `${code} console.log('loaded')`], { cwd: ROOT, encoding: 'utf8', timeout: 60_000 });
+    assert.equal(entries.status, 0, entries.stderr);
+    assert.equal(entries.stdout.trim(), 'loaded');
+  } finally {
+    t.remove();
+  }
+});
