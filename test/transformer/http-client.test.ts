@@ -3,9 +3,9 @@
 // status and outcome; plus source maps of emitted code pointing at the original .ts positions.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { createServer, type IncomingHttpHeaders, type Server } from 'node:http';
+import { createServer, get as httpGet, type IncomingHttpHeaders, type Server } from 'node:http';
 import { once } from 'node:events';
-import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { SourceMap } from 'node:module';
 import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
@@ -34,7 +34,9 @@ after(() => {
 });
 
 const source = `import http from 'node:http';
-import { request } from 'undici';
+import https from 'node:https';
+import { Writable } from 'node:stream';
+import { request, stream, fetch as undiciFetch } from 'undici';
 
 export async function viaFetch(url: string, init: RequestInit) {
   const res = await fetch(url, init);
@@ -54,6 +56,40 @@ export function viaHttp(url: string, opts: http.RequestOptions): Promise<number>
     req.on('error', reject);
     req.end();
   });
+}
+export async function viaUndiciFetch(url: string, init: { headers: Record<string, string> }) {
+  const res = await undiciFetch(url, init);
+  await res.text();
+  return res.status;
+}
+export async function viaStream(url: string, opts: { method: 'GET'; headers: Record<string, string> }) {
+  let status = 0;
+  const chunks: Buffer[] = [];
+  await stream(url, opts, ({ statusCode }) => {
+    status = statusCode;
+    return new Writable({ write(c: Buffer, _e, cb) { chunks.push(c); cb(); } });
+  });
+  return [status, Buffer.concat(chunks).toString()] as const;
+}
+export function viaHttps(url: string, opts: https.RequestOptions): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const req = https.request(url, opts, (res) => {
+      res.resume();
+      res.on('end', () => resolve(res.statusCode!));
+    });
+    req.on('error', reject);
+    req.end();
+  });
+}
+/** A plain http server whose handler is registered with server.on('request'); it calls upstream. */
+export function serve(upstream: string): http.Server {
+  const server = http.createServer();
+  server.on('request', async (req, res) => {
+    const r = await fetch(upstream + req.url);
+    res.statusCode = r.status === 404 ? 502 : 200;
+    res.end('served ' + r.status);
+  });
+  return server;
 }
 `;
 
@@ -104,6 +140,122 @@ test('fetch, undici.request and http.request: headers injected into copies, span
     ]);
   } finally {
     rec.uninstall();
+  }
+});
+
+test('undici fetch and stream, https.request: spans recorded, traceparent sent, options not mutated', async () => {
+  const { createServer: createHttpsServer } = await import('node:https');
+  const fixtures = join(root, 'test', 'transport', 'fixtures');
+  const cert = readFileSync(join(fixtures, 'server-cert.pem'));
+  const key = readFileSync(join(fixtures, 'server-key.pem'));
+  const httpsSeen: IncomingHttpHeaders[] = [];
+  const secure = createHttpsServer({ cert, key }, (req, res) => {
+    httpsSeen.push(req.headers);
+    res.statusCode = req.url === '/fail' ? 503 : 200;
+    res.end('secure');
+  });
+  secure.listen(0, '127.0.0.1');
+  await once(secure, 'listening');
+  const secureBase = `https://127.0.0.1:${(secure.address() as AddressInfo).port}`;
+  const m = load();
+  const rec = installRecorder();
+  seen.length = 0;
+  try {
+    const tx = rec.core.startTransaction('t', 'request');
+    const init = { headers: { 'x-user': 'f1' } };
+    const sopts = { method: 'GET' as const, headers: { 'x-user': 's1' } };
+    const hopts = { ca: cert, headers: { 'x-user': 'h1' } };
+    await rec.core.runWith(tx, async () => {
+      assert.equal(await m.viaUndiciFetch(`${base}/uf`, init), 200);
+      assert.deepEqual(await m.viaStream(`${base}/st`, sopts), [200, 'ok']);
+      assert.equal(await m.viaHttps(`${secureBase}/s`, hopts), 200);
+      assert.equal(await m.viaHttps(`${secureBase}/fail`, { ca: cert }), 503);
+    }, undefined, []);
+    assert.deepEqual(init, { headers: { 'x-user': 'f1' } });
+    assert.deepEqual(sopts, { method: 'GET', headers: { 'x-user': 's1' } });
+    assert.deepEqual(Object.keys(hopts), ['ca', 'headers']);
+    assert.deepEqual(hopts.headers, { 'x-user': 'h1' });
+    const spans = rec.records.filter((r) => r.kind === 'span');
+    const host = base.slice('http://'.length);
+    const secureHost = secureBase.slice('https://'.length);
+    // (the stream span's status code: see the todo test below)
+    assert.deepEqual(spans.map((s, i) => [s.name, s.type, s.subtype, s.action, s.parent, s.outcome, s.ended, i === 1 ? 'n/a' : (s.http as { statusCode?: number } | undefined)?.statusCode]), [
+      [`GET ${host}`, 'external', 'http', 'request', tx.id, 'success', 1, 200],
+      [`GET ${host}`, 'external', 'http', 'request', tx.id, 'success', 1, 'n/a'],
+      [`GET ${secureHost}`, 'external', 'http', 'request', tx.id, 'success', 1, 200],
+      [`GET ${secureHost}`, 'external', 'http', 'request', tx.id, 'failure', 1, 503],
+    ]);
+    assert.equal((spans[1]!.http as { url?: string }).url, `${base}/st`);
+    assert.equal((spans[2]!.http as { url?: string }).url, `${secureBase}/s`);
+    const tp = (i: number) => `00-${'t'.repeat(32)}-${spans[i]!.id.padStart(16, '0')}-01`;
+    assert.deepEqual(seen.map((h) => [h['x-user'], h.traceparent]), [['f1', tp(0)], ['s1', tp(1)]]);
+    assert.deepEqual(httpsSeen.map((h) => [h['x-user'], h.traceparent]), [['h1', tp(2)], [undefined, tp(3)]]);
+  } finally {
+    rec.uninstall();
+    secure.close();
+  }
+});
+
+// stream() resolves with { opaque, trailers }, not the response: runtime/abi.ts undiciCall reads
+// statusCode from that value, so a stream span has no status and a 404 does not fail it. The status
+// is only visible to the factory ({ statusCode, headers, opaque }); fixing it means wrapping the factory
+// in runtime/abi.ts (not this test's files).
+test('undici stream: the span carries the response status, a 404 fails it', { todo: 'runtime/abi.ts: stream() status comes from the factory, not the resolved value' }, async () => {
+  const m = load();
+  const rec = installRecorder();
+  try {
+    const tx = rec.core.startTransaction('t', 'request');
+    await rec.core.runWith(tx, async () => {
+      assert.deepEqual(await m.viaStream(`${base}/st`, { method: 'GET', headers: {} }), [200, 'ok']);
+      assert.deepEqual(await m.viaStream(`${base}/missing`, { method: 'GET', headers: {} }), [404, 'ok']);
+    }, undefined, []);
+    const spans = rec.records.filter((r) => r.kind === 'span');
+    assert.deepEqual(spans.map((s) => [s.outcome, (s.http as { statusCode?: number } | undefined)?.statusCode]), [
+      ['success', 200],
+      ['failure', 404],
+    ]);
+  } finally {
+    rec.uninstall();
+  }
+});
+
+test("server.on('request', handler): one transaction per request, outgoing calls inside it are its children", async () => {
+  const m = load();
+  const rec = installRecorder();
+  seen.length = 0;
+  const server = m.serve(base) as Server;
+  try {
+    server.listen(0, '127.0.0.1');
+    await once(server, 'listening');
+    const port = (server.address() as AddressInfo).port;
+    const get = (path: string) =>
+      new Promise<[number, string]>((resolve, reject) => {
+        const req = httpGet(`http://127.0.0.1:${port}${path}`, (res) => {
+          let body = '';
+          res.setEncoding('utf8');
+          res.on('data', (c: string) => (body += c));
+          res.on('end', () => resolve([res.statusCode!, body]));
+        });
+        req.on('error', reject);
+      });
+    assert.deepEqual(await get('/a'), [200, 'served 200']);
+    assert.deepEqual(await get('/missing'), [502, 'served 404']);
+    // the transaction ends on the response's 'finish', which may come after the client saw the end
+    for (let i = 0; i < 50 && rec.records.filter((r) => r.kind === 'transaction' && r.ended).length < 2; i++) await new Promise((r) => setTimeout(r, 10));
+    const txs = rec.records.filter((r) => r.kind === 'transaction');
+    assert.deepEqual(txs.map((t) => [t.name, t.type, t.result, t.outcome, t.ended]), [
+      ['GET unknown route', 'request', 'HTTP 2xx', 'success', 1],
+      ['GET unknown route', 'request', 'HTTP 5xx', 'failure', 1],
+    ]);
+    const spans = rec.records.filter((r) => r.kind === 'span');
+    assert.deepEqual(spans.map((s) => [s.type, s.parent, s.outcome]), [
+      ['external', txs[0]!.id, 'success'],
+      ['external', txs[1]!.id, 'failure'],
+    ]);
+    assert.deepEqual(seen.map((h) => h.traceparent), [`00-${'t'.repeat(32)}-${spans[0]!.id.padStart(16, '0')}-01`, `00-${'t'.repeat(32)}-${spans[1]!.id.padStart(16, '0')}-01`]);
+  } finally {
+    rec.uninstall();
+    server.close();
   }
 });
 
