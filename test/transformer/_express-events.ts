@@ -140,6 +140,10 @@ export function assertExpressEvents(run: Run, table: string): void {
   assert.equal(errors[0]!.exception.message, 'boom from express');
   assert.equal(errors[0]!.transaction_id, boom.id);
   assert.equal(errors[0]!.trace_id, boom.trace_id);
+  // its stack mapped back to the throw in the .ts source (line 31 of src/app.ts)
+  const top = (errors[0]!.exception.stacktrace as Ev[])[0]!;
+  assert.match(top.filename, /(^|\/)src\/app\.ts$/, JSON.stringify(top));
+  assert.equal(top.lineno, 31, JSON.stringify(top));
 }
 
 /**
@@ -147,11 +151,11 @@ export function assertExpressEvents(run: Run, table: string): void {
  * ports and durations are left out. Sorted, so two runs compare with deepEqual.
  */
 export function shapeOf(run: Run): Ev {
-  const byId = new Map<string, string>();
-  for (const x of run.txs) byId.set(x.id, `tx ${x.name}`);
-  for (const s of run.spans) byId.set(s.id, `span ${s.name}`);
   const port = String(run.downPort);
   const clean = (v: unknown) => (typeof v === 'string' ? v.split(port).join('<port>') : v);
+  const byId = new Map<string, string>();
+  for (const x of run.txs) byId.set(x.id, `tx ${x.name}`);
+  for (const s of run.spans) byId.set(s.id, `span ${clean(s.name)}`);
   const frame = (f: Ev | undefined) => (f ? { filename: f.filename, lineno: f.lineno, colno: f.colno, function: f.function, library_frame: f.library_frame } : undefined);
   return {
     transactions: run.txs
