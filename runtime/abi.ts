@@ -372,6 +372,18 @@ function undiciCall(core: AbiCore, site: Site, thisArg: unknown, fn: (...a: unkn
   if (!span) return Reflect.apply(fn, thisArg, copy);
   httpSpanContext(span, url, method);
   const status = (d: unknown) => httpStatus(span, (d as { statusCode?: number } | undefined)?.statusCode);
+  if (isStream && typeof copy[2] === 'function') {
+    // stream() settles with { opaque, trailers }: the status is only seen by the factory ({ statusCode, headers, opaque }).
+    const factory = copy[2] as (...a: unknown[]) => unknown;
+    copy[2] = function (this: unknown, data: unknown) {
+      try {
+        status(data);
+      } catch {
+        // never into user code
+      }
+      return Reflect.apply(factory, this, arguments);
+    };
+  }
   const cbIndex = isStream ? 3 : 2;
   if (typeof copy[cbIndex] === 'function') {
     copy[cbIndex] = wrapCallback(core, span, copy[cbIndex] as (...a: unknown[]) => unknown, status);

@@ -178,7 +178,7 @@ test('undici fetch and stream, https.request: spans recorded, traceparent sent, 
     const spans = rec.records.filter((r) => r.kind === 'span');
     const host = base.slice('http://'.length);
     const secureHost = secureBase.slice('https://'.length);
-    // (the stream span's status code: see the todo test below)
+    // (the stream span's status code: see the test below)
     assert.deepEqual(spans.map((s, i) => [s.name, s.type, s.subtype, s.action, s.parent, s.outcome, s.ended, i === 1 ? 'n/a' : (s.http as { statusCode?: number } | undefined)?.statusCode]), [
       [`GET ${host}`, 'external', 'http', 'request', tx.id, 'success', 1, 200],
       [`GET ${host}`, 'external', 'http', 'request', tx.id, 'success', 1, 'n/a'],
@@ -196,11 +196,9 @@ test('undici fetch and stream, https.request: spans recorded, traceparent sent, 
   }
 });
 
-// stream() resolves with { opaque, trailers }, not the response: runtime/abi.ts undiciCall reads
-// statusCode from that value, so a stream span has no status and a 404 does not fail it. The status
-// is only visible to the factory ({ statusCode, headers, opaque }); fixing it means wrapping the factory
-// in runtime/abi.ts (not this test's files).
-test('undici stream: the span carries the response status, a 404 fails it', { todo: 'runtime/abi.ts: stream() status comes from the factory, not the resolved value' }, async () => {
+// stream() resolves with { opaque, trailers }, not the response: the status reaches the span through the
+// factory ({ statusCode, headers, opaque }), which runtime/abi.ts wraps.
+test('undici stream: the span carries the response status, a 404 fails it', async () => {
   const m = load();
   const rec = installRecorder();
   try {
