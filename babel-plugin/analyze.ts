@@ -284,10 +284,25 @@ function isFunctionArg(p: NodePath): boolean {
   return p.isFunctionExpression() || p.isArrowFunctionExpression() || p.isIdentifier() || p.isMemberExpression();
 }
 
-/** A handler argument of a route registration: a function, or an array literal of handlers (Express
- *  flattens arrays; route() wraps each element), like the TS front-end's isHandlerArg on literals. */
+/**
+ * A handler argument of a route registration (after the path): anything but a spread or a literal that
+ * cannot be a function. Express takes only handlers and arrays of them there, so a call
+ * (`express.json()`), a conditional or an array literal is wrapped too — tsc wraps those because their
+ * type is callable or an array; route() returns a non-function unchanged and wraps array elements.
+ */
 function isHandlerArg(p: NodePath): boolean {
-  return isFunctionArg(p) || p.isArrayExpression();
+  return !(
+    p.isSpreadElement() ||
+    p.isObjectExpression() ||
+    p.isStringLiteral() ||
+    p.isTemplateLiteral() ||
+    p.isNumericLiteral() ||
+    p.isBooleanLiteral() ||
+    p.isNullLiteral() ||
+    p.isRegExpLiteral() ||
+    p.isBigIntLiteral() ||
+    (p.isIdentifier() && p.node.name === 'undefined')
+  );
 }
 
 /** The text of a string literal or of a template literal without expressions (as tsc's literalText). */

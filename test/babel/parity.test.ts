@@ -128,3 +128,17 @@ test("the transformer's output run through the Babel plugin is left alone (a bui
   }
   assert.ok(checked > 0);
 });
+
+// fixtures/babel/route-shapes holds the route shapes that need no types (array handlers, template
+// paths, Fastify route({ path }), calls in handler positions): tsc must agree with Babel on it exactly.
+test('parity: fixtures/babel/route-shapes compiled by tsc has the same sites and wrapped arguments', async () => {
+  const { compileFile } = await import('../transformer/compile.js');
+  const c = cases('fixtures/babel').find((x) => x.name === 'route-shapes');
+  if (!c) return; // SPANFORGE_FIXTURE filtered it out
+  const r = compileFile(c.inputFile);
+  assert.deepEqual(r.diagnostics, []);
+  const b = babel(c);
+  const strip = (s: SiteDescriptor) => ({ ...s, method: s.method });
+  assert.deepEqual(sitesOf(r.js).map(strip), (b.report?.sites ?? []).map(strip));
+  assert.deepEqual([...wrappedPositions(r.js)].sort(), [...wrappedPositions(b.code)].sort());
+});
