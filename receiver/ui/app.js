@@ -254,10 +254,25 @@
     ];
   }
 
-  const TYPE_COLORS = { db: '#d9822b', external: '#2f6fdf', cache: '#8a5cc2', messaging: '#1c9aa6', template: '#b5a100', app: '#3a9c5a', custom: '#7a7a7a' };
-  function typeColor(type) {
+  // Waterfall colours. Bars are coloured by what the item is (transaction or span type); the
+  // service is marked separately (row border + label) with its own palette. The two palettes
+  // share no colour, so a db span of one service never looks like another service's bar.
+  const TYPE_COLORS = {
+    transaction: '#6b7a99',
+    db: '#f0a030',
+    external: '#4ea8e8',
+    app: '#7cc46a',
+    cache: '#c084e0',
+    messaging: '#3fc4b8',
+    template: '#e6cf3a',
+    custom: '#f08a8a',
+    other: '#b8bec7',
+  };
+  const SERVICE_COLORS = ['#1d3557', '#8d0801', '#2d6a4f', '#5a189a', '#7f5539', '#005f73', '#3d405b', '#9c6644'];
+  function typeKey(kind, type) {
+    if (kind === 'transaction') return 'transaction';
     const main = String(type || '').split('.')[0];
-    return TYPE_COLORS[main] || '#7a7a7a';
+    return Object.prototype.hasOwnProperty.call(TYPE_COLORS, main) && main !== 'transaction' ? main : 'other';
   }
   function codeLocation(ev) {
     const f = Array.isArray(ev.stacktrace) ? ev.stacktrace.find((fr) => fr && !fr.library_frame) || ev.stacktrace[0] : null;
@@ -308,7 +323,9 @@
     const t1 = Math.max(...items.map((i) => i.start + i.dur));
     const total = Math.max(1, t1 - t0);
     const services = [...new Set(items.map((i) => i.service))];
-    const svcColor = new Map(services.map((s, i) => [s, PALETTE[i % PALETTE.length]]));
+    const svcColor = new Map(services.map((s, i) => [s, SERVICE_COLORS[i % SERVICE_COLORS.length]]));
+    const typeOrder = Object.keys(TYPE_COLORS);
+    const types = [...new Set(items.map((i) => typeKey(i.kind, i.ev.type)))].sort((a, b) => typeOrder.indexOf(a) - typeOrder.indexOf(b));
     const errorsByParent = new Map();
     for (const e of data.errors) {
       const p = e.event.parent_id || e.event.transaction_id;
@@ -317,11 +334,14 @@
     }
     const rows = ordered.map(({ it, depth }) => {
       const ev = it.ev;
-      const color = it.kind === 'transaction' ? svcColor.get(it.service) : typeColor(ev.type);
+      const tkey = typeKey(it.kind, ev.type);
+      const color = TYPE_COLORS[tkey];
+      const sColor = svcColor.get(it.service);
       const ctx = ev.context || {};
       const details = [];
       const typeLabel = [ev.type, ev.subtype, ev.action].filter(Boolean).join('.');
-      details.push(el('span', { class: 'badge', style: `border-color:${color};color:${color}` }, it.kind === 'transaction' ? `${it.service} · ${typeLabel}` : typeLabel || 'span'));
+      details.push(el('span', { class: 'svc', 'data-service': it.service, style: `border-color:${sColor};color:${sColor}` }, it.service));
+      details.push(el('span', { class: 'badge', style: `border-color:${color}` }, el('i', { style: `background:${color}` }), it.kind === 'transaction' ? `transaction · ${typeLabel || 'unknown'}` : typeLabel || 'span'));
       details.push(el('span', { class: 'dur' }, fmtUs(it.dur)));
       if (it.kind === 'transaction' && ev.result) details.push(el('span', null, ev.result));
       if (ev.outcome === 'failure') details.push(el('span', { class: 'outcome failure' }, 'failure'));
@@ -342,21 +362,22 @@
       const width = Math.max(0.3, (it.dur / total) * 100);
       return el(
         'div',
-        { class: `wf-row ${it.kind}`, 'data-kind': it.kind, 'data-id': it.id },
+        { class: `wf-row ${it.kind}`, 'data-kind': it.kind, 'data-id': it.id, 'data-type': tkey, style: `border-left-color:${sColor}` },
         el(
           'div',
           { class: 'wf-label', style: `padding-left:${depth * 14 + 4}px` },
           el('div', { class: 'wf-name' }, ev.name || '(unnamed)'),
           el('div', { class: 'wf-details' }, details),
         ),
-        el('div', { class: 'wf-track' }, el('div', { class: 'wf-bar', style: `left:${left.toFixed(3)}%;width:${width.toFixed(3)}%;background:${color}`, title: `${ev.name || ''} ${fmtUs(it.dur)}` })),
+        el('div', { class: 'wf-track' }, el('div', { class: 'wf-bar', 'data-type': tkey, style: `left:${left.toFixed(3)}%;width:${width.toFixed(3)}%;background:${color}`, title: `${ev.name || ''} (${tkey}, ${it.service}) ${fmtUs(it.dur)}` })),
       );
     });
     const root = items.find((i) => i.kind === 'transaction' && !ids.has(i.parent)) || items[0];
     return [
       el('h1', null, root.ev.name || 'Trace'),
       el('p', { class: 'crumbs' }, link(`#/service/${enc(root.service)}`, root.service), ` › trace ${traceId} · ${items.length} items · ${fmtUs(total)}`),
-      el('div', { class: 'legend' }, services.map((s) => el('span', { 'data-service': s }, el('i', { style: `background:${svcColor.get(s)}` }), s))),
+      el('div', { class: 'legend', id: 'wf-legend-services' }, el('b', null, 'Services'), services.map((s) => el('span', { 'data-service': s }, el('i', { class: 'svc-mark', style: `background:${svcColor.get(s)}` }), s))),
+      el('div', { class: 'legend', id: 'wf-legend-types' }, el('b', null, 'Types'), types.map((t) => el('span', { 'data-type': t }, el('i', { style: `background:${TYPE_COLORS[t]}` }), t))),
       el(
         'div',
         { class: 'waterfall', id: 'waterfall' },

@@ -131,8 +131,7 @@ describe('web UI in headless Chromium', { skip }, () => {
     assert.deepEqual(await texts('#waterfall .wf-name'), ['GET /api/orders/:id', 'SELECT FROM orders', 'GET inventory:4000', 'GET /stock/:id']);
     const all = (await texts('#waterfall')).join('\n');
     for (const s of [
-      'checkout · request',
-      'inventory · request',
+      'transaction · request',
       'db.postgresql.query',
       'SELECT * FROM orders WHERE id = $1',
       'GET http://inventory:4000/stock/7 → 200',
@@ -144,6 +143,31 @@ describe('web UI in headless Chromium', { skip }, () => {
       assert.ok(all.includes(s), `waterfall shows ${s}`);
     }
     assert.deepEqual(await page.locator('.legend [data-service]').evaluateAll((els) => els.map((e) => e.getAttribute('data-service'))), ['checkout', 'inventory']);
+    // Colours: bars by type, one colour per type; services by a row border and a label, from a
+    // palette that shares no colour with the types.
+    const bg = (sel: string) => page.locator(sel).evaluateAll((els) => els.map((e) => getComputedStyle(e).backgroundColor));
+    const rgb = (hex: string) => `rgb(${[1, 3, 5].map((i) => parseInt(hex.slice(i, i + 2), 16)).join(', ')})`;
+    const bars = await rows.locator('.wf-bar').evaluateAll((els) => els.map((e) => [e.getAttribute('data-type'), getComputedStyle(e).backgroundColor]));
+    assert.deepEqual(bars, [
+      ['transaction', rgb('#6b7a99')],
+      ['db', rgb('#f0a030')],
+      ['external', rgb('#4ea8e8')],
+      ['transaction', rgb('#6b7a99')],
+    ]);
+    assert.deepEqual(await page.locator('#wf-legend-types [data-type]').evaluateAll((els) => els.map((e) => e.getAttribute('data-type'))), ['transaction', 'db', 'external']);
+    const typeSwatches = await bg('#wf-legend-types [data-type] i');
+    assert.deepEqual(typeSwatches, [rgb('#6b7a99'), rgb('#f0a030'), rgb('#4ea8e8')]);
+    const serviceSwatches = await bg('#wf-legend-services [data-service] i');
+    assert.equal(new Set(serviceSwatches).size, 2);
+    for (const c of serviceSwatches) assert.ok(!typeSwatches.includes(c) && !bars.some(([, b]) => b === c), `service colour ${c} is not a type colour`);
+    // Each row carries its service's colour on the left and names the service.
+    const rowServices = await rows.evaluateAll((els) => els.map((e) => [e.querySelector('.svc')!.textContent, getComputedStyle(e).borderLeftColor, getComputedStyle(e).borderLeftWidth]));
+    assert.deepEqual(rowServices, [
+      ['checkout', serviceSwatches[0], '5px'],
+      ['checkout', serviceSwatches[0], '5px'],
+      ['checkout', serviceSwatches[0], '5px'],
+      ['inventory', serviceSwatches[1], '5px'],
+    ]);
     // bars sit on a shared time axis: the db span starts after the transaction and ends before it
     const [tx, db] = await rows.locator('.wf-bar').evaluateAll((els) => els.slice(0, 2).map((e) => e.getBoundingClientRect()));
     assert.ok(db!.left > tx!.left && db!.right < tx!.right);

@@ -110,7 +110,7 @@ test('the demo app traced into the receiver, seen in the UI', { skip: haveChromi
   await page.waitForFunction(() => document.querySelectorAll('#waterfall .wf-row[data-id]').length >= 4);
   await page.screenshot({ path: join(ARTIFACTS, 'demo-3-trace.png'), fullPage: true });
   const waterfall = (await page.locator('#waterfall').allInnerTexts()).join('\n');
-  for (const s of ['GET /orders/:id', 'GET inventory', 'GET /stock/:id', 'SELECT stock', 'priceOrder', 'demo-orders · request', 'demo-inventory · request', '⚠ RangeError']) {
+  for (const s of ['GET /orders/:id', 'GET inventory', 'GET /stock/:id', 'SELECT stock', 'priceOrder', 'demo-orders\ntransaction · request', 'demo-inventory\ntransaction · request', '⚠ RangeError']) {
     assert.ok(waterfall.includes(s), `waterfall shows ${s}\n${waterfall}`);
   }
   assert.deepEqual(await page.locator('.legend [data-service]').evaluateAll((els) => els.map((e) => e.getAttribute('data-service'))), ['demo-orders', 'demo-inventory']);
