@@ -57,7 +57,8 @@ function buildTsc(): Built {
   const outDir = join(tmp, 'tsc');
   const r = spawnSync(process.execPath, [join(root, 'node_modules', 'ts-patch', 'bin', 'tspc.js'), '-p', join(appDir, 'tsconfig.json'), '--outDir', outDir], { cwd: appDir, encoding: 'utf8' });
   assert.equal(r.status, 0, `tspc failed:\n${r.stdout}\n${r.stderr}`);
-  const report = JSON.parse(readFileSync(join(appDir, 'out', 'spanforge-report.json'), 'utf8')) as { sites: Ev[] };
+  const report = JSON.parse(readFileSync(join(appDir, 'out', 'spanforge-report.json'), 'utf8')) as { sites: Ev[]; skipped: Ev[] };
+  assert.deepEqual(report.skipped, [], 'tsc skipped no candidate');
   return { outDir, sites: siteList(report.sites) };
 }
 
