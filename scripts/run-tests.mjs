@@ -44,23 +44,18 @@ if (!existsSync('/usr/bin/chromium') && process.getuid?.() === 0 && existsSync('
   }
   if (r.status !== 0) console.error('could not install chromium; browser tests will fail in CI');
 }
-// TypeScript 5.9 + ts-patch 3.3 for the TS 5 parity test, side by side with the project's TS 6, from
-// their own lock file (test/compat/ts5).
-const ts5 = join(root, 'test', 'compat', 'ts5');
-if (!process.env.SPANFORGE_TS5_DIR && files.some((f) => f.endsWith('ts5.test.ts')) && !existsSync(join(ts5, 'node_modules', 'ts-patch'))) {
-  console.log('installing TypeScript 5.9.3 + ts-patch 3.3.0 into test/compat/ts5 (npm ci --prefix test/compat/ts5)');
+// Side-by-side library versions some tests need, each from its own lock file under test/compat/<dir>,
+// installed when one of their tests is about to run and they are missing (or taken from an env override).
+function ensureCompat(dir, marker, testFile, envVar, what) {
+  const at = join(root, 'test', 'compat', dir);
+  if (process.env[envVar] || !files.some((f) => f.endsWith(testFile)) || existsSync(join(at, 'node_modules', marker))) return;
+  console.log(`installing ${what} into test/compat/${dir} (npm ci --prefix test/compat/${dir})`);
   const npm = process.platform === 'win32' ? 'npm.cmd' : 'npm';
-  const r = spawnSync(npm, ['ci', '--prefix', ts5, '--ignore-scripts', '--no-audit', '--no-fund'], { stdio: 'inherit' });
-  if (r.status !== 0) console.error('could not install test/compat/ts5; the TS 5.9 test will say why');
+  const r = spawnSync(npm, ['ci', '--prefix', at, '--ignore-scripts', '--no-audit', '--no-fund'], { stdio: 'inherit' });
+  if (r.status !== 0) console.error(`could not install test/compat/${dir}; ${testFile} will say why`);
 }
-// Express 4 + @types/express 4 for the Express 4 app test, side by side with the project's Express 5,
-// from their own lock file (test/compat/express4).
-const express4 = join(root, 'test', 'compat', 'express4');
-if (!process.env.SPANFORGE_EXPRESS4_DIR && files.some((f) => f.endsWith('express4-app.test.ts')) && !existsSync(join(express4, 'node_modules', '@types', 'express'))) {
-  console.log('installing express 4 + @types/express 4 into test/compat/express4 (npm ci --prefix test/compat/express4)');
-  const r = spawnSync(process.platform === 'win32' ? 'npm.cmd' : 'npm', ['ci', '--prefix', express4, '--ignore-scripts', '--no-audit', '--no-fund'], { stdio: 'inherit' });
-  if (r.status !== 0) console.error('could not install test/compat/express4; the Express 4 test will say why');
-}
+ensureCompat('ts5', 'ts-patch', 'ts5.test.ts', 'SPANFORGE_TS5_DIR', 'TypeScript 5.9.3 + ts-patch 3.3.0');
+ensureCompat('express4', join('@types', 'express'), 'express4-app.test.ts', 'SPANFORGE_EXPRESS4_DIR', 'express 4 + @types/express 4');
 console.log(`running ${files.length} test files`);
 const r = spawnSync(
   process.execPath,
