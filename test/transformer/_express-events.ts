@@ -1,6 +1,6 @@
-// Shared by the Express 4 test and the front-end run-time parity test: drives a built copy of
+// Shared by the Express 5 and Express 4 tests and the front-end run-time parity test: drives a built copy of
 // fixtures/apps/express (app.js + downstream.js) against PostgreSQL and a test intake, asserts the
-// exact events the Express 5 test asserts (test/transformer/express-app.test.ts), and reduces them
+// exact events of the Express fixture app, and reduces them
 // to a comparable shape.
 import assert from 'node:assert/strict';
 import { mkdirSync, symlinkSync } from 'node:fs';
@@ -85,7 +85,7 @@ export async function runScenario(outDir: string, table: string): Promise<Run> {
   }
 }
 
-/** The Express 5 test's assertions (test/transformer/express-app.test.ts), on any build of the app. */
+/** The exact events of the Express fixture app, on any build of it (tsc, Babel, esbuild; Express 4 or 5). */
 export function assertExpressEvents(run: Run, table: string): void {
   const { txs, spans, errors, downPort } = run;
   assert.deepEqual(
