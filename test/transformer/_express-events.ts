@@ -19,6 +19,19 @@ export interface Run {
   errors: Ev[];
 }
 
+/** The instrumented sites of the app's build report (`rule file:line name`), whichever compiler built it. */
+export const EXPRESS_SITES = [
+  'traced.fn src/app.ts:13 shape',
+  'express.route src/app.ts:15 /users/:id',
+  'pg.query src/app.ts:16 null',
+  'fetch src/app.ts:17 null',
+  'express.route-chain src/app.ts:23 /names',
+  'pg.query src/app.ts:24 null',
+  'express.route src/app.ts:30 /boom',
+  'express.error-middleware src/app.ts:34 null',
+  'http.server src/downstream.ts:8 null',
+];
+
 /** The table the app reads, with the two rows the assertions expect. */
 export async function prepareTable(db: Client, table: string): Promise<void> {
   await db.query(`DROP TABLE IF EXISTS ${table}`);

@@ -6,7 +6,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Client } from 'pg';
 import { buildApp, pgClient, root } from './_apps.js';
-import { assertExpressEvents, prepareTable, runScenario, type Ev } from './_express-events.js';
+import { EXPRESS_SITES, assertExpressEvents, prepareTable, runScenario, type Ev } from './_express-events.js';
 
 const appDir = join(root, 'fixtures', 'apps', 'express');
 const table = 'sf_tx_express_users';
@@ -34,17 +34,7 @@ test('tspc build: summary line and report list the instrumented sites', (t) => {
   const report = JSON.parse(readFileSync(join(appDir, 'out', 'spanforge-report.json'), 'utf8')) as { sites: Ev[] };
   assert.deepEqual(
     report.sites.map((s) => `${s.rule} ${s.file}:${s.line} ${s.name}`),
-    [
-      'traced.fn src/app.ts:13 shape',
-      'express.route src/app.ts:15 /users/:id',
-      'pg.query src/app.ts:16 null',
-      'fetch src/app.ts:17 null',
-      'express.route-chain src/app.ts:23 /names',
-      'pg.query src/app.ts:24 null',
-      'express.route src/app.ts:30 /boom',
-      'express.error-middleware src/app.ts:34 null',
-      'http.server src/downstream.ts:8 null',
-    ],
+    EXPRESS_SITES,
   );
 });
 
