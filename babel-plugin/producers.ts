@@ -3,6 +3,7 @@
 // Class names are the declaration names the catalogue's `owner` lists use, so one rule serves both
 // front-ends.
 import type { Producers } from './bindings.js';
+import { INTEGRATIONS } from '../rules/index.js';
 
 const pool = { module: 'pg', cls: 'Pool' } as const;
 const client = { module: 'pg', cls: 'Client' } as const;
@@ -14,8 +15,8 @@ const fastify = { module: 'fastify', cls: 'FastifyInstance' } as const;
 const httpServer = { module: 'http', cls: 'Server' } as const;
 const httpsServer = { module: 'https', cls: 'Server' } as const;
 
-/** The producers table for the built-in catalogue. */
-export const PRODUCERS: Producers = {
+/** The built-in table before the integrations' parts are merged in. */
+const BUILTIN: Producers = {
   aliases: { 'node:http': 'http', 'node:https': 'https', 'express-serve-static-core': 'express' },
   selfExports: { fastify: ['default', 'fastify'], express: ['default'], pg: ['default'] },
   constructs: {
@@ -53,3 +54,16 @@ export const PRODUCERS: Producers = {
     'https.Server#on': { returns: 'self' },
   },
 };
+
+/** The producers table for the built-in catalogue: the built-in part plus every integration's. */
+export const PRODUCERS: Producers = {
+  aliases: merge('aliases'),
+  selfExports: merge('selfExports'),
+  constructs: merge('constructs'),
+  calls: merge('calls'),
+  methods: merge('methods'),
+};
+
+function merge<K extends keyof Producers>(k: K): Producers[K] {
+  return Object.assign({}, BUILTIN[k], ...INTEGRATIONS.map((i) => i.babel?.[k] ?? {})) as Producers[K];
+}

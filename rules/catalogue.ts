@@ -1,5 +1,6 @@
 // The catalogue of what spanforge instruments, as plain data shared by every front-end (tsc, Babel).
 // Front-ends decide *that* a site matches a rule (types or bindings); this file says *what* it is.
+import type { Integration } from './integration.js';
 
 /**
  * Where a matched callee is declared. `module` is the package (or node builtin) name the declaration
@@ -14,8 +15,8 @@ export interface TargetMatch {
   global?: boolean;
 }
 
-/** The run-time behaviour the emitted call asks for; a runtime/abi.ts handler of that name. */
-export type CallHandler = 'pg' | 'fetch' | 'undici' | 'undici-stream' | 'http' | 'https' | 'app';
+/** The run-time behaviour the emitted call asks for: `app` (user rules) or a handler an integration registers. */
+export type CallHandler = string;
 /** How a route registration is shaped. */
 export type RouteShape =
   /** `app.get(path, ...handlers)`; Fastify `app.get(path, [opts,] handler)` */
@@ -89,6 +90,9 @@ export const ROUTE_METHODS: Readonly<Record<string, string>> = {
 };
 const routeMemberNames = Object.keys(ROUTE_METHODS);
 const SPANFORGE_MODULES = ['spanforge', 'spanforge/runtime'] as const;
+import { integration as amqplib } from '../integrations/amqplib/rules.js';
+/** Integration units (integrations/<name>/rules.ts) whose call rules join the catalogue. */
+export const INTEGRATIONS: readonly Integration[] = [amqplib];
 
 /** The catalogue. Ids are stable: options turn rules off by id and reports name them. */
 export const RULES: readonly Rule[] = [
@@ -218,6 +222,7 @@ export const RULES: readonly Rule[] = [
     span: { type: 'app' },
     description: 'traced(fn) / traced(fn, { name, type })',
   },
+  ...INTEGRATIONS.flatMap((i) => i.rules),
 ];
 
 /** Looks a rule up by id. */

@@ -18,6 +18,8 @@ export interface AbiCore {
   runWith<R>(holder: Holder | undefined, fn: (...a: any[]) => R, thisArg: unknown, args: ArrayLike<unknown>): R;
   captureError(err: unknown, opts: { handled: boolean; parent?: Holder }): void;
   warn(msg: string): void;
+  /** true when sends to and receives from this queue/topic/exchange are not traced (ignore_message_queues). */
+  ignoreMessageQueue?(name: string): boolean;
 }
 
 const SLOT = Symbol.for('spanforge.abi.core.v1');

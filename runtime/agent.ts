@@ -19,7 +19,7 @@ import { bootLogger, createLogger } from './log.js';
 import { currentHolder, enter, runWith } from './context.js';
 import { nowUs, traceId as newErrorId } from './ids.js';
 import { NOOP_SPAN, NOOP_TRANSACTION, SpanImpl, TransactionImpl, type TracerHost } from './tracer.js';
-import { compileWildcards, labelValue, sanitizeBody, sanitizeHeaders, sanitizeLabelKey, truncate } from './sanitize.js';
+import { compileWildcards, labelValue, matchesAny, sanitizeBody, sanitizeHeaders, sanitizeLabelKey, truncate } from './sanitize.js';
 import { culpritOf, parseStack, toIntakeFrames } from './stacktrace.js';
 import { createTransport } from './transport/index.js';
 import { startMetrics, type MetricsHandle } from './metrics/index.js';
@@ -68,6 +68,7 @@ export class Agent implements TracerHost {
   logger: Logger = bootLogger;
   sanitizeRes: RegExp[] = [];
   ignoreUrlRes: RegExp[] = [];
+  ignoreQueueRes: RegExp[] = [];
   hooks: TracerHooks[] = [];
   recordIntervals = false;
   /** Started and active: the only state in which anything is recorded. */
@@ -108,6 +109,7 @@ export class Agent implements TracerHost {
       }
       this.sanitizeRes = compileWildcards(cfg.sanitizeFieldNames);
       this.ignoreUrlRes = compileWildcards(cfg.transactionIgnoreUrls);
+      this.ignoreQueueRes = compileWildcards(cfg.ignoreMessageQueues);
       this._globalLabels = {};
       for (const [k, v] of Object.entries(cfg.globalLabels)) this._globalLabels[sanitizeLabelKey(k)] = labelValue(v);
       this.transport = deps.transport;
@@ -189,6 +191,7 @@ export class Agent implements TracerHost {
         void this.captureError(err, { handled: opts?.handled, parent: opts?.parent });
       },
       warn: (msg: string) => this.logger.warn(msg),
+      ignoreMessageQueue: (name: string) => this.ignoreQueueRes.length > 0 && matchesAny(String(name), this.ignoreQueueRes),
     };
     this._abiCore = core;
     (globalThis as Record<symbol, unknown>)[ABI_CORE_SLOT] = core;

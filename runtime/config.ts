@@ -32,6 +32,8 @@ export interface AgentOptions {
   serverCaCertFile?: string;
   globalLabels?: Record<string, LabelValue> | string;
   transactionIgnoreUrls?: string[] | string;
+  /** Queue/topic/exchange names (wildcards) whose sends and receives are not traced. */
+  ignoreMessageQueues?: string[] | string;
   verifyServerCert?: boolean | string;
   breakdownMetrics?: boolean | string;
   disableMetrics?: string[] | string;
@@ -69,6 +71,7 @@ export interface AgentConfig {
   serverCaCertFile: string | undefined;
   globalLabels: Record<string, LabelValue>;
   transactionIgnoreUrls: string[];
+  ignoreMessageQueues: string[];
   verifyServerCert: boolean;
   breakdownMetrics: boolean;
   disableMetrics: string[];
@@ -137,6 +140,7 @@ export const OPTIONS: readonly OptionSpec[] = [
   { name: 'serverCaCertFile', env: 'ELASTIC_APM_SERVER_CA_CERT_FILE', kind: { t: 'string' }, def: undefined },
   { name: 'globalLabels', env: 'ELASTIC_APM_GLOBAL_LABELS', kind: { t: 'labels' }, def: {} },
   { name: 'transactionIgnoreUrls', env: 'ELASTIC_APM_TRANSACTION_IGNORE_URLS', kind: { t: 'list' }, def: [] },
+  { name: 'ignoreMessageQueues', env: 'ELASTIC_APM_IGNORE_MESSAGE_QUEUES', kind: { t: 'list' }, def: [] },
   { name: 'verifyServerCert', env: 'ELASTIC_APM_VERIFY_SERVER_CERT', kind: { t: 'bool' }, def: true },
   { name: 'breakdownMetrics', env: 'ELASTIC_APM_BREAKDOWN_METRICS', kind: { t: 'bool' }, def: true },
   { name: 'disableMetrics', env: 'ELASTIC_APM_DISABLE_METRICS', kind: { t: 'list' }, def: [] },

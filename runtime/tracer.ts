@@ -7,6 +7,7 @@ import type {
   IntakeEvent,
   LabelValue,
   Logger,
+  MessageInfo,
   Outcome,
   Span,
   StartSpanOptions,
@@ -44,6 +45,57 @@ function kw(v: string | undefined | null): string | undefined {
   return v === undefined || v === null ? undefined : truncate(String(v));
 }
 
+/** The spec's guard on agent overhead: at most this many span links per event (batches of messages). */
+const MAX_LINKS = 1000;
+
+function addLinkTo(target: { _links: Array<{ trace_id: string; span_id: string }> | undefined }, traceparent: unknown): void {
+  if (typeof traceparent !== 'string') return;
+  const p = parseTraceparent(traceparent);
+  if (!p) return;
+  const links = (target._links ??= []);
+  if (links.length < MAX_LINKS) links.push({ trace_id: p.traceId, span_id: p.parentId });
+}
+
+/** A message header value as intake takes it (string or string[]): Buffers read as UTF-8, scalars as text, objects left out. */
+function headerValue(v: unknown): string | string[] | undefined {
+  if (typeof v === 'string') return v;
+  if (typeof v === 'number' || typeof v === 'boolean' || typeof v === 'bigint') return String(v);
+  if (v instanceof Uint8Array) return Buffer.from(v.buffer, v.byteOffset, v.byteLength).toString('utf8');
+  if (Array.isArray(v)) {
+    const out: string[] = [];
+    for (const x of v) {
+      const s = headerValue(x);
+      if (typeof s === 'string') out.push(s);
+    }
+    return out;
+  }
+  return undefined;
+}
+
+/** `context.message` of a span (queue, routing key, age) or, with `full`, of a transaction (plus headers and body as configured). */
+function messageContext(host: TracerHost, m: MessageInfo, full: boolean): Record<string, unknown> {
+  const o: Record<string, unknown> = {};
+  if (m.queue !== undefined && m.queue !== null) o.queue = { name: truncate(String(m.queue)) };
+  if (m.routingKey !== undefined && m.routingKey !== null) o.routing_key = truncate(String(m.routingKey));
+  if (typeof m.ageMs === 'number' && Number.isFinite(m.ageMs)) o.age = { ms: Math.max(0, Math.round(m.ageMs)) };
+  if (!full) return o;
+  const cfg = host.config;
+  if (cfg.captureHeaders && m.headers && typeof m.headers === 'object') {
+    const h: Record<string, string | string[]> = {};
+    for (const k of Object.keys(m.headers)) {
+      const v = headerValue(m.headers[k]);
+      if (v !== undefined) h[k] = v;
+    }
+    o.headers = sanitizeHeaders(h, host.sanitizeRes);
+  }
+  if (m.body !== undefined && m.body !== null && (cfg.captureBody === 'all' || cfg.captureBody === 'transactions')) {
+    const b = m.body;
+    const text = typeof b === 'string' ? b : b instanceof Uint8Array ? Buffer.from(b.buffer, b.byteOffset, b.byteLength).toString('utf8') : JSON.stringify(b);
+    if (typeof text === 'string') o.body = truncate(text, cfg.longFieldMaxLength);
+  }
+  return o;
+}
+
 // -------------------------------------------------------------------------------------------------
 export class TransactionImpl implements Transaction {
   readonly kind = 'transaction' as const;
@@ -69,6 +121,9 @@ export class TransactionImpl implements Transaction {
   _custom: Record<string, unknown> | undefined = undefined;
   _request: Record<string, unknown> | undefined = undefined;
   _response: Record<string, unknown> | undefined = undefined;
+  _message: Record<string, unknown> | undefined = undefined;
+  _framework: string | undefined = undefined;
+  _links: Array<{ trace_id: string; span_id: string }> | undefined = undefined;
   /** The raw request body kept for errors when capture_body=errors. */
   _errorBody: unknown = undefined;
   _childIntervals: number[] | undefined;
@@ -99,6 +154,16 @@ export class TransactionImpl implements Transaction {
       this.sampleRate = this.sampled ? rate : 0;
       this._state = undefined;
     }
+    if (opts?.links) for (const l of opts.links) addLinkTo(this, l);
+  }
+
+  addLink(traceparent: string): void {
+    if (!this.ended) addLinkTo(this, traceparent);
+  }
+  setMessageContext(message: MessageInfo): void {
+    if (this.ended || !message || typeof message !== 'object') return;
+    this._message = messageContext(this._host, message, true);
+    if (message.framework !== undefined) this._framework = truncate(String(message.framework));
   }
 
   setLabel(key: string, value: LabelValue): void {
@@ -254,9 +319,12 @@ export class TransactionImpl implements Transaction {
     if (this.sampleRate !== undefined) o.sample_rate = this.sampleRate;
     // Unsampled transactions carry no context (Elastic agents drop it too): only counts and timing matter.
     if (this.sampled) {
+      if (this._links) o.links = this._links;
       const c: Record<string, unknown> = {};
       if (this._request) c.request = this._request;
       if (this._response) c.response = this._response;
+      if (this._message) c.message = this._message;
+      if (this._framework) c.service = { framework: { name: this._framework } };
       if (this._user) c.user = this._user;
       if (this._labels) c.tags = this._labels;
       if (this._custom) c.custom = this._custom;
@@ -291,6 +359,8 @@ export class SpanImpl implements Span {
   _db: Record<string, unknown> | undefined = undefined;
   _http: Record<string, unknown> | undefined = undefined;
   _dest: { address?: string; port?: number; serviceTargetType?: string; serviceTargetName?: string } | undefined = undefined;
+  _message: Record<string, unknown> | undefined = undefined;
+  _links: Array<{ trace_id: string; span_id: string }> | undefined = undefined;
   _loc: CodeLocation | undefined = undefined;
   _childIntervals: number[] | undefined;
   /** Index of this span's [start, end] pair in the parent's interval list. */
@@ -361,6 +431,13 @@ export class SpanImpl implements Span {
   setCodeLocation(loc: CodeLocation): void {
     if (!this.ended && loc && typeof loc === 'object') this._loc = loc;
   }
+  addLink(traceparent: string): void {
+    if (!this.ended) addLinkTo(this, traceparent);
+  }
+  setMessageContext(message: MessageInfo): void {
+    if (this.ended || !message || typeof message !== 'object') return;
+    this._message = messageContext(this._host, message, false);
+  }
   traceparent(): string {
     return formatTraceparent(this.traceId, this.id, true);
   }
@@ -417,6 +494,7 @@ export class SpanImpl implements Span {
     if (this.subtype) o.subtype = truncate(this.subtype);
     if (this.action) o.action = truncate(this.action);
     if (this.tx.sampleRate !== undefined) o.sample_rate = this.tx.sampleRate;
+    if (this._links) o.links = this._links;
     const c = this._context();
     if (c) o.context = c;
     const loc = this._loc;
@@ -430,11 +508,12 @@ export class SpanImpl implements Span {
   }
 
   private _context(): Record<string, unknown> | undefined {
-    if (!this._labels && !this._db && !this._http && !this._dest && !this.exit) return undefined;
+    if (!this._labels && !this._db && !this._http && !this._dest && !this._message && !this.exit) return undefined;
     const c: Record<string, unknown> = {};
     if (this._labels) c.tags = this._labels;
     if (this._db) c.db = this._db;
     if (this._http) c.http = this._http;
+    if (this._message) c.message = this._message;
     if (this.exit) {
       // Service target and destination resource, inferred as the service-target spec describes.
       const d = this._dest ?? {};
@@ -492,8 +571,8 @@ function guardMethods(proto: object, names: readonly string[]): void {
     });
   }
 }
-guardMethods(TransactionImpl.prototype, ['setLabel', 'addLabels', 'setOutcome', 'setResult', 'setUserContext', 'setCustomContext', 'setRequestContext', 'setResponseContext']);
-guardMethods(SpanImpl.prototype, ['setLabel', 'addLabels', 'setOutcome', 'setDbContext', 'setHttpContext', 'setDestination', 'setCodeLocation']);
+guardMethods(TransactionImpl.prototype, ['setLabel', 'addLabels', 'setOutcome', 'setResult', 'setUserContext', 'setCustomContext', 'setRequestContext', 'setResponseContext', 'addLink', 'setMessageContext']);
+guardMethods(SpanImpl.prototype, ['setLabel', 'addLabels', 'setOutcome', 'setDbContext', 'setHttpContext', 'setDestination', 'setCodeLocation', 'addLink', 'setMessageContext']);
 
 // -------------------------------------------------------------------------------------------------
 // The shared non-recording objects (OTel's NonRecordingSpan): every method is a no-op; trace context
@@ -539,6 +618,8 @@ class NoopSpan {
   setHttpContext(): void {}
   setDestination(): void {}
   setCodeLocation(): void {}
+  addLink(): void {}
+  setMessageContext(): void {}
   traceparent(): string {
     return ctxTx()?.traceparent() ?? '';
   }
@@ -574,6 +655,8 @@ class NoopTransaction {
   setCustomContext(): void {}
   setRequestContext(): void {}
   setResponseContext(): void {}
+  addLink(): void {}
+  setMessageContext(): void {}
   traceparent(): string {
     return '';
   }

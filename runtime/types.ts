@@ -29,6 +29,10 @@ export interface SpanBase {
   traceparent(): string;
   /** The `tracestate` value to send on outgoing requests (carries es=s:<rate>). */
   tracestate(): string | undefined;
+  /** Adds a span link to the span or transaction a `traceparent` names (batch and polled messages); invalid values are ignored. */
+  addLink(traceparent: string): void;
+  /** `context.message`: queue/topic name, routing key, age; on transactions also headers and body, as capture_headers/capture_body allow. */
+  setMessageContext(message: MessageInfo): void;
   /** Ends it; later calls do nothing. endTime is epoch milliseconds (default: now, monotonic). */
   end(endTime?: number): void;
 }
@@ -58,6 +62,22 @@ export interface Span extends SpanBase {
   setCodeLocation(loc: CodeLocation): void;
 }
 
+/** What a messaging span or transaction knows about its message (Elastic's messaging spec, `context.message`). */
+export interface MessageInfo {
+  /** Queue, topic, subject or exchange name. */
+  queue?: string;
+  /** RabbitMQ's routing key. */
+  routingKey?: string;
+  /** Age of the message when it was received, in ms (negative values are reported as 0). */
+  ageMs?: number;
+  /** Transactions only: the message's headers (kept when capture_headers is on, sanitized like request headers). */
+  headers?: Record<string, unknown>;
+  /** Transactions only: the body (kept when capture_body is `all` or `transactions`; Buffers are read as UTF-8). */
+  body?: unknown;
+  /** Transactions only: `context.service.framework.name` (`RabbitMQ`, `NATS`, `MQTT`, `BullMQ`). */
+  framework?: string;
+}
+
 export interface CodeLocation {
   file: string;
   line: number;
@@ -80,6 +100,8 @@ export interface StartTransactionOptions {
   tracestate?: string;
   /** Epoch milliseconds. */
   startTime?: number;
+  /** `traceparent` values of spans this one links to (a batch of messages); invalid values are ignored. */
+  links?: readonly string[];
 }
 
 export interface StartSpanOptions {
