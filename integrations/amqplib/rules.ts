@@ -5,13 +5,13 @@ import type { CallRule } from '../../rules/catalogue.js';
 import type { Integration } from '../../rules/integration.js';
 
 const owner = ['Channel', 'ConfirmChannel'];
-const module = ['amqplib', 'amqplib/callback_api'];
+const modules = ['amqplib', 'amqplib/callback_api'];
 
 const rules: CallRule[] = [
   {
     id: 'amqplib.publish',
     kind: 'call',
-    target: { module, owner, names: ['publish'] },
+    target: { module: modules, owner, names: ['publish'] },
     handler: 'amqplib-publish',
     span: { type: 'messaging', subtype: 'rabbitmq', action: 'send' },
     description: 'amqplib Channel/ConfirmChannel publish(exchange, routingKey, content[, options][, cb]): send span, trace context in the AMQP headers',
@@ -19,7 +19,7 @@ const rules: CallRule[] = [
   {
     id: 'amqplib.sendToQueue',
     kind: 'call',
-    target: { module, owner, names: ['sendToQueue'] },
+    target: { module: modules, owner, names: ['sendToQueue'] },
     handler: 'amqplib-send-to-queue',
     span: { type: 'messaging', subtype: 'rabbitmq', action: 'send' },
     description: 'amqplib Channel/ConfirmChannel sendToQueue(queue, content[, options][, cb]): send span, trace context in the AMQP headers',
@@ -27,7 +27,7 @@ const rules: CallRule[] = [
   {
     id: 'amqplib.consume',
     kind: 'call',
-    target: { module, owner, names: ['consume'] },
+    target: { module: modules, owner, names: ['consume'] },
     handler: 'amqplib-consume',
     span: { type: 'messaging', subtype: 'rabbitmq', action: 'receive' },
     description: 'amqplib Channel consume(queue, onMessage, ...): each delivery a messaging transaction continuing the producer\'s trace',
@@ -35,7 +35,7 @@ const rules: CallRule[] = [
   {
     id: 'amqplib.get',
     kind: 'call',
-    target: { module, owner, names: ['get'] },
+    target: { module: modules, owner, names: ['get'] },
     handler: 'amqplib-get',
     span: { type: 'messaging', subtype: 'rabbitmq', action: 'poll' },
     description: 'amqplib Channel get(queue[, options][, cb]): a poll span linked to the message it returns',
