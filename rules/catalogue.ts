@@ -91,8 +91,9 @@ export const ROUTE_METHODS: Readonly<Record<string, string>> = {
 const routeMemberNames = Object.keys(ROUTE_METHODS);
 const SPANFORGE_MODULES = ['spanforge', 'spanforge/runtime'] as const;
 import { integration as amqplib } from '../integrations/amqplib/rules.js';
+import { integration as nats } from '../integrations/nats/rules.js';
 /** Integration units (integrations/<name>/rules.ts) whose call rules join the catalogue. */
-export const INTEGRATIONS: readonly Integration[] = [amqplib];
+export const INTEGRATIONS: readonly Integration[] = [amqplib, nats];
 
 /** The catalogue. Ids are stable: options turn rules off by id and reports name them. */
 export const RULES: readonly Rule[] = [

@@ -6,3 +6,4 @@ export { handlers as fetch } from '../integrations/fetch/runtime.js';
 export { handlers as undici } from '../integrations/undici/runtime.js';
 export { handlers as http } from '../integrations/http/runtime.js';
 export { handlers as amqplib } from '../integrations/amqplib/runtime.js';
+export { handlers as nats } from '../integrations/nats/runtime.js';
