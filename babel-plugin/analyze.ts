@@ -63,6 +63,9 @@ export function analyzeProgram(program: NodePath<BT.Program>, rules: readonly Ru
     OptionalCallExpression(p) {
       visitCall(p);
     },
+    NewExpression(p) {
+      visitNew(p);
+    },
     ClassMethod(p) {
       traceSite(p);
     },
@@ -154,6 +157,24 @@ export function analyzeProgram(program: NodePath<BT.Program>, rules: readonly Ru
         sites.push({ kind: 'call', path: p, rule, d: descriptor(p, rule.id, rule.handler, callName(rule, p, name), rule.span) });
         return;
       }
+    }
+  }
+
+  /** `new Worker(name, processor, opts)`: a constructor-handler route rule wraps the function arguments. */
+  function visitNew(p: NodePath<BT.NewExpression>): void {
+    if (EMITTED.has(p.node) || !p.node.loc) return;
+    const callee = p.get('callee') as NodePath;
+    const rules = routeRules.filter((r) => r.shape === 'constructor-handler');
+    if (rules.length === 0) return;
+    const v = b.valueOf(callee);
+    for (const rule of rules) {
+      if (!isModuleMember(v, rule.target.module, rule.target.names)) continue;
+      // The processor position (the second argument): without types, a name there is taken for the function
+      // (route() returns a string path or null unchanged at run time).
+      const handlers = (p.get('arguments') as NodePath[]).slice(1, 2).filter((a) => isFunctionArg(a) || a.isCallExpression());
+      if (handlers.length === 0) return;
+      sites.push({ kind: 'route', path: p as unknown as NodePath<BT.CallExpression>, handlers: handlers as NodePath<BT.Expression>[], rule, d: descriptor(callee, rule.id, rule.framework, null, { type: 'messaging' }) });
+      return;
     }
   }
 
@@ -378,6 +399,8 @@ function routeSite(p: NodePath<BT.CallExpression>, rule: RouteRule, name: string
       if (!fn || fn.isObjectExpression()) return '';
       return base(null, undefined, [fn]);
     }
+    case 'constructor-handler':
+      return ''; // constructor calls are visited by visitNew
     case 'server-event': {
       const ev = args[0]?.node;
       if (!ev || ev.type !== 'StringLiteral' || ev.value !== 'request') return '';

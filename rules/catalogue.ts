@@ -30,7 +30,9 @@ export type RouteShape =
   /** `http.createServer([opts,] handler)` */
   | 'server-handler'
   /** `server.on('request', handler)` */
-  | 'server-event';
+  | 'server-event'
+  /** `new Worker(name, processor[, opts])` (BullMQ): the function arguments of the constructor call are wrapped. */
+  | 'constructor-handler';
 
 export interface SpanFacts {
   type: string;
@@ -50,7 +52,8 @@ export interface CallRule {
 export interface RouteRule {
   id: string;
   kind: 'route';
-  framework: 'express' | 'fastify' | 'node-http';
+  /** Route rules of a framework, or of an integration whose handlers are passed to a constructor (`bullmq`). */
+  framework: 'express' | 'fastify' | 'node-http' | 'bullmq';
   target: TargetMatch;
   shape: RouteShape;
   description: string;
@@ -92,8 +95,9 @@ const routeMemberNames = Object.keys(ROUTE_METHODS);
 const SPANFORGE_MODULES = ['spanforge', 'spanforge/runtime'] as const;
 import { integration as amqplib } from '../integrations/amqplib/rules.js';
 import { integration as nats } from '../integrations/nats/rules.js';
+import { integration as bullmq } from '../integrations/bullmq/rules.js';
 /** Integration units (integrations/<name>/rules.ts) whose call rules join the catalogue. */
-export const INTEGRATIONS: readonly Integration[] = [amqplib, nats];
+export const INTEGRATIONS: readonly Integration[] = [amqplib, nats, bullmq];
 
 /** The catalogue. Ids are stable: options turn rules off by id and reports name them. */
 export const RULES: readonly Rule[] = [

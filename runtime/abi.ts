@@ -6,6 +6,8 @@ import { subscribe } from 'node:diagnostics_channel';
 import { abiCore, onAbiCore, setAbiCore as installCore, type AbiCore, type Holder } from './abi-core.js';
 import { report, isThenable, settle, startSpan, runCall, sqlSummary as summarize, type CallHandler, type Site, type SiteDescriptor } from './abi-kit.js';
 import * as integrations from './integrations.js';
+import * as integrationWrappers from './integration-wrappers.js';
+import type { HandlerWrapper } from './messaging.js';
 import type { CodeLocation, StartSpanOptions, Transaction } from './types.js';
 
 export type { Site, SiteDescriptor } from './abi-kit.js';
@@ -95,6 +97,12 @@ CALLS.app = (core, site, thisArg, fn, args) => {
 };
 for (const unit of Object.values(integrations) as Array<Record<string, CallHandler>>) {
   for (const name of Object.keys(unit)) CALLS[name] = unit[name]!;
+}
+
+/** Site handler name → handler wrapper, flattened once from every integration's `wrappers`. */
+const WRAPPERS: Record<string, HandlerWrapper> = Object.create(null);
+for (const unit of Object.values(integrationWrappers) as Array<Record<string, HandlerWrapper>>) {
+  for (const name of Object.keys(unit)) WRAPPERS[name] = unit[name]!;
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -258,8 +266,13 @@ export function route<T>(site: Site, handler: T): T {
       };
       break;
     }
-    default:
-      return handler;
+    default: {
+      // Handlers given to an integration's constructor (BullMQ's Worker processor): runtime/integration-wrappers.ts.
+      const w = WRAPPERS[site.handler];
+      if (w === undefined) return handler;
+      wrapper = w(site, original, () => installed);
+      break;
+    }
   }
   return sameShape(wrapper, original) as unknown as T;
 }

@@ -6,6 +6,7 @@
 import type { AbiCore, Holder } from './abi-core.js';
 import { endSpan, report, settle, startSpan, type Site } from './abi-kit.js';
 import type { MessageInfo, Span, Transaction } from './types.js';
+export type { AbiCore } from './abi-core.js';
 
 /** One delivery as a consumer handler receives it. */
 export interface Delivery {
@@ -17,8 +18,8 @@ export interface Delivery {
   /** When one delivery carries several messages: the traceparent of each (span links, not a parent). */
   links?: readonly string[];
   message: MessageInfo;
-  /** `success`/`failure` by default; BullMQ reports the job's attempt. */
-  result?: (failed: boolean) => string;
+  /** Labels of the transaction (BullMQ: the job's name and attempt). */
+  labels?: Record<string, string | number | boolean>;
 }
 
 /** The trace context a carrier holds, read case-insensitively from a header-like record. */
@@ -107,6 +108,7 @@ export function consume(core: AbiCore, delivery: Delivery, fn: (...a: unknown[])
       ...(delivery.links ? { links: delivery.links } : {}),
     });
     tx.setMessageContext(delivery.message);
+    if (delivery.labels) tx.addLabels(delivery.labels);
   } catch {
     tx = undefined;
   }
@@ -116,7 +118,7 @@ export function consume(core: AbiCore, delivery: Delivery, fn: (...a: unknown[])
     try {
       if (failed) report(core, v, t, false);
       t.setOutcome(failed ? 'failure' : 'success');
-      t.setResult(delivery.result ? delivery.result(failed) : failed ? 'failure' : 'success');
+      t.setResult(failed ? 'failure' : 'success');
       t.end();
     } catch {
       // never into user code
@@ -143,3 +145,9 @@ export function spanCallback(core: AbiCore, span: Span, cb: (...a: unknown[]) =>
 
 /** Epoch ms now, on the tracer's clock. */
 export const nowMs = (): number => performance.timeOrigin + performance.now();
+
+/**
+ * Wraps a handler given to a library's constructor (BullMQ's Worker processor) at a site; route()
+ * calls it once per registration. `core()` is the installed core at call time (undefined: inactive).
+ */
+export type HandlerWrapper = (site: Site, handler: (...a: unknown[]) => unknown, core: () => AbiCore | undefined) => (...a: unknown[]) => unknown;

@@ -38,6 +38,7 @@ export interface FileResult {
 
 const CALL_KINDS: ReadonlyArray<Rule['kind']> = ['call', 'route', 'wrap'];
 const DECORATOR_KINDS: ReadonlyArray<Rule['kind']> = ['decorator'];
+const ROUTE_KINDS: ReadonlyArray<Rule['kind']> = ['route'];
 
 /** Whether a module already went through a spanforge front-end (marker bindings present). */
 export function isInstrumented(ts: typeof TS, sf: TS.SourceFile): boolean {
@@ -267,6 +268,28 @@ export function transformFile(
     return undefined;
   }
 
+  /**
+   * `new Worker(name, processor, opts)` (a route rule of shape constructor-handler): the function
+   * arguments become `__spanforge.route(site, processor)`; the construction itself is unchanged.
+   */
+  function visitNew(node: TS.NewExpression): TS.Expression | undefined {
+    const args = node.arguments;
+    if (!args || args.length === 0) return undefined;
+    const m = matcher.matchCallee(node.expression, ROUTE_KINDS);
+    if (!m || m.rule.kind !== 'route' || m.rule.shape !== 'constructor-handler') return undefined;
+    const idx: number[] = [];
+    args.forEach((a, i) => {
+      if (isHandlerArg(a) && !ts.isArrayLiteralExpression(a)) idx.push(i);
+    });
+    if (idx.length === 0) return undefined;
+    const site = addSite(node.expression, m.rule, m.rule.framework, null, 'messaging');
+    const newArgs = args.map((a, i) => {
+      const v = ts.visitNode(a, visitor) as TS.Expression;
+      return idx.includes(i) ? ts.setTextRange(helper('route', [site, v]), a) : v;
+    });
+    return ts.setTextRange(f.updateNewExpression(node, ts.visitNode(node.expression, visitor) as TS.Expression, node.typeArguments, newArgs), node);
+  }
+
   /** `traced(fn[, { name, type }])` → `__spanforge.wrap(site, fn)`. */
   function rewriteWrap(node: TS.CallExpression, rule: Rule): TS.Expression | undefined {
     const fn = node.arguments[0];
@@ -350,6 +373,9 @@ export function transformFile(
   const visitor = (node: TS.Node): TS.VisitResult<TS.Node> => {
     if (ts.isCallExpression(node)) {
       const r = visitCall(node);
+      if (r) return r;
+    } else if (ts.isNewExpression(node)) {
+      const r = visitNew(node);
       if (r) return r;
     } else if (ts.isMethodDeclaration(node)) {
       const r = visitMethod(node);
