@@ -15,7 +15,7 @@ import { ensureDist, linkSpanforge, pgClient, root, startApp, type AppProcess } 
 
 const appDir = join(root, 'fixtures', 'apps', 'messaging');
 const table = `sf_messaging_app_${process.pid}`;
-const LIBS = ['amqplib'] as const;
+const LIBS = ['amqplib', 'nats', 'bullmq'] as const;
 type Lib = (typeof LIBS)[number];
 let db: Client | string;
 
@@ -76,10 +76,16 @@ async function buildEsbuild(): Promise<string> {
 /** The same sites from both front-ends: each library's send and receive, the pg insert and the route. */
 function assertSites(sites: string[]): void {
   assert.deepEqual(sites.slice().sort(), [
-    'amqplib.consume src/consumer.ts:27',
-    'amqplib.sendToQueue src/producer.ts:22',
-    'express.route src/producer.ts:20',
-    'pg.query src/consumer.ts:20',
+    'amqplib.consume src/consumer.ts:29',
+    'amqplib.sendToQueue src/producer.ts:26',
+    'bullmq.add src/producer.ts:38',
+    'bullmq.worker src/consumer.ts:44',
+    'express.route src/producer.ts:24',
+    'express.route src/producer.ts:30',
+    'express.route src/producer.ts:36',
+    'nats.publish src/producer.ts:32',
+    'nats.subscribe src/consumer.ts:36',
+    'pg.query src/consumer.ts:22',
   ]);
 }
 
@@ -128,6 +134,8 @@ async function run(outDir: string, build: string): Promise<void> {
 
 const NAMES: Record<Lib, { send: (q: string) => string; receive: (q: string) => string; subtype: string; framework: string }> = {
   amqplib: { send: (q) => `RabbitMQ SEND to ${q}`, receive: (q) => `RabbitMQ RECEIVE from ${q}`, subtype: 'rabbitmq', framework: 'RabbitMQ' },
+  nats: { send: (q) => `NATS SEND to ${q}`, receive: (q) => `NATS RECEIVE from ${q}`, subtype: 'nats', framework: 'NATS' },
+  bullmq: { send: (q) => `BullMQ SEND to ${q}`, receive: (q) => `BullMQ RECEIVE from ${q}`, subtype: 'bullmq', framework: 'BullMQ' },
 };
 
 /** request tx → send span → consumer messaging tx (other process) → pg span, one trace. */
@@ -149,7 +157,8 @@ function assertTrace(_intake: Intake, lib: Lib, queue: string, events: Ev[]): vo
   assert.equal(events.length, 4, 'nothing else in the trace');
   assert.deepEqual([send.context.message.queue, send.context.service.target], [{ name: queue }, { type: n.subtype, name: queue }]);
   assert.deepEqual([consumer.result, consumer.outcome, consumer.context.message.queue, consumer.context.service.framework], ['success', 'success', { name: queue }, { name: n.framework }]);
-  assert.equal(consumer.context.message.headers.traceparent, `00-${req.trace_id}-${send.id}-01`);
+  // BullMQ jobs have no headers: the context travels in the job data (checked by the parent ids above).
+  if (lib !== 'bullmq') assert.equal(consumer.context.message.headers.traceparent, `00-${req.trace_id}-${send.id}-01`);
   assert.equal(pg.transaction_id, consumer.id);
 }
 
