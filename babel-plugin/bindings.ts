@@ -21,38 +21,8 @@ export type Value =
   | { readonly k: 'fn'; readonly returns: Value }
   | { readonly k: 'unknown'; readonly why: string };
 
-/** A library class as the catalogue names it: module specifier plus class (or interface) name. */
-export interface ClassRef {
-  readonly module: string;
-  readonly cls: string;
-}
-
-/**
- * How values of library classes come to exist, as Babel must be told (tsc reads it from the types):
- * constructors, factory functions, methods returning instances or promises of them, and callbacks
- * that receive them. Keys of `constructs`/`calls` are `module` + export path joined by '.'.
- */
-export interface Producers {
-  /** Module specifiers that denote the same module (`node:http` → `http`). */
-  readonly aliases: Readonly<Record<string, string>>;
-  /** Export paths that denote the module's main export (`default`, `fastify` for fastify). */
-  readonly selfExports: Readonly<Record<string, readonly string[]>>;
-  /** `new <key>(...)` yields an instance of the class. Key: "pg.Pool". */
-  readonly constructs: Readonly<Record<string, ClassRef>>;
-  /** `<key>(...)` yields an instance. Key: "express" (the module itself), "express.Router". */
-  readonly calls: Readonly<Record<string, ClassRef>>;
-  /** `instance.<method>(...)` results. Key: "pg.Pool#connect". */
-  readonly methods: Readonly<Record<string, MethodResult>>;
-}
-
-export interface MethodResult {
-  /** What the call returns: `self` (chaining), an instance, or a promise of an instance. */
-  readonly returns: 'self' | ClassRef | { readonly promiseOf: ClassRef };
-  /** Only when the call has no function argument (callback forms return nothing useful). */
-  readonly unlessCallback?: boolean;
-  /** The callback (last function argument) receives an instance at this parameter index. */
-  readonly callbackParam?: { readonly index: number; readonly value: ClassRef };
-}
+export type { ClassRef, MethodResult, Producers } from '../rules/integration.js';
+import type { ClassRef, Producers } from '../rules/integration.js';
 
 const MAX_DEPTH = 24;
 
@@ -376,7 +346,10 @@ export class BindingAnalysis {
 
   private classByName(module: string, cls: string): ClassRef | undefined {
     for (const table of [this.producers.constructs, this.producers.calls]) {
-      for (const ref of Object.values(table)) if (ref.module === module && ref.cls === cls) return ref;
+      for (const v of Object.values(table)) {
+        const ref = 'promiseOf' in v ? v.promiseOf : v;
+        if (ref.module === module && ref.cls === cls) return ref;
+      }
     }
     for (const res of Object.values(this.producers.methods)) {
       const r = res.returns;
@@ -456,7 +429,7 @@ export class BindingAnalysis {
     if (callee.k === 'fn') return callee.returns;
     if (callee.k === 'module') {
       const cls = this.producers.calls[key(callee)];
-      if (cls) return instance(cls);
+      if (cls) return 'promiseOf' in cls ? { k: 'promise', of: instance(cls.promiseOf) } : instance(cls);
       return unknown(`the result of ${key(callee)}() is not followed`);
     }
     // What a local function returns is its declared/inferred type for tsc; Babel does not follow it.

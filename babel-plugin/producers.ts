@@ -2,11 +2,11 @@
 // library classes come to exist (constructors, factories, methods returning them, callbacks given them).
 // Class names are the declaration names the catalogue's `owner` lists use, so one rule serves both
 // front-ends.
+// Library clients' tables come from their integration (integrations/<name>/rules.ts `babel`); the
+// frameworks' (route rules) are here.
+import { INTEGRATIONS } from '../rules/index.js';
 import type { Producers } from './bindings.js';
 
-const pool = { module: 'pg', cls: 'Pool' } as const;
-const client = { module: 'pg', cls: 'Client' } as const;
-const poolClient = { module: 'pg', cls: 'PoolClient' } as const;
 const express = { module: 'express', cls: 'Express' } as const;
 const router = { module: 'express', cls: 'Router' } as const;
 const route = { module: 'express', cls: 'IRoute' } as const;
@@ -14,13 +14,11 @@ const fastify = { module: 'fastify', cls: 'FastifyInstance' } as const;
 const httpServer = { module: 'http', cls: 'Server' } as const;
 const httpsServer = { module: 'https', cls: 'Server' } as const;
 
-/** The producers table for the built-in catalogue. */
-export const PRODUCERS: Producers = {
+/** The frameworks' part of the table. */
+const FRAMEWORKS: Producers = {
   aliases: { 'node:http': 'http', 'node:https': 'https', 'express-serve-static-core': 'express' },
-  selfExports: { fastify: ['default', 'fastify'], express: ['default'], pg: ['default'] },
+  selfExports: { fastify: ['default', 'fastify'], express: ['default'] },
   constructs: {
-    'pg.Pool': pool,
-    'pg.Client': client,
     'http.Server': httpServer,
     'https.Server': httpsServer,
   },
@@ -32,7 +30,6 @@ export const PRODUCERS: Producers = {
     'https.createServer': httpsServer,
   },
   methods: {
-    'pg.Pool#connect': { returns: { promiseOf: poolClient }, unlessCallback: true, callbackParam: { index: 1, value: poolClient } },
     'express.Express#route': { returns: route },
     'express.Router#route': { returns: route },
     // Route registration returns the app/router/route itself, so chains stay known.
@@ -53,3 +50,16 @@ export const PRODUCERS: Producers = {
     'https.Server#on': { returns: 'self' },
   },
 };
+
+/** The producers table for the built-in catalogue: the frameworks' plus every integration's. */
+export const PRODUCERS: Producers = {
+  aliases: merge('aliases'),
+  selfExports: merge('selfExports'),
+  constructs: merge('constructs'),
+  calls: merge('calls'),
+  methods: merge('methods'),
+};
+
+function merge<K extends keyof Producers>(k: K): Producers[K] {
+  return Object.assign({}, FRAMEWORKS[k], ...INTEGRATIONS.map((i) => i.babel?.[k] ?? {})) as Producers[K];
+}

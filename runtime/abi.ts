@@ -1,38 +1,18 @@
 // The versioned runtime ABI ("spanforge/runtime") that build-time emitted code calls: the site table,
-// instrumented calls (pg, fetch, undici, http, user rules), route handlers, traced bodies and functions.
+// instrumented calls (dispatched by handler name to the integrations' handlers, runtime/integrations.ts,
+// and user rules), route handlers, traced bodies and functions.
 // Contract (names, site shape, version) is rules/abi.ts; a test pins that the two agree.
 import { subscribe } from 'node:diagnostics_channel';
 import { abiCore, onAbiCore, setAbiCore as installCore, type AbiCore, type Holder } from './abi-core.js';
-import type { CodeLocation, Span, StartSpanOptions, Transaction } from './types.js';
+import { report, isThenable, settle, startSpan, runCall, sqlSummary as summarize, type CallHandler, type Site, type SiteDescriptor } from './abi-kit.js';
+import * as integrations from './integrations.js';
+import type { CodeLocation, StartSpanOptions, Transaction } from './types.js';
+
+export type { Site, SiteDescriptor } from './abi-kit.js';
 
 /** Bumped on any incompatible change of the helpers or of the site shape. */
 export const ABI_VERSION = 1;
 
-/** One static site as emitted by a front-end (see rules/abi.ts SiteDescriptor). */
-export interface SiteDescriptor {
-  rule: string;
-  handler: string;
-  name: string | null;
-  type: string;
-  subtype?: string;
-  action?: string;
-  method?: string;
-  line: number;
-  column: number;
-  function: string;
-}
-
-/** A site after `sites()`: the descriptor plus what run time derives once from it. */
-export interface Site extends SiteDescriptor {
-  readonly file: string;
-  readonly loc: CodeLocation;
-  /** true when the module was built for another ABI version: helpers then only pass through. */
-  readonly off: boolean;
-  /** Span options of an app (internal) span at this site, built once: subtype and action are fixed per site. */
-  readonly appSpanOptions: StartSpanOptions;
-  /** The same for an exit span (pg, fetch, undici, http). */
-  readonly exitSpanOptions: StartSpanOptions;
-}
 
 const EMPTY: readonly unknown[] = [];
 // Same clock as the tracer (timeOrigin + performance.now()), so arrival times compare with span times.
@@ -89,75 +69,7 @@ function subscribeArrival(): void {
 }
 
 // ---------------------------------------------------------------------------------------------
-// Errors: reported once per thrown object however many wrappers it crosses.
-const reported = new WeakSet<object>();
-
-function report(core: AbiCore, err: unknown, parent: Holder | undefined, handled: boolean): void {
-  try {
-    if (err !== null && typeof err === 'object') {
-      if (reported.has(err)) return;
-      reported.add(err);
-    }
-    core.captureError(err, parent ? { handled, parent } : { handled });
-  } catch {
-    // never into user code
-  }
-}
-
-function isThenable(v: unknown): v is PromiseLike<unknown> {
-  return v !== null && (typeof v === 'object' || typeof v === 'function') && typeof (v as { then?: unknown }).then === 'function';
-}
-
-/**
- * Calls `done(err, value)` when `result` settles and returns what the caller must return: native
- * promises get a derived promise resolving/rejecting with the same value (so an unhandled rejection
- * stays unhandled); other thenables (Promise subclasses such as API clients' promises) are returned
- * untouched and observed on a side chain.
- */
-function settle(result: unknown, done: (failed: boolean, value: unknown) => void): unknown {
-  if (!isThenable(result)) {
-    done(false, result);
-    return result;
-  }
-  if (result instanceof Promise && result.constructor === Promise) {
-    return result.then(
-      (v) => {
-        done(false, v);
-        return v;
-      },
-      (e) => {
-        done(true, e);
-        throw e;
-      },
-    );
-  }
-  try {
-    result.then((v) => done(false, v), (e) => done(true, e));
-  } catch {
-    done(false, undefined);
-  }
-  return result;
-}
-
-/** Spans whose outcome was decided from a response status (a 404 must stay a failure when the call resolves). */
-const outcomeDecided = new WeakSet<Span>();
-
-function endSpan(core: AbiCore, span: Span, failed: boolean, err: unknown): void {
-  try {
-    if (failed) {
-      span.setOutcome('failure');
-      report(core, err, span, true);
-    } else if (!span.ended && !outcomeDecided.has(span)) span.setOutcome('success');
-    span.end();
-  } catch {
-    // never into user code
-  }
-}
-
-// ---------------------------------------------------------------------------------------------
 // Instrumented calls
-
-type CallHandler = (core: AbiCore, site: Site, thisArg: unknown, fn: (...a: unknown[]) => unknown, args: unknown[]) => unknown;
 
 /**
  * An instrumented call: `fn.apply(thisArg, args)` inside an exit or app span chosen by the site's
@@ -171,339 +83,18 @@ export function call(site: Site, thisArg: unknown, fn: (...a: unknown[]) => unkn
   return h === undefined ? Reflect.apply(fn, thisArg, args) : h(core, site, thisArg, fn, args);
 }
 
-function startSpan(core: AbiCore, site: Site, name: string, exit: boolean): Span | undefined {
-  try {
-    const span = core.startSpan(name, site.type, exit ? site.exitSpanOptions : site.appSpanOptions);
-    if (span) span.setCodeLocation(site.loc);
-    return span;
-  } catch {
-    return undefined;
-  }
-}
-
-/** Runs the call, ending the span when it settles; sync throws are reported and rethrown as is. */
-function runCall(core: AbiCore, span: Span, thisArg: unknown, fn: (...a: unknown[]) => unknown, args: unknown[], onValue?: (v: unknown) => void): unknown {
-  let result: unknown;
-  try {
-    result = Reflect.apply(fn, thisArg, args);
-  } catch (err) {
-    endSpan(core, span, true, err);
-    throw err;
-  }
-  return settle(result, (failed, v) => {
-    if (!failed && onValue) {
-      try {
-        onValue(v);
-      } catch {
-        // never into user code
-      }
-    }
-    endSpan(core, span, failed, v);
-  });
-}
-
 /**
- * Runs a call whose completion is reported through a callback (already wrapped by wrapCallback): the
- * span ends in the callback, or here on a synchronous throw — not when the call returns (pg and undici
- * return undefined at once in their callback forms).
+ * Handler name → handler: `app` (user rules: an internal span) plus every integration's handlers,
+ * flattened once at load into one plain object so `call()` does a single property lookup.
  */
-function runCallbackCall(core: AbiCore, span: Span, thisArg: unknown, fn: (...a: unknown[]) => unknown, args: unknown[]): unknown {
-  try {
-    return Reflect.apply(fn, thisArg, args);
-  } catch (err) {
-    endSpan(core, span, true, err);
-    throw err;
-  }
-}
-
-/** Wraps a node-style callback so it ends the span first and runs in the caller's context. */
-function wrapCallback(core: AbiCore, span: Span, cb: (...a: unknown[]) => unknown, onValue?: (v: unknown) => void): (...a: unknown[]) => unknown {
-  const ctx = core.current();
-  return function (this: unknown, err: unknown, value: unknown) {
-    if (err == null && onValue) {
-      try {
-        onValue(value);
-      } catch {
-        // ignore
-      }
-    }
-    endSpan(core, span, err != null, err);
-    // pg and undici call back from socket events; run the user's callback in the context it was registered in.
-    return core.runWith(ctx, cb, this, arguments);
-  };
-}
-
-const CALLS: Record<string, CallHandler> = {
-  app(core, site, thisArg, fn, args) {
-    const span = startSpan(core, site, site.name ?? 'call', false);
-    if (!span) return Reflect.apply(fn, thisArg, args);
-    return core.runWith(span, runCall, undefined, [core, span, thisArg, fn, args]);
-  },
-
-  pg(core, site, thisArg, fn, args) {
-    const q = args[0] as { text?: unknown; submit?: unknown; callback?: unknown; on?: unknown } | string | undefined;
-    const text = typeof q === 'string' ? q : q && typeof q.text === 'string' ? q.text : undefined;
-    const span = startSpan(core, site, text === undefined ? 'SQL' : sqlSummary(text), true);
-    if (!span) return Reflect.apply(fn, thisArg, args);
-    try {
-      const t = (thisArg ?? {}) as { host?: string; port?: number | string; database?: string; user?: string; options?: Record<string, unknown> };
-      const o = (t.options ?? t) as { host?: string; port?: number | string; database?: string; user?: string };
-      const database = typeof o.database === 'string' ? o.database : undefined;
-      span.setDbContext({ type: 'sql', ...(database ? { instance: database } : {}), ...(text !== undefined ? { statement: text } : {}), ...(typeof o.user === 'string' ? { user: o.user } : {}) });
-      const port = Number(o.port ?? 5432);
-      span.setDestination({
-        address: typeof o.host === 'string' && !o.host.startsWith('/') ? o.host : 'localhost',
-        ...(Number.isInteger(port) ? { port } : {}),
-        serviceTargetType: 'postgresql',
-        ...(database ? { serviceTargetName: database } : {}),
-      });
-    } catch {
-      // context is best effort
-    }
-    const rows = (v: unknown) => {
-      const n = (v as { rowCount?: unknown } | undefined)?.rowCount;
-      if (typeof n === 'number') span.setDbContext({ rowsAffected: n });
-    };
-    const last = args.length - 1;
-    if (last >= 1 && typeof args[last] === 'function') {
-      const copy = args.slice();
-      copy[last] = wrapCallback(core, span, args[last] as (...a: unknown[]) => unknown, rows);
-      return runCallbackCall(core, span, thisArg, fn, copy);
-    }
-    if (q && typeof q === 'object' && typeof q.submit !== 'function' && typeof q.callback === 'function') {
-      // query({ text, callback }): pass a copy, never mutate the user's config object.
-      const copy = args.slice();
-      copy[0] = { ...q, callback: wrapCallback(core, span, q.callback as (...a: unknown[]) => unknown, rows) };
-      return runCallbackCall(core, span, thisArg, fn, copy);
-    }
-    if (q && typeof q === 'object' && typeof q.submit === 'function' && typeof q.on === 'function') {
-      // A Submittable (Query, Cursor) is returned as is; the span ends with its 'end' event. No 'error'
-      // listener is added: that would change what an unhandled 'error' event does.
-      let result: unknown;
-      try {
-        result = Reflect.apply(fn, thisArg, args);
-      } catch (err) {
-        endSpan(core, span, true, err);
-        throw err;
-      }
-      try {
-        (q as unknown as { once(ev: string, f: () => void): void }).once('end', () => endSpan(core, span, false, undefined));
-      } catch {
-        // ignore
-      }
-      return result;
-    }
-    return runCall(core, span, thisArg, fn, args, rows);
-  },
-
-  fetch(core, site, thisArg, fn, args) {
-    const input = args[0] as string | URL | { url?: string; method?: string; headers?: unknown } | undefined;
-    const init = args[1] as { method?: string; headers?: unknown } | undefined | null;
-    let url: URL | undefined;
-    try {
-      url = new URL(typeof input === 'string' ? input : input instanceof URL ? input.href : String(input?.url));
-    } catch {
-      return Reflect.apply(fn, thisArg, args);
-    }
-    const method = String(init?.method ?? (typeof input === 'object' && !(input instanceof URL) ? input?.method : undefined) ?? 'GET').toUpperCase();
-    const span = startSpan(core, site, `${method} ${url.host}`, true);
-    const carrier = span ?? core.current();
-    if (!carrier) return Reflect.apply(fn, thisArg, args);
-    const copy = args.slice();
-    try {
-      const base = init?.headers ?? (typeof input === 'object' && !(input instanceof URL) ? input?.headers : undefined);
-      const headers = new Headers(base as ConstructorParameters<typeof Headers>[0]);
-      if (!headers.has('traceparent')) {
-        headers.set('traceparent', carrier.traceparent());
-        const ts = carrier.tracestate();
-        if (ts && !headers.has('tracestate')) headers.set('tracestate', ts);
-      }
-      // A shallow copy of init with a new Headers: the user's init and headers objects are never mutated.
-      copy[1] = { ...(init ?? {}), headers };
-    } catch {
-      // unusual headers: send the request as the user wrote it
-    }
-    if (!span) return Reflect.apply(fn, thisArg, copy);
-    httpSpanContext(span, url, method);
-    return runCall(core, span, thisArg, fn, copy, (res) => httpStatus(span, (res as { status?: number })?.status));
-  },
-
-  undici(core, site, thisArg, fn, args) {
-    return undiciCall(core, site, thisArg, fn, args, false);
-  },
-
-  'undici-stream'(core, site, thisArg, fn, args) {
-    return undiciCall(core, site, thisArg, fn, args, true);
-  },
-
-  https(core, site, thisArg, fn, args) {
-    return httpCall(core, site, thisArg, fn, args, 'https:');
-  },
-
-  http(core, site, thisArg, fn, args) {
-    return httpCall(core, site, thisArg, fn, args, 'http:');
-  },
+const CALLS: Record<string, CallHandler> = Object.create(null);
+CALLS.app = (core, site, thisArg, fn, args) => {
+  const span = startSpan(core, site, site.name ?? 'call', false);
+  if (!span) return Reflect.apply(fn, thisArg, args);
+  return core.runWith(span, runCall, undefined, [core, span, thisArg, fn, args]);
 };
-
-/** undici request(url[, opts][, cb]) and stream(url, opts, factory[, cb]). */
-function undiciCall(core: AbiCore, site: Site, thisArg: unknown, fn: (...a: unknown[]) => unknown, args: unknown[], isStream: boolean): unknown {
-  const target = args[0] as string | URL | { origin?: string; path?: string } | undefined;
-  const hasOpts = args[1] !== null && typeof args[1] === 'object';
-  const opts = (hasOpts ? args[1] : undefined) as { method?: string; headers?: unknown } | undefined;
-  let url: URL;
-  try {
-    url = new URL(typeof target === 'string' ? target : target instanceof URL ? target.href : `${target?.origin}${target?.path ?? ''}`);
-  } catch {
-    return Reflect.apply(fn, thisArg, args);
-  }
-  const method = String(opts?.method ?? 'GET').toUpperCase();
-  const span = startSpan(core, site, `${method} ${url.host}`, true);
-  const carrier = span ?? core.current();
-  if (!carrier) return Reflect.apply(fn, thisArg, args);
-  const copy = args.slice();
-  const headers = withTraceHeaders(opts?.headers, carrier);
-  if (headers !== undefined) {
-    if (hasOpts) copy[1] = { ...opts, headers };
-    else if (!isStream && (args.length < 2 || args[1] === undefined || typeof args[1] === 'function')) {
-      if (args[1] === undefined && args.length >= 2) copy[1] = { headers };
-      else copy.splice(1, 0, { headers });
-    }
-  }
-  if (!span) return Reflect.apply(fn, thisArg, copy);
-  httpSpanContext(span, url, method);
-  const status = (d: unknown) => httpStatus(span, (d as { statusCode?: number } | undefined)?.statusCode);
-  if (isStream && typeof copy[2] === 'function') {
-    // stream() settles with { opaque, trailers }: the status is only seen by the factory ({ statusCode, headers, opaque }).
-    const factory = copy[2] as (...a: unknown[]) => unknown;
-    copy[2] = function (this: unknown, data: unknown) {
-      try {
-        status(data);
-      } catch {
-        // never into user code
-      }
-      return Reflect.apply(factory, this, arguments);
-    };
-  }
-  const cbIndex = isStream ? 3 : 2;
-  if (typeof copy[cbIndex] === 'function') {
-    copy[cbIndex] = wrapCallback(core, span, copy[cbIndex] as (...a: unknown[]) => unknown, status);
-    return runCallbackCall(core, span, thisArg, fn, copy);
-  }
-  return runCall(core, span, thisArg, fn, copy, status);
-}
-
-/** node:http(s) request(url[, options][, cb]) | request(options[, cb]), and get(). */
-function httpCall(core: AbiCore, site: Site, thisArg: unknown, fn: (...a: unknown[]) => unknown, args: unknown[], defaultProtocol: string): unknown {
-  const a0 = args[0];
-  const urlFirst = typeof a0 === 'string' || a0 instanceof URL;
-  const optIndex = urlFirst ? (args[1] && typeof args[1] === 'object' ? 1 : -1) : a0 && typeof a0 === 'object' ? 0 : -1;
-  const opts = (optIndex >= 0 ? args[optIndex] : undefined) as { method?: string; headers?: unknown; host?: string; hostname?: string; port?: number | string; path?: string; protocol?: string } | undefined;
-  let url: URL;
-  try {
-    if (urlFirst) url = new URL(String(a0 instanceof URL ? a0.href : a0));
-    else {
-      const proto = opts?.protocol ?? defaultProtocol;
-      const host = opts?.hostname ?? opts?.host ?? 'localhost';
-      url = new URL(`${proto}//${host.includes(':') && !host.startsWith('[') ? `[${host}]` : host}${opts?.port ? `:${opts.port}` : ''}${opts?.path ?? '/'}`);
-    }
-  } catch {
-    return Reflect.apply(fn, thisArg, args);
-  }
-  const method = String(opts?.method ?? 'GET').toUpperCase();
-  const span = startSpan(core, site, `${method} ${url.host}`, true);
-  const carrier = span ?? core.current();
-  if (!carrier) return Reflect.apply(fn, thisArg, args);
-  const copy = args.slice();
-  const headers = withTraceHeaders(opts?.headers, carrier);
-  if (headers !== undefined) {
-    if (optIndex >= 0) copy[optIndex] = { ...opts, headers };
-    else copy.splice(1, 0, { headers });
-  }
-  if (!span) return Reflect.apply(fn, thisArg, copy);
-  httpSpanContext(span, url, method);
-  let req: unknown;
-  try {
-    req = Reflect.apply(fn, thisArg, copy);
-  } catch (err) {
-    endSpan(core, span, true, err);
-    throw err;
-  }
-  trackClientRequest(core, span, req);
-  return req;
-}
-
-/** Copies a headers object/array with traceparent/tracestate added; undefined when the user set them. */
-function withTraceHeaders(h: unknown, carrier: Holder): Record<string, unknown> | unknown[] | undefined {
-  try {
-    const tp = carrier.traceparent();
-    if (!tp) return undefined;
-    const ts = carrier.tracestate();
-    if (Array.isArray(h)) {
-      for (let i = 0; i < h.length; i += 2) if (String(h[i]).toLowerCase() === 'traceparent') return undefined;
-      return ts ? [...h, 'traceparent', tp, 'tracestate', ts] : [...h, 'traceparent', tp];
-    }
-    const obj = (h && typeof h === 'object' ? h : {}) as Record<string, unknown>;
-    for (const k of Object.keys(obj)) if (k.toLowerCase() === 'traceparent') return undefined;
-    return ts ? { ...obj, traceparent: tp, tracestate: ts } : { ...obj, traceparent: tp };
-  } catch {
-    return undefined;
-  }
-}
-
-function httpSpanContext(span: Span, url: URL, method: string): void {
-  try {
-    span.setHttpContext({ url: url.href, method });
-    const port = url.port ? Number(url.port) : url.protocol === 'https:' ? 443 : 80;
-    span.setDestination({ address: url.hostname.replace(/^\[|\]$/g, ''), port, serviceTargetType: 'http', serviceTargetName: url.host });
-  } catch {
-    // best effort
-  }
-}
-
-function httpStatus(span: Span, status: number | undefined): void {
-  if (typeof status !== 'number') return;
-  span.setHttpContext({ statusCode: status });
-  span.setOutcome(status >= 400 ? 'failure' : 'success');
-  outcomeDecided.add(span);
-}
-
-// node:http client requests end their span from the diagnostics channel (adding a 'response' listener
-// would stop Node from discarding unread responses) or on 'close'.
-const clientSpans = new WeakMap<object, { core: AbiCore; span: Span }>();
-let clientSubscribed = false;
-
-function trackClientRequest(core: AbiCore, span: Span, req: unknown): void {
-  if (!req || typeof req !== 'object' || typeof (req as { once?: unknown }).once !== 'function') {
-    endSpan(core, span, false, undefined);
-    return;
-  }
-  clientSpans.set(req, { core, span });
-  if (!clientSubscribed) {
-    clientSubscribed = true;
-    try {
-      subscribe('http.client.response.finish', (msg) => {
-        const m = msg as { request?: object; response?: { statusCode?: number } };
-        const e = m.request && clientSpans.get(m.request);
-        if (!e) return;
-        clientSpans.delete(m.request!);
-        httpStatus(e.span, m.response?.statusCode);
-        endSpan(e.core, e.span, false, undefined);
-      });
-    } catch {
-      // without the channel, 'close' ends the span
-    }
-  }
-  (req as { once(ev: string, f: () => void): void }).once('close', () => {
-    const e = clientSpans.get(req);
-    if (!e) return;
-    clientSpans.delete(req);
-    try {
-      e.span.setOutcome('failure');
-    } catch {
-      // ignore
-    }
-    endSpan(core, span, false, undefined);
-  });
+for (const unit of Object.values(integrations) as Array<Record<string, CallHandler>>) {
+  for (const name of Object.keys(unit)) CALLS[name] = unit[name]!;
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -746,35 +337,7 @@ export function wrap<F>(site: Site, fn: F): F {
 
 /** `SELECT users` from a SQL text (same algorithm as rules/naming.ts sqlSummary; runtime/ may not import rules/). */
 export function sqlSummary(sql: string): string {
-  const s = sql.replace(/--[^\n]*|\/\*[\s\S]*?\*\//g, ' ').trim();
-  const verbMatch = /^([A-Za-z]+)/.exec(s);
-  if (!verbMatch) return 'SQL';
-  const verb = verbMatch[1]!.toUpperCase();
-  const ident = '((?:"[^"]+"|`[^`]+`|[\\w$]+)(?:\\.(?:"[^"]+"|`[^`]+`|[\\w$]+))*)';
-  let re: RegExp | undefined;
-  switch (verb) {
-    case 'SELECT':
-    case 'DELETE':
-      re = new RegExp(`\\bFROM\\s+(?:ONLY\\s+)?${ident}`, 'i');
-      break;
-    case 'INSERT':
-      re = new RegExp(`^INSERT\\s+INTO\\s+${ident}`, 'i');
-      break;
-    case 'UPDATE':
-      re = new RegExp(`^UPDATE\\s+(?:ONLY\\s+)?${ident}`, 'i');
-      break;
-    case 'CREATE':
-    case 'DROP':
-    case 'ALTER':
-    case 'TRUNCATE':
-      re = new RegExp(`^${verb}\\s+(?:TEMP(?:ORARY)?\\s+|UNLOGGED\\s+)?(?:TABLE\\s+|INDEX\\s+|VIEW\\s+)?(?:IF\\s+(?:NOT\\s+)?EXISTS\\s+)?${ident}`, 'i');
-      break;
-    default:
-      return verb;
-  }
-  const m = re.exec(s);
-  if (!m) return verb;
-  return `${verb} ${m[1]!.replace(/["`]/g, '')}`;
+  return summarize(sql);
 }
 
 /**

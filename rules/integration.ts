@@ -1,0 +1,49 @@
+// The shape of one integration's build-time rules (integrations/<name>/rules.ts): which library and
+// versions it covers, the call rules (what to match in user code: declarations for tsc, bindings for
+// Babel; how to name the span) and what the Babel front-end must be told about how the library's
+// objects come to exist. Plain data: no compiler is imported here or in any rules.ts.
+import type { CallRule } from './catalogue.js';
+
+export interface Integration {
+  /** The folder name under integrations/ and the key in rules/integrations.ts. */
+  name: string;
+  /** The npm packages (or node builtins) covered, each with the version range supported and tested. */
+  packages: Readonly<Record<string, string>>;
+  rules: readonly CallRule[];
+  /** How values of the library's classes are produced, for the Babel front-end (tsc reads the types). */
+  babel?: Partial<Producers>;
+}
+
+/** A library class as the catalogue names it: module specifier plus class (or interface) name. */
+export interface ClassRef {
+  readonly module: string;
+  readonly cls: string;
+}
+
+/**
+ * How values of library classes come to exist, as Babel must be told (tsc reads it from the types):
+ * constructors, factory functions, methods returning instances or promises of them, and callbacks
+ * that receive them. Keys of `constructs`/`calls` are `module` + export path joined by '.'.
+ */
+export interface Producers {
+  /** Module specifiers that denote the same module (`node:http` → `http`). */
+  readonly aliases: Readonly<Record<string, string>>;
+  /** Export paths that denote the module's main export (`default`, `fastify` for fastify). */
+  readonly selfExports: Readonly<Record<string, readonly string[]>>;
+  /** `new <key>(...)` yields an instance of the class. Key: "pg.Pool". */
+  readonly constructs: Readonly<Record<string, ClassRef>>;
+  /** `<key>(...)` yields an instance (or a promise of one). Key: "express" (the module itself), "express.Router". */
+  readonly calls: Readonly<Record<string, ClassRef | { readonly promiseOf: ClassRef }>>;
+  /** `instance.<method>(...)` results. Key: "pg.Pool#connect". */
+  readonly methods: Readonly<Record<string, MethodResult>>;
+}
+
+export interface MethodResult {
+  /** What the call returns: `self` (chaining), an instance, or a promise of an instance. */
+  readonly returns: 'self' | ClassRef | { readonly promiseOf: ClassRef };
+  /** Only when the call has no function argument (callback forms return nothing useful). */
+  readonly unlessCallback?: boolean;
+  /** The callback (last function argument) receives an instance at this parameter index. */
+  readonly callbackParam?: { readonly index: number; readonly value: ClassRef };
+}
+

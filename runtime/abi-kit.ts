@@ -1,0 +1,244 @@
+// The toolkit integrations' run-time handlers are written with (integrations/<name>/runtime.ts): the
+// site shape, starting and ending exit spans, settling promises and callbacks in the caller's context,
+// reporting errors once, HTTP and SQL helpers. Part of runtime/: imports nothing build-time.
+import type { AbiCore, Holder } from './abi-core.js';
+import type { CodeLocation, Span, StartSpanOptions } from './types.js';
+
+export type { AbiCore, Holder } from './abi-core.js';
+export type { Span } from './types.js';
+
+/** One static site as emitted by a front-end (see rules/abi.ts SiteDescriptor). */
+export interface SiteDescriptor {
+  rule: string;
+  handler: string;
+  name: string | null;
+  type: string;
+  subtype?: string;
+  action?: string;
+  method?: string;
+  line: number;
+  column: number;
+  function: string;
+}
+
+/** A site after `sites()`: the descriptor plus what run time derives once from it. */
+export interface Site extends SiteDescriptor {
+  readonly file: string;
+  readonly loc: CodeLocation;
+  /** true when the module was built for another ABI version: helpers then only pass through. */
+  readonly off: boolean;
+  /** Span options of an app (internal) span at this site, built once: subtype and action are fixed per site. */
+  readonly appSpanOptions: StartSpanOptions;
+  /** The same for an exit span (pg, fetch, undici, http). */
+  readonly exitSpanOptions: StartSpanOptions;
+}
+
+/**
+ * One run-time handler: what `call(site, thisArg, fn, ...args)` does for the sites whose descriptor
+ * names it (`site.handler`). Must call `fn` exactly once with `thisArg` and (a copy of) `args`, return
+ * what the caller must see, and never throw anything `fn` did not throw.
+ */
+export type CallHandler = (core: AbiCore, site: Site, thisArg: unknown, fn: (...a: unknown[]) => unknown, args: unknown[]) => unknown;
+
+// ---------------------------------------------------------------------------------------------
+// Errors: reported once per thrown object however many wrappers it crosses.
+export const reported = new WeakSet<object>();
+
+export function report(core: AbiCore, err: unknown, parent: Holder | undefined, handled: boolean): void {
+  try {
+    if (err !== null && typeof err === 'object') {
+      if (reported.has(err)) return;
+      reported.add(err);
+    }
+    core.captureError(err, parent ? { handled, parent } : { handled });
+  } catch {
+    // never into user code
+  }
+}
+
+export function isThenable(v: unknown): v is PromiseLike<unknown> {
+  return v !== null && (typeof v === 'object' || typeof v === 'function') && typeof (v as { then?: unknown }).then === 'function';
+}
+
+/**
+ * Calls `done(err, value)` when `result` settles and returns what the caller must return: native
+ * promises get a derived promise resolving/rejecting with the same value (so an unhandled rejection
+ * stays unhandled); other thenables (Promise subclasses such as API clients' promises) are returned
+ * untouched and observed on a side chain.
+ */
+export function settle(result: unknown, done: (failed: boolean, value: unknown) => void): unknown {
+  if (!isThenable(result)) {
+    done(false, result);
+    return result;
+  }
+  if (result instanceof Promise && result.constructor === Promise) {
+    return result.then(
+      (v) => {
+        done(false, v);
+        return v;
+      },
+      (e) => {
+        done(true, e);
+        throw e;
+      },
+    );
+  }
+  try {
+    result.then((v) => done(false, v), (e) => done(true, e));
+  } catch {
+    done(false, undefined);
+  }
+  return result;
+}
+
+/** Spans whose outcome was decided from a response status (a 404 must stay a failure when the call resolves). */
+export const outcomeDecided = new WeakSet<Span>();
+
+export function endSpan(core: AbiCore, span: Span, failed: boolean, err: unknown): void {
+  try {
+    if (failed) {
+      span.setOutcome('failure');
+      report(core, err, span, true);
+    } else if (!span.ended && !outcomeDecided.has(span)) span.setOutcome('success');
+    span.end();
+  } catch {
+    // never into user code
+  }
+}
+
+
+export function startSpan(core: AbiCore, site: Site, name: string, exit: boolean): Span | undefined {
+  try {
+    const span = core.startSpan(name, site.type, exit ? site.exitSpanOptions : site.appSpanOptions);
+    if (span) span.setCodeLocation(site.loc);
+    return span;
+  } catch {
+    return undefined;
+  }
+}
+
+/** Runs the call, ending the span when it settles; sync throws are reported and rethrown as is. */
+export function runCall(core: AbiCore, span: Span, thisArg: unknown, fn: (...a: unknown[]) => unknown, args: unknown[], onValue?: (v: unknown) => void): unknown {
+  let result: unknown;
+  try {
+    result = Reflect.apply(fn, thisArg, args);
+  } catch (err) {
+    endSpan(core, span, true, err);
+    throw err;
+  }
+  return settle(result, (failed, v) => {
+    if (!failed && onValue) {
+      try {
+        onValue(v);
+      } catch {
+        // never into user code
+      }
+    }
+    endSpan(core, span, failed, v);
+  });
+}
+
+/**
+ * Runs a call whose completion is reported through a callback (already wrapped by wrapCallback): the
+ * span ends in the callback, or here on a synchronous throw — not when the call returns (pg and undici
+ * return undefined at once in their callback forms).
+ */
+export function runCallbackCall(core: AbiCore, span: Span, thisArg: unknown, fn: (...a: unknown[]) => unknown, args: unknown[]): unknown {
+  try {
+    return Reflect.apply(fn, thisArg, args);
+  } catch (err) {
+    endSpan(core, span, true, err);
+    throw err;
+  }
+}
+
+/** Wraps a node-style callback so it ends the span first and runs in the caller's context. */
+export function wrapCallback(core: AbiCore, span: Span, cb: (...a: unknown[]) => unknown, onValue?: (v: unknown) => void): (...a: unknown[]) => unknown {
+  const ctx = core.current();
+  return function (this: unknown, err: unknown, value: unknown) {
+    if (err == null && onValue) {
+      try {
+        onValue(value);
+      } catch {
+        // ignore
+      }
+    }
+    endSpan(core, span, err != null, err);
+    // pg and undici call back from socket events; run the user's callback in the context it was registered in.
+    return core.runWith(ctx, cb, this, arguments);
+  };
+}
+
+// ---------------------------------------------------------------------------------------------
+// HTTP client helpers (fetch, undici, http)
+
+/** Copies a headers object/array with traceparent/tracestate added; undefined when the user set them. */
+export function withTraceHeaders(h: unknown, carrier: Holder): Record<string, unknown> | unknown[] | undefined {
+  try {
+    const tp = carrier.traceparent();
+    if (!tp) return undefined;
+    const ts = carrier.tracestate();
+    if (Array.isArray(h)) {
+      for (let i = 0; i < h.length; i += 2) if (String(h[i]).toLowerCase() === 'traceparent') return undefined;
+      return ts ? [...h, 'traceparent', tp, 'tracestate', ts] : [...h, 'traceparent', tp];
+    }
+    const obj = (h && typeof h === 'object' ? h : {}) as Record<string, unknown>;
+    for (const k of Object.keys(obj)) if (k.toLowerCase() === 'traceparent') return undefined;
+    return ts ? { ...obj, traceparent: tp, tracestate: ts } : { ...obj, traceparent: tp };
+  } catch {
+    return undefined;
+  }
+}
+
+export function httpSpanContext(span: Span, url: URL, method: string): void {
+  try {
+    span.setHttpContext({ url: url.href, method });
+    const port = url.port ? Number(url.port) : url.protocol === 'https:' ? 443 : 80;
+    span.setDestination({ address: url.hostname.replace(/^\[|\]$/g, ''), port, serviceTargetType: 'http', serviceTargetName: url.host });
+  } catch {
+    // best effort
+  }
+}
+
+export function httpStatus(span: Span, status: number | undefined): void {
+  if (typeof status !== 'number') return;
+  span.setHttpContext({ statusCode: status });
+  span.setOutcome(status >= 400 ? 'failure' : 'success');
+  outcomeDecided.add(span);
+}
+
+// node:http client requests end their span from the diagnostics channel (adding a 'response' listener
+
+// ---------------------------------------------------------------------------------------------
+/** `SELECT users` from a SQL text (same algorithm as rules/naming.ts sqlSummary; runtime/ may not import rules/). */
+export function sqlSummary(sql: string): string {
+  const s = sql.replace(/--[^\n]*|\/\*[\s\S]*?\*\//g, ' ').trim();
+  const verbMatch = /^([A-Za-z]+)/.exec(s);
+  if (!verbMatch) return 'SQL';
+  const verb = verbMatch[1]!.toUpperCase();
+  const ident = '((?:"[^"]+"|`[^`]+`|[\\w$]+)(?:\\.(?:"[^"]+"|`[^`]+`|[\\w$]+))*)';
+  let re: RegExp | undefined;
+  switch (verb) {
+    case 'SELECT':
+    case 'DELETE':
+      re = new RegExp(`\\bFROM\\s+(?:ONLY\\s+)?${ident}`, 'i');
+      break;
+    case 'INSERT':
+      re = new RegExp(`^INSERT\\s+INTO\\s+${ident}`, 'i');
+      break;
+    case 'UPDATE':
+      re = new RegExp(`^UPDATE\\s+(?:ONLY\\s+)?${ident}`, 'i');
+      break;
+    case 'CREATE':
+    case 'DROP':
+    case 'ALTER':
+    case 'TRUNCATE':
+      re = new RegExp(`^${verb}\\s+(?:TEMP(?:ORARY)?\\s+|UNLOGGED\\s+)?(?:TABLE\\s+|INDEX\\s+|VIEW\\s+)?(?:IF\\s+(?:NOT\\s+)?EXISTS\\s+)?${ident}`, 'i');
+      break;
+    default:
+      return verb;
+  }
+  const m = re.exec(s);
+  if (!m) return verb;
+  return `${verb} ${m[1]!.replace(/["`]/g, '')}`;
+}

@@ -1,0 +1,8 @@
+// The run-time side of the integrations: one line per library, `export { handlers as <name> } from
+// '../integrations/<name>/runtime.js'`. abi.ts flattens these into its handler table by name; each
+// handler name is the `handler` a rule in integrations/<name>/rules.ts emits (docs/integrations.md).
+export { handlers as pg } from '../integrations/pg/runtime.js';
+export { handlers as fetch } from '../integrations/fetch/runtime.js';
+export { handlers as undici } from '../integrations/undici/runtime.js';
+export { handlers as http } from '../integrations/http/runtime.js';
+export { handlers as mysql } from '../integrations/mysql/runtime.js';
