@@ -6,6 +6,7 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import { extname, join } from 'node:path';
 import { handleIntake, SHUTTING_DOWN, writeResult, type IntakeHandle, type IntakeLimits } from './intake.js';
 import { Queries, type Range } from './queries.js';
+import { registerDepsApi } from './api-deps.js';
 import type { Store } from './store.js';
 import { loadValidators } from './validate.js';
 
@@ -108,6 +109,7 @@ const METRIC_NAMES = [
 export function createReceiverServer(opts: ServerOptions): Server {
   loadValidators(opts.schemaDir); // compile once at start (~300 ms), not on the first request
   const queries = new Queries(opts.store.db);
+  const depsApi = registerDepsApi(opts.store);
   const ui = loadUi(opts.uiDir);
   const live = new Set<ServerResponse>();
   let changeTimer: NodeJS.Timeout | undefined;
@@ -136,7 +138,13 @@ export function createReceiverServer(opts: ServerOptions): Server {
       body = queries.errorGroup(seg[2]!, r);
       if (!body) return sendJson(res, 404, { error: `no error group ${seg[2]}` });
     } else if (seg[1] === 'stats') body = { ...queries.counts(), version: SPANFORGE_VERSION };
-    else return sendJson(res, 404, { error: `unknown API path ${path}` });
+    else {
+      // Service map, dependencies, distribution, search, event detail (receiver/api-deps.ts).
+      const d = depsApi(seg, q, r);
+      if (!d) return sendJson(res, 404, { error: `unknown API path ${path}` });
+      if (d.status !== 200) return sendJson(res, d.status, d.body);
+      body = d.body;
+    }
     sendJson(res, 200, body, { 'Cache-Control': 'no-store' });
   };
 
