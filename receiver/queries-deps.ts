@@ -452,7 +452,7 @@ export class DepsQueries {
         else if (x.outcome === 'success') g.ok++;
       }
       return withImpact([...m.values()].map((g) => ({ ...g.head, count: g.n, avgUs: g.sum / g.n, failureRate: g.f + g.ok ? g.f / (g.f + g.ok) : null, sumUs: g.sum }))).sort(
-        (x, y) => y.impact - x.impact,
+        (x, y) => y.impact - x.impact || `${x.service ?? ''}\0${x.name ?? ''}`.localeCompare(`${y.service ?? ''}\0${y.name ?? ''}`),
       );
     };
     const links = this.linksIn(r);
@@ -463,7 +463,7 @@ export class DepsQueries {
       spanSubtype: total.subtype,
       ...total.stats(minutes),
       downstream: [...new Set([...callers.keys()].flatMap((c) => links.get(`${c}\0${dest}`) ?? []))].sort(),
-      callers: withImpact([...callers].map(([name, s]) => ({ service: name, ...s.stats(minutes) }))).sort((x, y) => y.impact - x.impact),
+      callers: withImpact([...callers].map(([name, s]) => ({ service: name, ...s.stats(minutes) }))).sort((x, y) => y.impact - x.impact || x.service.localeCompare(y.service)),
       stepSeconds: step,
       points,
       sampled: sample.length,

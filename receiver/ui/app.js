@@ -673,10 +673,15 @@
     for (const [k, v] of Object.entries(obj)) flatten(v, prefix ? `${prefix}.${k}` : k, out);
     return out;
   }
+  /** A dotted field path with line-break opportunities after its separators (never inside a word). */
+  function breakable(k) {
+    const parts = String(k).split(/(?<=[._\-/\]])/);
+    return parts.flatMap((p, i) => (i ? [el('wbr'), p] : [p]));
+  }
   function kv(rows, id) {
     const shown = rows.filter(([, v]) => v !== undefined && v !== null && v !== '');
     if (shown.length === 0) return null;
-    return el('dl', { class: 'facts kv', id }, shown.map(([k, v]) => [el('dt', null, k), el('dd', null, typeof v === 'object' && v.nodeType ? v : String(v))]));
+    return el('dl', { class: 'facts kv', id }, shown.map(([k, v]) => [el('dt', null, breakable(k)), el('dd', null, typeof v === 'object' && v.nodeType ? v : String(v))]));
   }
   function section(title, content, id) {
     if (!content || (Array.isArray(content) && content.filter(Boolean).length === 0)) return null;
@@ -926,7 +931,7 @@
           { title: 'To', render: (e) => link(nodeHref(name(e.target)), name(e.target).name), sort: (e) => name(e.target).name },
           { title: 'Kind', render: (e) => KIND_LABEL[name(e.target).kind] || '–', opt: true },
           { title: 'Via', render: (e) => e.resources.join(', '), opt: true },
-          { title: 'Throughput', num: true, render: (e) => fmtTpm(e.tpm), sort: (e) => e.tpm },
+          { title: 'Throughput', num: true, render: (e) => fmtTpm(e.tpm), sort: (e) => e.tpm, opt: true },
           { title: 'Latency', num: true, render: (e) => fmtUs(e.avgUs), sort: (e) => e.avgUs },
           { title: 'Failed', num: true, render: (e) => fmtPct(e.failureRate), sort: (e) => e.failureRate },
         ],
