@@ -901,7 +901,8 @@
       const x1 = a.x + (dx / len) * 30, y1 = a.y + (dy / len) * 30, x2 = b.x - (dx / len) * 32, y2 = b.y - (dy / len) * 32;
       // Same column (or backwards): bend the edge so it does not cross the nodes between.
       const bend = a.col >= b.col ? 60 : 0;
-      const mx = (x1 + x2) / 2 + (bend ? bend : 0), my = (y1 + y2) / 2;
+      // Labels sit 60 % of the way to the target: edges fanning out of one caller are apart there.
+      const mx = x1 + (x2 - x1) * 0.6 + (bend ? bend : 0), my = y1 + (y2 - y1) * 0.6;
       const failing = e.failureRate > 0;
       const g = svg('g', { class: `edge${failing ? ' failing' : ''}`, 'data-source': e.source, 'data-target': e.target });
       g.appendChild(svg('path', { d: bend ? `M${x1},${y1} Q${mx + bend},${my} ${x2},${y2}` : `M${x1},${y1} L${x2},${y2}`, class: 'edge-line', 'marker-end': 'url(#arrow)' }));
