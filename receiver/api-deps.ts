@@ -22,6 +22,7 @@ export function registerDepsApi(store: Store): (seg: string[], q: URLSearchParam
   // Keep the rollups current while events arrive, so a view never waits for a long catch-up.
   let scheduled = false;
   const step = (): void => {
+    if (!store.db.open) return void (scheduled = false); // closed (shutdown, or the port was taken)
     try {
       if (deps.sync(BACKGROUND_ROWS) >= BACKGROUND_ROWS) return void setImmediate(step);
     } catch (err) {

@@ -451,8 +451,9 @@ export class DepsQueries {
         if (x.outcome === 'failure') g.f++;
         else if (x.outcome === 'success') g.ok++;
       }
-      return withImpact([...m.values()].map((g) => ({ ...g.head, count: g.n, avgUs: g.sum / g.n, failureRate: g.f + g.ok ? g.f / (g.f + g.ok) : null, sumUs: g.sum }))).sort(
-        (x, y) => y.impact - x.impact || `${x.service ?? ''}\0${x.name ?? ''}`.localeCompare(`${y.service ?? ''}\0${y.name ?? ''}`),
+      const label = (x: Obj): string => `${String(x.service ?? '')}\0${String(x.name ?? '')}`;
+      return withImpact([...m.values()].map((g): Obj => ({ ...g.head, count: g.n, avgUs: g.sum / g.n, failureRate: g.f + g.ok ? g.f / (g.f + g.ok) : null, sumUs: g.sum }))).sort(
+        (x, y) => y.impact - x.impact || label(x).localeCompare(label(y)),
       );
     };
     const links = this.linksIn(r);
