@@ -1,23 +1,47 @@
 // The /api routes of the service map, dependencies, latency distribution, transaction search and
-// event detail views (queries in receiver/queries-deps.ts), and the background catch-up of the
-// dependency rollups after each stored batch.
-import type { Range } from './queries.js';
+// event detail views (queries in receiver/queries-deps.ts), each declaring its parameters with
+// receiver/params.ts, and the background catch-up of the dependency rollups after stored batches.
+import { ApiNotFound, int, ParamError, RANGE, rangeOf, route, str, type ApiRoute, type ParamParser } from './params.js';
 import { DepsQueries, type SearchFilters } from './queries-deps.js';
 import type { Store } from './store.js';
 
-export interface ApiAnswer {
-  status: number;
-  body: unknown;
-}
-
 /** Rows the background catch-up reads per turn of the event loop (a few ms each). */
 const BACKGROUND_ROWS = 5000;
+/** Longest duration bound accepted by the search (µs): 100 days. */
+const MAX_DURATION_US = 100 * 86400 * 1e6;
 
-/**
- * Creates the queries and returns the router: `seg` is the decoded path (['api', ...]); undefined
- * means "not one of these routes".
- */
-export function registerDepsApi(store: Store): (seg: string[], q: URLSearchParams, r: Range) => ApiAnswer | undefined {
+/** One of a fixed set of values; absent or empty gives undefined. */
+function oneOf(values: readonly string[]): ParamParser<string | undefined> {
+  const s = str({ maxLength: 64 });
+  return (v, name) => {
+    const x = s(v, name);
+    if (x === undefined || x === '') return undefined;
+    if (!values.includes(x)) throw new ParamError(name, `query parameter '${name}' must be one of ${values.join(', ')}, got '${x.slice(0, 40)}'`);
+    return x;
+  };
+}
+/** A label filter `key:value` (key not empty, at most 1024 characters in all). */
+const label: ParamParser<string | undefined> = (v, name) => {
+  const x = str()(v, name);
+  if (x === undefined || x === '') return undefined;
+  const i = x.indexOf(':');
+  if (i <= 0) throw new ParamError(name, `query parameter '${name}' must be key:value (a label name, a colon, its value), got '${x.slice(0, 40)}'`);
+  return x;
+};
+/** A trace id: 32 hex characters (any case). */
+const traceIdParam: ParamParser<string | undefined> = (v, name) => {
+  const x = str({ maxLength: 64 })(v, name);
+  if (x === undefined || x === '') return undefined;
+  if (!/^[0-9a-fA-F]{32}$/.test(x)) throw new ParamError(name, `query parameter '${name}' must be a trace id of 32 hex characters, got '${x.slice(0, 40)}'`);
+  return x;
+};
+const optStr = (): ParamParser<string | undefined> => {
+  const s = str();
+  return (v, name) => s(v, name) || undefined;
+};
+
+/** Creates the queries, starts the background catch-up and returns the routes for the server's table. */
+export function depsRoutes(store: Store): ApiRoute[] {
   const deps = new DepsQueries(store.db);
   // Keep the rollups current while events arrive, so a view never waits for a long catch-up.
   let scheduled = false;
@@ -30,58 +54,54 @@ export function registerDepsApi(store: Store): (seg: string[], q: URLSearchParam
     }
     scheduled = false;
   };
-  store.on('change', () => {
+  const schedule = (): void => {
     if (scheduled) return;
     scheduled = true;
     setImmediate(step);
-  });
-  setImmediate(() => {
-    if (!scheduled) {
-      scheduled = true;
-      step();
-    }
-  });
-
-  const bad = (name: string, why: string): ApiAnswer => ({ status: 400, body: { error: `invalid parameter ${name}: ${why}` } });
-  const opt = (q: URLSearchParams, k: string): string | undefined => {
-    const v = q.get(k);
-    return v === null || v === '' ? undefined : v;
   };
+  store.on('change', schedule);
+  schedule();
 
-  return (seg, q, r) => {
-    if (seg[1] === 'service-map' && seg.length === 2) return { status: 200, body: deps.serviceMap(r) };
-    if (seg[1] === 'dependencies' && seg.length === 2) return { status: 200, body: deps.dependencies(r, opt(q, 'service')) };
-    if (seg[1] === 'dependency' && seg.length === 2) {
-      const name = opt(q, 'name');
-      if (name === undefined) return bad('name', 'required');
-      const body = deps.dependency(name, r, opt(q, 'service'));
-      return body ? { status: 200, body } : { status: 404, body: { error: `no calls to ${name} in this range` } };
-    }
-    if (seg[1] === 'services' && seg.length === 4 && seg[3] === 'distribution') {
-      const name = q.get('name');
-      if (name === null) return bad('name', 'required');
-      return { status: 200, body: deps.distribution(seg[2]!, name, r) };
-    }
-    if (seg[1] === 'search' && seg.length === 2) {
-      const f: SearchFilters = {};
-      for (const k of ['service', 'traceId', 'name', 'outcome', 'result', 'label', 'version', 'environment'] as const) {
-        const v = opt(q, k);
-        if (v !== undefined) f[k] = v;
-      }
-      if (f.label !== undefined && !/^[^:]+:/.test(f.label)) return bad('label', 'expected key:value');
-      for (const k of ['minUs', 'maxUs', 'limit'] as const) {
-        const v = opt(q, k);
-        if (v === undefined) continue;
-        const n = Number(v);
-        if (!Number.isFinite(n) || n < 0) return bad(k, 'expected a number >= 0');
-        f[k] = n;
-      }
-      return { status: 200, body: deps.search(f, r) };
-    }
-    if (seg[1] === 'events' && seg.length === 5 && (seg[2] === 'transaction' || seg[2] === 'span')) {
-      const body = deps.event(seg[2], seg[3]!, seg[4]!);
-      return body ? { status: 200, body } : { status: 404, body: { error: `no ${seg[2]} ${seg[4]} in trace ${seg[3]}` } };
-    }
-    return undefined;
+  const nameParam = str();
+  const required: ParamParser<string> = (v, name) => {
+    const x = nameParam(v, name);
+    if (x === undefined) throw new ParamError(name, `query parameter '${name}' is required`);
+    return x;
   };
+  return [
+    route('/api/service-map', RANGE, (_m, p) => deps.serviceMap(rangeOf(p))),
+    route('/api/dependencies', { ...RANGE, service: optStr() }, (_m, p) => deps.dependencies(rangeOf(p), p.service)),
+    route('/api/dependency', { ...RANGE, name: required, service: optStr() }, (_m, p) => deps.dependency(p.name, rangeOf(p), p.service) ?? new ApiNotFound(`no calls to ${p.name} in this range`)),
+    route('/api/services/:name/distribution', { ...RANGE, name: required }, (m, p) => deps.distribution(m.name!, p.name, rangeOf(p))),
+    route(
+      '/api/search',
+      {
+        ...RANGE,
+        traceId: traceIdParam,
+        service: optStr(),
+        name: optStr(),
+        outcome: oneOf(['success', 'failure', 'unknown']),
+        result: optStr(),
+        label,
+        version: optStr(),
+        environment: optStr(),
+        minUs: int({ min: 0, max: MAX_DURATION_US, dflt: undefined }),
+        maxUs: int({ min: 0, max: MAX_DURATION_US, dflt: undefined }),
+        limit: int({ min: 1, max: 100, dflt: 50 }),
+      },
+      (_m, p) => {
+        const f: SearchFilters = {};
+        for (const k of ['traceId', 'service', 'name', 'outcome', 'result', 'label', 'version', 'environment'] as const) if (p[k] !== undefined) f[k] = p[k];
+        if (p.minUs !== undefined) f.minUs = p.minUs;
+        if (p.maxUs !== undefined) f.maxUs = p.maxUs;
+        if (f.minUs !== undefined && f.maxUs !== undefined && f.maxUs < f.minUs) throw new ParamError('maxUs', `query parameter 'maxUs' (${f.maxUs}) must not be below 'minUs' (${f.minUs})`);
+        f.limit = p.limit;
+        return deps.search(f, rangeOf(p));
+      },
+    ),
+    route('/api/events/:kind/:traceId/:id', {}, (m) => {
+      if (m.kind !== 'transaction' && m.kind !== 'span') throw new ParamError('path segment 3', `path segment 3 must be transaction or span, got '${m.kind!.slice(0, 40)}'`);
+      return deps.event(m.kind, m.traceId!, m.id!) ?? new ApiNotFound(`no ${m.kind} ${m.id} in trace ${m.traceId}`);
+    }),
+  ];
 }
