@@ -51,10 +51,11 @@ function ensureCompat(dir, marker, testFile, envVar, what, at = join(root, 'test
   console.log(`installing ${what} into ${relative(root, at)} (npm ci --prefix ${relative(root, at)})`);
   const npm = process.platform === 'win32' ? 'npm.cmd' : 'npm';
   const r = spawnSync(npm, ['ci', '--prefix', at, '--ignore-scripts', '--no-audit', '--no-fund'], { stdio: 'inherit' });
-  if (r.status !== 0) console.error(`could not install test/compat/${dir}; ${testFile} will say why`);
+  if (r.status !== 0) console.error(`could not install ${relative(root, at)}; ${testFile} will say why`);
 }
 ensureCompat('ts5', 'ts-patch', 'ts5.test.ts', 'SPANFORGE_TS5_DIR', 'TypeScript 5.9.3 + ts-patch 3.3.0');
 ensureCompat('express4', join('@types', 'express'), 'express4-app.test.ts', 'SPANFORGE_EXPRESS4_DIR', 'express 4 + @types/express 4');
+ensureCompat('fastify-demo', 'fastify-plugin', 'fastify-demo-app.test.ts', 'SPANFORGE_FASTIFY_DEMO_DIR', "the Fastify demo's plugin libraries (autoload, fastify-plugin, TypeBox)");
 // Each integration with a compat/ folder (its lowest supported version, own package.json + lock file)
 // has its test run a second time against that install, through SPANFORGE_<NAME>_DIR.
 const compatRuns = [];
