@@ -21,38 +21,8 @@ export type Value =
   | { readonly k: 'fn'; readonly returns: Value }
   | { readonly k: 'unknown'; readonly why: string };
 
-/** A library class as the catalogue names it: module specifier plus class (or interface) name. */
-export interface ClassRef {
-  readonly module: string;
-  readonly cls: string;
-}
-
-/**
- * How values of library classes come to exist, as Babel must be told (tsc reads it from the types):
- * constructors, factory functions, methods returning instances or promises of them, and callbacks
- * that receive them. Keys of `constructs`/`calls` are `module` + export path joined by '.'.
- */
-export interface Producers {
-  /** Module specifiers that denote the same module (`node:http` → `http`). */
-  readonly aliases: Readonly<Record<string, string>>;
-  /** Export paths that denote the module's main export (`default`, `fastify` for fastify). */
-  readonly selfExports: Readonly<Record<string, readonly string[]>>;
-  /** `new <key>(...)` yields an instance of the class. Key: "pg.Pool". */
-  readonly constructs: Readonly<Record<string, ClassRef>>;
-  /** `<key>(...)` yields an instance. Key: "express" (the module itself), "express.Router". */
-  readonly calls: Readonly<Record<string, ClassRef>>;
-  /** `instance.<method>(...)` results. Key: "pg.Pool#connect". */
-  readonly methods: Readonly<Record<string, MethodResult>>;
-}
-
-export interface MethodResult {
-  /** What the call returns: `self` (chaining), an instance, or a promise of an instance. */
-  readonly returns: 'self' | ClassRef | { readonly promiseOf: ClassRef };
-  /** Only when the call has no function argument (callback forms return nothing useful). */
-  readonly unlessCallback?: boolean;
-  /** The callback (last function argument) receives an instance at this parameter index. */
-  readonly callbackParam?: { readonly index: number; readonly value: ClassRef };
-}
+export type { ClassRef, MethodResult, ParamRef, PluginFileConvention, Producers } from '../rules/integration.js';
+import type { ClassRef, ParamRef, Producers } from '../rules/integration.js';
 
 const MAX_DEPTH = 24;
 
@@ -61,7 +31,11 @@ export class BindingAnalysis {
   private readonly memo = new WeakMap<object, Value>();
   private readonly inProgress = new WeakSet<object>();
 
-  constructor(private readonly producers: Producers) {}
+  /** `file`: the project-relative path, for file conventions (Fastify's `routes/`); none → not applied. */
+  constructor(
+    private readonly producers: Producers,
+    private readonly file?: string,
+  ) {}
 
   /** The canonical module name of a specifier, or undefined when it is not a bare module we know. */
   canonicalModule(spec: string): string {
@@ -265,7 +239,12 @@ export class BindingAnalysis {
     return undefined;
   }
 
-  /** Parameters: a TS annotation naming an imported library class, or a known callback parameter. */
+  /**
+   * Parameters: a TS annotation naming an imported library class; the function's own declared type
+   * (`const plugin: FastifyPluginAsync = async (fastify) => …`); a known callback parameter
+   * (`app.register(async (f) => …)`, `fp(async (fastify) => …)`); or a file convention (Fastify's
+   * `export default async function (fastify, opts)` in `routes/`).
+   */
   private param(paramPath: NodePath, name: string, depth: number): Value {
     const node = paramPath.node as BT.Node;
     const ann = node.type === 'Identifier' ? node.typeAnnotation : undefined;
@@ -274,20 +253,81 @@ export class BindingAnalysis {
       if (fromType) return fromType;
     }
     const fn = paramPath.parentPath;
-    if (fn && (fn.isFunctionExpression() || fn.isArrowFunctionExpression()) && fn.parentPath?.isCallExpression()) {
-      const call = fn.parentPath as NodePath<BT.CallExpression>;
-      const callee = call.get('callee') as NodePath;
+    if (fn && (fn.isFunctionExpression() || fn.isArrowFunctionExpression() || fn.isFunctionDeclaration())) {
       const index = (fn.node.params as BT.Node[]).indexOf(node);
-      if (callee.isMemberExpression() || callee.isOptionalMemberExpression()) {
-        const method = memberName(callee.node);
-        const recv = this.valueOf(callee.get('object') as NodePath, depth);
-        if (method && recv.k === 'instance') {
-          const res = this.producers.methods[`${recv.module}.${recv.cls}#${method}`];
-          if (res?.callbackParam && res.callbackParam.index === index) return instance(res.callbackParam.value);
+      const declared = this.declaredFunctionType(fn, index);
+      if (declared) return declared;
+      const site = outerExpression(fn);
+      if (!fn.isFunctionDeclaration() && site.parentPath?.isCallExpression() && (site.parentPath.node.arguments as BT.Node[]).includes(site.node)) {
+        const call = site.parentPath as NodePath<BT.CallExpression>;
+        const callee = call.get('callee') as NodePath;
+        if (callee.isMemberExpression() || callee.isOptionalMemberExpression()) {
+          const method = memberName(callee.node);
+          const recv = this.valueOf(callee.get('object') as NodePath, depth);
+          if (method && recv.k === 'instance') {
+            const res = this.producers.methods[`${recv.module}.${recv.cls}#${method}`];
+            if (res?.callbackParam && res.callbackParam.index === index) return instance(res.callbackParam.value);
+          }
+        } else {
+          const c = this.valueOf(callee, depth);
+          const ref = c.k === 'module' ? this.producers.callbackCalls[key(c)] : undefined;
+          if (ref && ref.index === index) return instance(ref.value);
         }
+      }
+      if (index === 0 && node.type === 'Identifier') {
+        const conv = this.pluginFileParam(fn as NodePath<BT.Function>, node.name);
+        if (conv) return conv;
       }
     }
     return unknown(`${name} is a parameter; its type is not known without a type checker`);
+  }
+
+  /**
+   * The type declared for the function as a whole: `const p: FastifyPluginAsync = async (f) => …`,
+   * `(async (f) => …) satisfies FastifyPluginCallback`, `… as FastifyPluginAsync`.
+   */
+  private declaredFunctionType(fn: NodePath, index: number): Value | undefined {
+    if (fn.isFunctionDeclaration()) return undefined;
+    let at: NodePath = fn;
+    for (let i = 0; i < 8 && at.parentPath; i++) {
+      const parent = at.parentPath;
+      let type: BT.Node | undefined;
+      if (parent.isParenthesizedExpression()) {
+        at = parent;
+        continue;
+      }
+      if (parent.isTSSatisfiesExpression() || parent.isTSAsExpression()) type = parent.node.typeAnnotation;
+      else if (parent.isVariableDeclarator() && parent.node.init === at.node && parent.node.id.type === 'Identifier') {
+        const ann = parent.node.id.typeAnnotation;
+        type = ann && ann.type === 'TSTypeAnnotation' ? ann.typeAnnotation : undefined;
+      }
+      if (!type) return undefined;
+      const ref = this.typeReference(parent, type);
+      const param = ref ? this.producers.functionTypes[`${ref.module}.${ref.path.join('.')}`] : undefined;
+      if (param && param.index === index) return instance(param.value);
+      // `x as unknown as T` / `(f satisfies A) as B`: the outermost declared type counts as well.
+      if (parent.isTSSatisfiesExpression() || parent.isTSAsExpression()) {
+        at = parent;
+        continue;
+      }
+      return undefined;
+    }
+    return undefined;
+  }
+
+  /** Fastify's autoload convention (see `Producers.pluginFiles`) for the first parameter of `fn`. */
+  private pluginFileParam(fn: NodePath<BT.Function>, paramName: string): Value | undefined {
+    if (!this.file || this.producers.pluginFiles.length === 0) return undefined;
+    const dirs = this.file.split('/').slice(0, -1);
+    const node = fn.node;
+    const shape = node.async ? node.params.length <= 2 : node.params.length === 3 && !node.generator;
+    if (!shape || !isDefaultExport(fn)) return undefined;
+    const program = fn.findParent((q) => q.isProgram()) as NodePath<BT.Program> | null;
+    for (const conv of this.producers.pluginFiles) {
+      if (!dirs.some((d) => conv.dirs.includes(d))) continue;
+      if (paramName === conv.paramName || (program && importsAny(program, conv.modules, (m) => this.canonicalModule(m)))) return instance(conv.value);
+    }
+    return undefined;
   }
 
   /**
@@ -345,6 +385,32 @@ export class BindingAnalysis {
       return rest.length === 1 ? this.typeAnnotation(at, rest[0]!) : undefined;
     }
     if (type.type !== 'TSTypeReference') return undefined;
+    if (type.typeName.type === 'Identifier') {
+      const binding = at.scope.getBinding(type.typeName.name);
+      // `s: OrderService` naming a class of this module: an instance of a user class (user rules).
+      if (binding && binding.path.isClassDeclaration()) return { k: 'user', cls: type.typeName.name, module: undefined };
+    }
+    const ref = this.typeReference(at, type);
+    if (!ref) return undefined;
+    const mod = ref.module;
+    const full = ref.path;
+    const cls = full[full.length - 1];
+    if (!cls) return undefined;
+    // `app: Application`, `r: IRouter`: interface names that denote a class the catalogue knows.
+    const named = this.producers.types[`${mod}.${full.join('.')}`];
+    if (named) return instance(named);
+    const known = this.classByName(mod, cls);
+    if (known) return instance(known);
+    // An imported class the catalogue does not know: the user's own (for user-declared rules).
+    return full.length === 1 && ref.named ? { k: 'user', cls, module: mod.startsWith('.') ? undefined : mod } : undefined;
+  }
+
+  /**
+   * The import a type reference names: `Pool` (import { Pool } from 'pg') → pg + [Pool];
+   * `pg.Pool` (import * as pg / import pg) → pg + [Pool]. `named`: it came from a named import.
+   */
+  private typeReference(at: NodePath, type: BT.Node): { module: string; path: string[]; named: boolean } | undefined {
+    if (type.type !== 'TSTypeReference') return undefined;
     const parts: string[] = [];
     let n: BT.Node = type.typeName;
     while (n.type === 'TSQualifiedName') {
@@ -353,30 +419,24 @@ export class BindingAnalysis {
     }
     if (n.type !== 'Identifier') return undefined;
     const binding = at.scope.getBinding(n.name);
-    // `s: OrderService` naming a class of this module: an instance of a user class (user rules).
-    if (binding && parts.length === 0 && binding.path.isClassDeclaration()) return { k: 'user', cls: n.name, module: undefined };
     // `import { type PoolClient }` gives a binding of kind 'unknown'; the import declaration is what counts.
     if (!binding || !(binding.path.isImportSpecifier() || binding.path.isImportDefaultSpecifier() || binding.path.isImportNamespaceSpecifier())) return undefined;
     const importDecl = binding.path.parentPath?.node;
     if (!importDecl || importDecl.type !== 'ImportDeclaration') return undefined;
     const spec = binding.path.node as BT.Node;
-    const mod = this.canonicalModule(importDecl.source.value);
     const base =
       spec.type === 'ImportSpecifier'
         ? [spec.imported.type === 'Identifier' ? spec.imported.name : spec.imported.value]
         : [];
-    const full = [...base, ...parts];
-    const cls = full[full.length - 1];
-    if (!cls) return undefined;
-    const ref = this.classByName(mod, cls);
-    if (ref) return instance(ref);
-    // An imported class the catalogue does not know: the user's own (for user-declared rules).
-    return full.length === 1 && spec.type === 'ImportSpecifier' ? { k: 'user', cls, module: mod.startsWith('.') ? undefined : mod } : undefined;
+    return { module: this.canonicalModule(importDecl.source.value), path: [...base, ...parts], named: spec.type === 'ImportSpecifier' };
   }
 
   private classByName(module: string, cls: string): ClassRef | undefined {
     for (const table of [this.producers.constructs, this.producers.calls]) {
-      for (const ref of Object.values(table)) if (ref.module === module && ref.cls === cls) return ref;
+      for (const v of Object.values(table)) {
+        const ref = 'promiseOf' in v ? v.promiseOf : v;
+        if (ref.module === module && ref.cls === cls) return ref;
+      }
     }
     for (const res of Object.values(this.producers.methods)) {
       const r = res.returns;
@@ -456,7 +516,7 @@ export class BindingAnalysis {
     if (callee.k === 'fn') return callee.returns;
     if (callee.k === 'module') {
       const cls = this.producers.calls[key(callee)];
-      if (cls) return instance(cls);
+      if (cls) return 'promiseOf' in cls ? { k: 'promise', of: instance(cls.promiseOf) } : instance(cls);
       return unknown(`the result of ${key(callee)}() is not followed`);
     }
     // What a local function returns is its declared/inferred type for tsc; Babel does not follow it.
@@ -528,6 +588,63 @@ function sameValue(a: Value, b: Value): boolean {
     default:
       return false;
   }
+}
+
+/** The function expression with the parentheses and type assertions around it (`(async (f) => …) as T`). */
+function outerExpression(fn: NodePath): NodePath {
+  let at = fn;
+  while (at.parentPath && (at.parentPath.isParenthesizedExpression() || at.parentPath.isTSAsExpression() || at.parentPath.isTSSatisfiesExpression())) at = at.parentPath;
+  return at;
+}
+
+/**
+ * The module's default export: `export default function (…)`, `export default async (…) => …`,
+ * `module.exports = …`, or a top-level function/const that `export default name` / `module.exports = name` exports.
+ */
+function isDefaultExport(fn: NodePath): boolean {
+  const at = outerExpression(fn);
+  const parent = at.parentPath;
+  if (!parent) return false;
+  if (parent.isExportDefaultDeclaration()) return true;
+  if (isModuleExportsAssignment(parent, at.node)) return true;
+  let name: string | undefined;
+  let scopeAt: NodePath = at;
+  if (fn.isFunctionDeclaration() && fn.node.id && fn.parentPath?.isProgram()) name = fn.node.id.name;
+  else if (parent.isVariableDeclarator() && parent.node.init === at.node && parent.node.id.type === 'Identifier' && parent.parentPath?.parentPath?.isProgram()) {
+    name = parent.node.id.name;
+    scopeAt = parent;
+  }
+  if (!name) return false;
+  const binding = scopeAt.scope.getBinding(name);
+  if (!binding || !binding.constant) return false;
+  return binding.referencePaths.some((r) => r.parentPath?.isExportDefaultDeclaration() || (r.parentPath !== null && isModuleExportsAssignment(r.parentPath, r.node)));
+}
+
+function isModuleExportsAssignment(p: NodePath, right: BT.Node): boolean {
+  if (!p.isAssignmentExpression() || p.node.operator !== '=' || p.node.right !== right) return false;
+  const l = p.node.left;
+  return (
+    l.type === 'MemberExpression' && l.object.type === 'Identifier' && l.object.name === 'module' && !l.computed && l.property.type === 'Identifier' && l.property.name === 'exports' && !p.scope.getBinding('module')
+  );
+}
+
+/** Whether the program imports (or requires at top level) one of the modules. */
+function importsAny(program: NodePath<BT.Program>, modules: readonly string[], canonical: (m: string) => string): boolean {
+  // `@fastify/*` stands for every module of the scope.
+  const listed = (spec: string) => {
+    const m = canonical(spec);
+    return modules.some((x) => (x.endsWith('/*') ? m.startsWith(x.slice(0, -1)) : m === x));
+  };
+  for (const st of program.node.body) {
+    if (st.type === 'ImportDeclaration' && listed(st.source.value)) return true;
+    if (st.type === 'VariableDeclaration') {
+      for (const d of st.declarations) {
+        const init = d.init;
+        if (init && init.type === 'CallExpression' && init.callee.type === 'Identifier' && init.callee.name === 'require' && init.arguments[0]?.type === 'StringLiteral' && listed(init.arguments[0].value)) return true;
+      }
+    }
+  }
+  return false;
 }
 
 function instance(ref: ClassRef): Value {

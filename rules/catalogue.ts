@@ -1,6 +1,10 @@
 // The catalogue of what spanforge instruments, as plain data shared by every front-end (tsc, Babel).
 // Front-ends decide *that* a site matches a rule (types or bindings); this file says *what* it is.
-import type { Integration } from './integration.js';
+// Library call rules live with their integration (integrations/<name>/rules.ts, listed in
+// rules/integrations.ts); frameworks' route rules and spanforge's own decorators are here.
+import { INTEGRATIONS } from './integrations.js';
+
+export { INTEGRATIONS };
 
 /**
  * Where a matched callee is declared. `module` is the package (or node builtin) name the declaration
@@ -15,7 +19,10 @@ export interface TargetMatch {
   global?: boolean;
 }
 
-/** The run-time behaviour the emitted call asks for: `app` (user rules) or a handler an integration registers. */
+/**
+ * The run-time behaviour the emitted call asks for: `app` (user rules), or the name of a handler an
+ * integration registers (integrations/<name>/runtime.ts, `pg`, `fetch`, `mysql`, ...).
+ */
 export type CallHandler = string;
 /** How a route registration is shaped. */
 export type RouteShape =
@@ -93,62 +100,11 @@ export const ROUTE_METHODS: Readonly<Record<string, string>> = {
 };
 const routeMemberNames = Object.keys(ROUTE_METHODS);
 const SPANFORGE_MODULES = ['spanforge', 'spanforge/runtime'] as const;
-import { integration as amqplib } from '../integrations/amqplib/rules.js';
-import { integration as nats } from '../integrations/nats/rules.js';
-import { integration as bullmq } from '../integrations/bullmq/rules.js';
-/** Integration units (integrations/<name>/rules.ts) whose call rules join the catalogue. */
-export const INTEGRATIONS: readonly Integration[] = [amqplib, nats, bullmq];
 
 /** The catalogue. Ids are stable: options turn rules off by id and reports name them. */
 export const RULES: readonly Rule[] = [
-  {
-    id: 'pg.query',
-    kind: 'call',
-    target: { module: ['pg'], owner: ['Pool', 'ClientBase', 'Client', 'PoolClient'], names: ['query'] },
-    handler: 'pg',
-    span: { type: 'db', subtype: 'postgresql', action: 'query' },
-    description: 'pg Client/Pool/PoolClient query (promise, callback, config object, submittable)',
-  },
-  {
-    id: 'fetch',
-    kind: 'call',
-    target: { module: ['undici', 'undici-types'], names: ['fetch'], global: true },
-    handler: 'fetch',
-    span: { type: 'external', subtype: 'http', action: 'request' },
-    description: 'global fetch and undici fetch',
-  },
-  {
-    id: 'undici.request',
-    kind: 'call',
-    target: { module: ['undici'], names: ['request'] },
-    handler: 'undici',
-    span: { type: 'external', subtype: 'http', action: 'request' },
-    description: 'undici request (promise and callback forms)',
-  },
-  {
-    id: 'undici.stream',
-    kind: 'call',
-    target: { module: ['undici'], names: ['stream'] },
-    handler: 'undici-stream',
-    span: { type: 'external', subtype: 'http', action: 'request' },
-    description: 'undici stream(url, opts, factory[, callback])',
-  },
-  {
-    id: 'http.request',
-    kind: 'call',
-    target: { module: ['http'], names: ['request', 'get'] },
-    handler: 'http',
-    span: { type: 'external', subtype: 'http', action: 'request' },
-    description: 'node:http request/get',
-  },
-  {
-    id: 'https.request',
-    kind: 'call',
-    target: { module: ['https'], names: ['request', 'get'] },
-    handler: 'https',
-    span: { type: 'external', subtype: 'http', action: 'request' },
-    description: 'node:https request/get',
-  },
+  // The integrations' call rules (integrations/<name>/rules.ts), in rules/integrations.ts order.
+  ...INTEGRATIONS.flatMap((i) => i.rules),
   {
     id: 'express.route',
     kind: 'route',
@@ -227,7 +183,6 @@ export const RULES: readonly Rule[] = [
     span: { type: 'app' },
     description: 'traced(fn) / traced(fn, { name, type })',
   },
-  ...INTEGRATIONS.flatMap((i) => i.rules),
 ];
 
 /** Looks a rule up by id. */

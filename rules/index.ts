@@ -1,5 +1,5 @@
 // Public surface of rules/: the catalogue, the option resolver, naming helpers and the ABI contract.
-export { RULES, ROUTE_METHODS, ruleById, INTEGRATIONS } from './catalogue.js';
+export { RULES, ROUTE_METHODS, INTEGRATIONS, ruleById } from './catalogue.js';
 export type { Integration, Producers, ClassRef, MethodResult } from './integration.js';
 export type { Rule, CallRule, RouteRule, DecoratorRule, WrapRule, TargetMatch, CallHandler, RouteShape, SpanFacts } from './catalogue.js';
 export { resolveOptions, globToRegExp, isIncluded, SpanforgeOptionsError } from './options.js';

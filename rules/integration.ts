@@ -33,10 +33,38 @@ export interface Producers {
   readonly selfExports: Readonly<Record<string, readonly string[]>>;
   /** `new <key>(...)` yields an instance of the class. Key: "pg.Pool". */
   readonly constructs: Readonly<Record<string, ClassRef>>;
-  /** `<key>(...)` yields an instance. Key: "express" (the module itself), "express.Router". */
-  readonly calls: Readonly<Record<string, ClassRef>>;
+  /** `<key>(...)` yields an instance (or a promise of one). Key: "express" (the module itself), "express.Router". */
+  readonly calls: Readonly<Record<string, ClassRef | { readonly promiseOf: ClassRef }>>;
   /** `instance.<method>(...)` results. Key: "pg.Pool#connect". */
   readonly methods: Readonly<Record<string, MethodResult>>;
+  /** Type names that denote a catalogue class in annotations (`app: Application`). Key: "express.Application". */
+  readonly types: Readonly<Record<string, ClassRef>>;
+  /**
+   * Function types whose parameter at `index` is an instance, for a function written where such a type
+   * is declared (`const plugin: FastifyPluginAsync = async (fastify) => …`). Key: "fastify.FastifyPluginAsync".
+   */
+  readonly functionTypes: Readonly<Record<string, ParamRef>>;
+  /** `<key>(fn)`: the function argument receives an instance (`fp(async (fastify) => …)`). Key: "fastify-plugin". */
+  readonly callbackCalls: Readonly<Record<string, ParamRef>>;
+  /**
+   * A framework's file convention: in a file under one of `dirs` (a folder of that name anywhere in its
+   * path), the module's default export, when it is a function of the plugin shape (async with at most
+   * two parameters, or three with a `done` callback) whose first parameter is named `paramName` or the
+   * module imports one of `modules`, receives an instance there (Fastify's autoload `routes/`, `plugins/`).
+   */
+  readonly pluginFiles: readonly PluginFileConvention[];
+}
+
+export interface ParamRef {
+  readonly index: number;
+  readonly value: ClassRef;
+}
+
+export interface PluginFileConvention {
+  readonly dirs: readonly string[];
+  readonly paramName: string;
+  readonly modules: readonly string[];
+  readonly value: ClassRef;
 }
 
 export interface MethodResult {
@@ -47,4 +75,3 @@ export interface MethodResult {
   /** The callback (last function argument) receives an instance at this parameter index. */
   readonly callbackParam?: { readonly index: number; readonly value: ClassRef };
 }
-

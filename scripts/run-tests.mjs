@@ -1,8 +1,8 @@
-// Runs every test/**/*.test.ts (or the files/folders given) with Node's test runner through tsx.
+// Runs every test/**/*.test.ts and integrations/**/*.test.ts (or the files/folders given) with Node's test runner through tsx.
 // SPANFORGE_TEST_FILTER=substring runs only the files whose path contains it; --exclude=substring leaves
 // files out.
 import { spawnSync } from 'node:child_process';
-import { existsSync, readdirSync, statSync } from 'node:fs';
+import { existsSync, readFileSync, readdirSync, statSync } from 'node:fs';
 import { dirname, join, relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -20,7 +20,7 @@ const argv = process.argv.slice(2);
 // --exclude=substring (repeatable) leaves out the files whose path contains it.
 const excludes = argv.filter((a) => a.startsWith('--exclude=')).map((a) => a.slice('--exclude='.length));
 const args = argv.filter((a) => !a.startsWith('--exclude='));
-let files = (args.length ? args : ['test']).flatMap((a) => {
+let files = (args.length ? args : ['test', 'integrations']).flatMap((a) => {
   const p = join(root, a);
   return statSync(p).isDirectory() ? walk(p, []) : [p];
 });
@@ -46,20 +46,38 @@ if (!existsSync('/usr/bin/chromium') && process.getuid?.() === 0 && existsSync('
 }
 // Side-by-side library versions some tests need, each from its own lock file under test/compat/<dir>,
 // installed when one of their tests is about to run and they are missing (or taken from an env override).
-function ensureCompat(dir, marker, testFile, envVar, what) {
-  const at = join(root, 'test', 'compat', dir);
+function ensureCompat(dir, marker, testFile, envVar, what, at = join(root, 'test', 'compat', dir)) {
   if (process.env[envVar] || !files.some((f) => f.endsWith(testFile)) || existsSync(join(at, 'node_modules', marker))) return;
-  console.log(`installing ${what} into test/compat/${dir} (npm ci --prefix test/compat/${dir})`);
+  console.log(`installing ${what} into ${relative(root, at)} (npm ci --prefix ${relative(root, at)})`);
   const npm = process.platform === 'win32' ? 'npm.cmd' : 'npm';
   const r = spawnSync(npm, ['ci', '--prefix', at, '--ignore-scripts', '--no-audit', '--no-fund'], { stdio: 'inherit' });
-  if (r.status !== 0) console.error(`could not install test/compat/${dir}; ${testFile} will say why`);
+  if (r.status !== 0) console.error(`could not install ${relative(root, at)}; ${testFile} will say why`);
 }
 ensureCompat('ts5', 'ts-patch', 'ts5.test.ts', 'SPANFORGE_TS5_DIR', 'TypeScript 5.9.3 + ts-patch 3.3.0');
 ensureCompat('express4', join('@types', 'express'), 'express4-app.test.ts', 'SPANFORGE_EXPRESS4_DIR', 'express 4 + @types/express 4');
+ensureCompat('fastify-demo', 'fastify-plugin', 'fastify-demo-app.test.ts', 'SPANFORGE_FASTIFY_DEMO_DIR', "the Fastify demo's plugin libraries (autoload, fastify-plugin, TypeBox)");
+// Each integration with a compat/ folder (its lowest supported version, own package.json + lock file)
+// has its test run a second time against that install, through SPANFORGE_<NAME>_DIR.
+const compatRuns = [];
+for (const name of existsSync(join(root, 'integrations')) ? readdirSync(join(root, 'integrations')).sort() : []) {
+  const at = join(root, 'integrations', name, 'compat');
+  const testFile = join(root, 'integrations', name, `${name}.test.ts`);
+  if (!existsSync(join(at, 'package.json')) || !files.includes(testFile)) continue;
+  const envVar = `SPANFORGE_${name.toUpperCase().replace(/[^A-Z0-9]/g, '_')}_DIR`;
+  const deps = Object.entries(JSON.parse(readFileSync(join(at, 'package.json'), 'utf8')).dependencies ?? {});
+  ensureCompat(name, deps[0]?.[0] ?? '.', `${name}.test.ts`, envVar, deps.map(([n, v]) => `${n}@${v}`).join(' + '), at);
+  if (!process.env[envVar]) compatRuns.push({ testFile, env: { [envVar]: join(at, 'node_modules') }, what: deps.map(([n, v]) => `${n}@${v}`).join(' + ') });
+}
 console.log(`running ${files.length} test files`);
 const r = spawnSync(
   process.execPath,
   ['--import', 'tsx', '--test', '--test-concurrency=1', ...files.map((f) => relative(root, f))],
   { cwd: root, stdio: 'inherit', env: { ...process.env } },
 );
-process.exit(r.status ?? 1);
+let status = r.status ?? 1;
+for (const c of compatRuns) {
+  console.log(`running ${relative(root, c.testFile)} again against the lowest supported version (${c.what})`);
+  const rc = spawnSync(process.execPath, ['--import', 'tsx', '--test', relative(root, c.testFile)], { cwd: root, stdio: 'inherit', env: { ...process.env, ...c.env } });
+  if (rc.status !== 0) status = rc.status ?? 1;
+}
+process.exit(status);

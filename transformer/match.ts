@@ -85,6 +85,16 @@ export class Matcher {
     let inAmbientModule = false;
     const parent = decl.parent;
     if (parent && (ts.isClassDeclaration(parent) || ts.isInterfaceDeclaration(parent)) && parent.name) owner = parent.name.text;
+    else if (parent && (ts.isTypeLiteralNode(parent) || ts.isClassExpression(parent))) {
+      // A member of an anonymous type or class: a mixin's (mysql2's `QueryableBase(Base)` returns
+      // `{ new (...): { query(...) } }`). Its owner is the nearest named declaration around it.
+      for (let n: TS.Node | undefined = parent.parent; n; n = n.parent) {
+        if ((ts.isFunctionDeclaration(n) || ts.isClassDeclaration(n) || ts.isInterfaceDeclaration(n) || ts.isTypeAliasDeclaration(n)) && n.name) {
+          owner = n.name.text;
+          break;
+        }
+      }
+    }
     for (let n: TS.Node | undefined = parent; n; n = n.parent) {
       if (ts.isModuleDeclaration(n)) {
         if (ts.isStringLiteral(n.name)) {

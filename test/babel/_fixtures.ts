@@ -41,6 +41,11 @@ export function cases(folder: string): FixtureCase[] {
     .filter((c): c is FixtureCase => c !== undefined);
 }
 
+/** Every integration's fixture cases (integrations/<name>/fixtures/<case>/), in name order. */
+export function integrationCases(): FixtureCase[] {
+  return readdirSync(join(root, 'integrations')).sort().flatMap((unit) => cases(join('integrations', unit, 'fixtures')));
+}
+
 /** Babel with the plugin (and preset-typescript for .ts input); returns code and the file's report entry. */
 export function babel(c: Pick<FixtureCase, 'inputFile' | 'input' | 'options'>, extra: Record<string, unknown> = {}): { code: string; report: FileReport | undefined } {
   const report = join(mkdtempSync(join(tmpdir(), 'spanforge-babel-')), 'report.json');

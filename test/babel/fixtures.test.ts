@@ -5,7 +5,7 @@ import assert from 'node:assert/strict';
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
-import { babel, bundlerText, cases } from './_fixtures.js';
+import { babel, bundlerText, cases, integrationCases, root } from './_fixtures.js';
 
 const update = process.env.SPANFORGE_UPDATE_FIXTURES === '1';
 
@@ -15,12 +15,19 @@ function expectFile(path: string, actual: string): void {
   assert.equal(actual, readFileSync(path, 'utf8'), `${path} differs`);
 }
 
-const all = cases('fixtures/babel');
+// fixtures/babel/<case>, and every integration's cases (integrations/<name>/fixtures/<case>): a case
+// with sites has all three expectations; a look-alike-only case (no site) must stay untouched.
+const all = [...cases('fixtures/babel'), ...integrationCases()];
 test('there are Babel fixtures', () => assert.ok(all.length >= 4));
 
 for (const c of all) {
-  test(`fixtures/babel/${c.name}`, () => {
+  test(c.dir.slice(root.length + 1), () => {
     const b = babel(c);
+    if (c.dir.includes('/integrations/') && !bundlerText(c)) {
+      assert.equal(b.report?.sites.length ?? 0, 0, 'the Babel plugin instruments nothing either');
+      assert.doesNotMatch(b.code, /__spanforge/);
+      return;
+    }
     expectFile(join(c.dir, 'output.babel.js'), b.code + '\n');
     const t = bundlerText(c);
     assert.ok(t, 'the bundler found sites');

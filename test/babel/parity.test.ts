@@ -6,7 +6,7 @@ import { parseSync, traverse } from '@babel/core';
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
-import { babel, cases, root } from './_fixtures.js';
+import { babel, cases, integrationCases, root } from './_fixtures.js';
 import type { SiteDescriptor } from '../../rules/index.js';
 
 interface Expected {
@@ -71,14 +71,14 @@ function wrappedPositions(code: string): Map<number, string[]> {
 const key = (s: SiteDescriptor) => `${s.rule}@${s.line}:${s.column}`;
 const FIELDS = ['handler', 'name', 'type', 'subtype', 'action', 'method', 'function'] as const;
 
-const all = cases('fixtures/transform');
+const all = [...cases('fixtures/transform'), ...integrationCases()];
 test('the transformer fixtures are there', () => {
   assert.ok(all.length > 0, 'fixtures/transform has no cases');
 });
 
 for (const c of all) {
   const outputFile = join(c.dir, 'output.js');
-  test(`parity: fixtures/transform/${c.name}`, (t) => {
+  test(`parity: ${c.dir.slice(root.length + 1)}`, (t) => {
     if (!existsSync(outputFile)) return t.skip('no expected output.js from the transformer yet');
     const tsSites = sitesOf(readFileSync(outputFile, 'utf8'));
     const plugin = (c.options.plugin ?? {}) as Record<string, unknown>;

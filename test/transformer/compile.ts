@@ -1,6 +1,6 @@
 // Test helper: compiles one fixture input in memory with TypeScript + the spanforge transformer.
 import * as ts from 'typescript';
-import { readFileSync, existsSync } from 'node:fs';
+import { readFileSync, existsSync, readdirSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import spanforgeTransformer from '../../transformer/index.js';
 
@@ -52,6 +52,28 @@ export function compileFile(file: string, pluginOptions: Record<string, unknown>
     out[name.endsWith('.js.map') ? 'map' : name.endsWith('.d.ts') ? 'dts' : 'js'] = text;
   }, undefined, false, { before: [factory] });
   return { js: out.js ?? '', map: out.map, dts: out.dts, diagnostics };
+}
+
+/**
+ * The transform fixture cases: fixtures/transform/<case>/ (the front-ends' own corners) and each
+ * integration's integrations/<name>/fixtures/<case>/ (that library's calls and look-alikes).
+ */
+export function transformCases(): Array<{ name: string; dir: string }> {
+  const out: Array<{ name: string; dir: string }> = [];
+  const add = (base: string) => {
+    if (!existsSync(base)) return;
+    for (const name of readdirSync(base).sort()) if (existsSync(join(base, name, 'input.ts'))) out.push({ name, dir: join(base, name) });
+  };
+  add(join(root, 'fixtures', 'transform'));
+  for (const unit of readdirSync(join(root, 'integrations')).sort()) add(join(root, 'integrations', unit, 'fixtures'));
+  return out;
+}
+
+/** The directory of one transform fixture case, by name (see transformCases). */
+export function caseDir(name: string): string {
+  const c = transformCases().find((x) => x.name === name);
+  if (!c) throw new Error(`no transform fixture ${name}`);
+  return c.dir;
 }
 
 export function readOptions(dir: string): { plugin: Record<string, unknown>; compiler: ts.CompilerOptions } {

@@ -4,7 +4,7 @@ import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdirSync, writeFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
-import { compileFile, readOptions, root } from './compile.js';
+import { caseDir, compileFile, readOptions, root } from './compile.js';
 import { installRecorder } from './recorder.js';
 
 const tmp = join(root, 'test', 'transformer', `.tmp-exec-${process.pid}`);
@@ -13,7 +13,7 @@ after(() => rmSync(tmp, { recursive: true, force: true }));
 
 /** Compiles fixtures/transform/<name>/input.ts and loads it, the ABI resolved to runtime/abi.ts. */
 function load(name: string): any {
-  const dir = join(root, 'fixtures', 'transform', name);
+  const dir = caseDir(name);
   const { plugin, compiler } = readOptions(dir);
   const r = compileFile(join(dir, 'input.ts'), { ...plugin, runtimeModule: join(root, 'runtime', 'abi.ts') }, compiler);
   const js = r.js.replace(/require\("spanforge"\)/g, `require(${JSON.stringify(join(root, 'runtime', 'index.ts'))})`);

@@ -1,19 +1,17 @@
-// Transform fixtures: fixtures/transform/<case>/input.ts → output.js compared exactly (UPDATE_FIXTURES=1
+// Transform fixtures: fixtures/transform/<case>/input.ts and integrations/<name>/fixtures/<case>/input.ts → output.js compared exactly (UPDATE_FIXTURES=1
 // rewrites the expectations; SPANFORGE_FIXTURE=<case> runs one case), plus "instrumenting twice changes nothing".
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync, readdirSync, readFileSync, writeFileSync, mkdtempSync, rmSync } from 'node:fs';
+import { existsSync, readFileSync, writeFileSync, mkdtempSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { tmpdir } from 'node:os';
-import { compileFile, readOptions, root } from './compile.js';
+import { compileFile, readOptions, transformCases } from './compile.js';
 
-const dir = join(root, 'fixtures', 'transform');
 const only = process.env.SPANFORGE_FIXTURE;
 const update = process.env.UPDATE_FIXTURES === '1';
 
-for (const name of readdirSync(dir).sort()) {
+for (const { name, dir: caseDir } of transformCases()) {
   if (only && name !== only) continue;
-  const caseDir = join(dir, name);
   test(`fixture ${name}`, () => {
     const { plugin, compiler } = readOptions(caseDir);
     const r = compileFile(join(caseDir, 'input.ts'), plugin, compiler);

@@ -257,7 +257,7 @@ test("server.on('request', handler): one transaction per request, outgoing calls
 });
 
 test('source map: each emitted call maps back to the original call position', () => {
-  const file = join(root, 'fixtures', 'transform', 'pg-query', 'input.ts');
+  const file = join(root, 'integrations', 'pg', 'fixtures', 'pg-query', 'input.ts');
   const r = compileFile(file, {}, { sourceMap: true });
   const map = new SourceMap(JSON.parse(r.map!));
   const lines = r.js.split('\n');

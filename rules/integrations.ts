@@ -1,0 +1,16 @@
+// The build-time side of the integrations: each library's rules (integrations/<name>/rules.ts) are
+// imported here and listed once in INTEGRATIONS. The catalogue takes their call rules in this order
+// (reports and option errors list rule ids in it) and the Babel front-end their producer tables
+// (docs/integrations.md).
+import { integration as pg } from '../integrations/pg/rules.js';
+import { integration as fetch } from '../integrations/fetch/rules.js';
+import { integration as undici } from '../integrations/undici/rules.js';
+import { integration as http } from '../integrations/http/rules.js';
+import { integration as mysql } from '../integrations/mysql/rules.js';
+import { integration as mysql2 } from '../integrations/mysql2/rules.js';
+import { integration as amqplib } from '../integrations/amqplib/rules.js';
+import { integration as nats } from '../integrations/nats/rules.js';
+import { integration as bullmq } from '../integrations/bullmq/rules.js';
+import type { Integration } from './integration.js';
+
+export const INTEGRATIONS: readonly Integration[] = [pg, fetch, undici, http, mysql, mysql2, amqplib, nats, bullmq];
