@@ -138,6 +138,7 @@ export function analyzeProgram(program: NodePath<BT.Program>, rules: readonly Ru
           : matchTarget(rule.target, isMember, calleeValue, recvValue);
         if (matched === 'no') continue;
         if (matched !== 'yes') {
+          if (rule.quiet && matched.startsWith('receiver unknown')) continue;
           skip(p, [rule.id], matched);
           return;
         }

@@ -13,6 +13,7 @@ const rules: CallRule[] = [
     kind: 'call',
     target: { module: modules, owner, names: ['publish'] },
     handler: 'amqplib-publish',
+    quiet: true,
     span: { type: 'messaging', subtype: 'rabbitmq', action: 'send' },
     description: 'amqplib Channel/ConfirmChannel publish(exchange, routingKey, content[, options][, cb]): send span, trace context in the AMQP headers',
   },
@@ -37,6 +38,7 @@ const rules: CallRule[] = [
     kind: 'call',
     target: { module: modules, owner, names: ['get'] },
     handler: 'amqplib-get',
+    quiet: true,
     span: { type: 'messaging', subtype: 'rabbitmq', action: 'poll' },
     description: 'amqplib Channel get(queue[, options][, cb]): a poll span linked to the message it returns',
   },
@@ -55,7 +57,8 @@ export const integration: Integration = {
   rules,
   babel: {
     // `await amqp.connect(url)`: Babel follows the awaited value as the instance itself.
-    calls: { 'amqplib.connect': channelModel },
+    // (the callback API's entry makes `conn: Connection` annotations from amqplib/callback_api known)
+    calls: { 'amqplib.connect': channelModel, 'amqplib/callback_api.connect': cbConnection },
     methods: {
       'amqplib.ChannelModel#createChannel': { returns: { promiseOf: channel } },
       'amqplib.ChannelModel#createConfirmChannel': { returns: { promiseOf: confirmChannel } },

@@ -13,6 +13,7 @@ const rules: (CallRule | RouteRule)[] = [
     kind: 'call',
     target: { module: modules, owner: ['Queue'], names: ['add', 'addBulk'] },
     handler: 'bullmq-add',
+    quiet: true,
     span: { type: 'messaging', subtype: 'bullmq', action: 'send' },
     description: 'BullMQ Queue add(name, data, opts) / addBulk(jobs): send span, trace context in the job data (reserved key _spanforge)',
   },
