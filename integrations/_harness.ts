@@ -37,7 +37,7 @@ export function build(frontEnd: FrontEnd, dir: string, name: string, source: str
   let js: string;
   let sites: string[];
   if (frontEnd === 'tsc') {
-    const r = compileFile(file, { runtimeModule: abiPath }, nodePath ? { baseUrl: tmp, paths: { '*': [join(nodePath, '*'), join(nodePath, '@types', '*')], 'spanforge/runtime': [abiPath] }, typeRoots: [join(nodePath, '@types')] } : {});
+    const r = compileFile(file, { runtimeModule: abiPath }, nodePath ? { baseUrl: tmp, paths: { '*': [join(nodePath, '@types', '*'), join(nodePath, '*')], 'spanforge/runtime': [abiPath] }, typeRoots: [join(nodePath, '@types')] } : {});
     assert.deepEqual(r.diagnostics, [], 'the source type-checks');
     js = r.js;
     const table = /__spanforge\.sites\(1, "[^"]*", \[([\s\S]*?)\n\]\);/.exec(js);
