@@ -3,7 +3,8 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { createGunzip, createInflate, type Gunzip, type Inflate } from 'node:zlib';
 import type { RequestMeta, Store } from './store.js';
-import { decodeLine, LineError, loadValidators } from './validate.js';
+import { depthErrorText, depthExceededAt, MAX_NESTING_DEPTH } from './safe-json.js';
+import { decodeLine, GO_ROOT, identifyKind, LineError, loadValidators } from './validate.js';
 
 type Obj = Record<string, unknown>;
 
@@ -142,6 +143,17 @@ export function handleIntake(
   const processLine = (line: string): void => {
     if (done) return;
     if (line.trim() === '') return; // blank lines are allowed for backwards compatibility
+    // APM Server's decoder stops at 10,000 levels; deeper documents would be stored fine but could
+    // not be serialised again by V8 (its JSON.stringify recurses).
+    const deep = depthExceededAt(line, MAX_NESTING_DEPTH);
+    if (deep >= 0) {
+      const kind = identifyKind(line) ?? '';
+      const root = GO_ROOT[meta ? kind : 'metadata'] ?? `v2.${kind}`;
+      const message = `decode error: data read error: ${root}: ${depthErrorText(line, deep)}`;
+      if (!meta) finish({ message, document: line, status: 400 });
+      else addError(message, line, 400);
+      return;
+    }
     if (!meta) {
       try {
         const { body } = decodeLine(line, true, validators);
