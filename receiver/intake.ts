@@ -76,9 +76,33 @@ export interface IntakeHandle {
    * Closing answer), after the events decoded so far were handed to the store. No-op once answered.
    */
   shutdown(): void;
+  /**
+   * Read timeout: ends the request with 503 `{"error": "request timed out"}` and closes its
+   * connection; events decoded so far stay stored. No-op once answered.
+   */
+  timeout(): void;
 }
 
 export const SHUTTING_DOWN = 'server is shutting down';
+/** APM Server's answer (503) when a request did not arrive within the read timeout. */
+export const TIMED_OUT = 'request timed out';
+
+/**
+ * After an answer sent before the body ended: stop reading it and close the connection once the
+ * answer is out (at most 1 s later), so a slow or huge body cannot keep the socket.
+ */
+export function closeAfterReply(req: IncomingMessage, res: ServerResponse): void {
+  const socket = req.socket;
+  req.resume();
+  const t = setTimeout(() => socket?.destroy(), 1000);
+  t.unref();
+  const close = (): void => {
+    clearTimeout(t);
+    socket?.destroy();
+  };
+  if (res.writableFinished) close();
+  else res.once('finish', close);
+}
 
 /** Handles one intake request after auth, method and Content-Type were checked. */
 export function handleIntake(
@@ -311,5 +335,13 @@ export function handleIntake(
     // Complete lines were already handed to the store as they arrived; a partial last line is
     // dropped (it is not an event yet), like APM Server when its context is cancelled.
     shutdown: () => finish({ message: SHUTTING_DOWN, status: 503 }),
+    timeout: () => {
+      if (done) return;
+      done = true;
+      cleanup();
+      release();
+      writeResult(req, res, 503, { error: TIMED_OUT });
+      closeAfterReply(req, res);
+    },
   };
 }
