@@ -465,8 +465,10 @@ export function createReceiverServer(opts: ServerOptions): Server {
   server.headersTimeout = Math.min(readTimeoutMs, 60_000);
   server.requestTimeout = readTimeoutMs + 5000;
   server.keepAliveTimeout = 45_000;
-  server.on('clientError', (_err, socket) => {
-    if (socket.writable) socket.end('HTTP/1.1 400 Bad Request\r\nConnection: close\r\n\r\n');
+  server.on('clientError', (err: NodeJS.ErrnoException, socket) => {
+    // Slow headers (headersTimeout) get 408 as from Node's default handler; malformed requests 400.
+    const status = err.code === 'ERR_HTTP_REQUEST_TIMEOUT' ? '408 Request Timeout' : err.code === 'HPE_HEADER_OVERFLOW' ? '431 Request Header Fields Too Large' : '400 Bad Request';
+    if (socket.writable) socket.end(`HTTP/1.1 ${status}\r\nConnection: close\r\n\r\n`);
     else socket.destroy();
   });
   (server as Server & { loginCode?: () => string | undefined }).loginCode = () => (guard.authRequired ? guard.newLoginCode() : undefined);
