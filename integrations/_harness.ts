@@ -95,6 +95,8 @@ export async function startHarness(serviceName: string): Promise<Harness> {
         txId = tx.id;
         try {
           await storage.run(tx as never, body);
+          // A failed call's error is reported once the app has had a turn to catch it (runtime/abi-kit.ts reportLater).
+          await new Promise((r) => setTimeout(r, 5));
         } finally {
           tx.end();
         }
