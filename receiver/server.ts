@@ -5,7 +5,9 @@ import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { extname, join } from 'node:path';
 import { handleIntake, SHUTTING_DOWN, writeResult, type IntakeHandle, type IntakeLimits } from './intake.js';
-import { Queries, type Range } from './queries.js';
+import { ApiNotFound, int, list, matchPath, ParamError, parseQuery, pathSegments, RANGE, rangeOf, route, str, type ApiRoute } from './params.js';
+import { MAX_METRIC_NAMES, MAX_SAMPLES, Queries } from './queries.js';
+import { safeStringify } from './safe-json.js';
 import type { Store } from './store.js';
 import { loadValidators } from './validate.js';
 
@@ -38,7 +40,8 @@ const MIME: Record<string, string> = {
 const CSP = "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; connect-src 'self'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'";
 
 function sendJson(res: ServerResponse, status: number, body: unknown, headers: Record<string, string> = {}): void {
-  const text = JSON.stringify(body);
+  // safeStringify: a stored event nested thousands of levels deep must not make its trace unreadable.
+  const text = safeStringify(body);
   res.writeHead(status, { 'Content-Type': 'application/json', 'Content-Length': Buffer.byteLength(text), ...headers });
   res.end(text);
 }
@@ -82,18 +85,6 @@ function loadUi(uiDir: string | undefined): Map<string, { body: Buffer; type: st
   return files;
 }
 
-/** Parses ?from=&to= (epoch ms) into a µs range; default: the last hour. */
-function rangeOf(q: URLSearchParams): Range {
-  const now = Date.now();
-  const num = (k: string): number | undefined => {
-    const v = q.get(k);
-    return v !== null && v !== '' && Number.isFinite(Number(v)) ? Number(v) : undefined;
-  };
-  const to = num('to') ?? now;
-  const from = num('from') ?? to - 3600_000;
-  return { fromUs: Math.trunc(from * 1000), toUs: Math.trunc(to * 1000) };
-}
-
 const METRIC_NAMES = [
   'system.cpu.total.norm.pct',
   'system.process.cpu.total.norm.pct',
@@ -121,22 +112,42 @@ export function createReceiverServer(opts: ServerOptions): Server {
     changeTimer.unref();
   });
 
+  // The JSON API: every route declares its query parameters (receiver/params.ts); a request with
+  // an undeclared, repeated, malformed or out-of-bounds parameter is a 400 naming it.
+  const routes: ApiRoute[] = [
+    route('/api/services', RANGE, (_m, p) => queries.services(rangeOf(p))),
+    route('/api/services/:name/charts', { ...RANGE, type: str() }, (m, p) => queries.serviceCharts(m.name!, rangeOf(p), p.type || undefined)),
+    route('/api/services/:name/transactions', RANGE, (m, p) => queries.transactionGroups(m.name!, rangeOf(p))),
+    route('/api/services/:name/samples', { ...RANGE, name: str(), limit: int({ min: 1, max: MAX_SAMPLES, dflt: 50 }) }, (m, p) =>
+      queries.transactionSamples(m.name!, p.name, rangeOf(p), p.limit),
+    ),
+    route('/api/services/:name/metrics', { ...RANGE, name: list({ maxItems: MAX_METRIC_NAMES }) }, (m, p) =>
+      queries.metrics(m.name!, rangeOf(p), p.name.length ? p.name : METRIC_NAMES),
+    ),
+    route('/api/traces/:traceId', {}, (m) => queries.trace(m.traceId!)),
+    route('/api/errors', { ...RANGE, service: str() }, (_m, p) => queries.errorGroups(rangeOf(p), p.service || undefined)),
+    route('/api/errors/:groupKey', RANGE, (m, p) => queries.errorGroup(m.groupKey!, rangeOf(p)) ?? new ApiNotFound(`no error group ${m.groupKey}`)),
+    route('/api/stats', {}, () => ({ ...queries.counts(), version: SPANFORGE_VERSION })),
+  ];
+
   const api = (path: string, q: URLSearchParams, res: ServerResponse): void => {
-    const r = rangeOf(q);
-    const seg = path.split('/').filter(Boolean).map(decodeURIComponent); // ['api', ...]
     let body: unknown;
-    if (seg[1] === 'services' && seg.length === 2) body = queries.services(r);
-    else if (seg[1] === 'services' && seg[3] === 'charts') body = queries.serviceCharts(seg[2]!, r, q.get('type') ?? undefined);
-    else if (seg[1] === 'services' && seg[3] === 'transactions' && seg.length === 4) body = queries.transactionGroups(seg[2]!, r);
-    else if (seg[1] === 'services' && seg[3] === 'samples') body = queries.transactionSamples(seg[2]!, q.get('name') ?? undefined, r);
-    else if (seg[1] === 'services' && seg[3] === 'metrics') body = queries.metrics(seg[2]!, r, q.getAll('name').length ? q.getAll('name') : METRIC_NAMES);
-    else if (seg[1] === 'traces' && seg.length === 3) body = queries.trace(seg[2]!);
-    else if (seg[1] === 'errors' && seg.length === 2) body = queries.errorGroups(r, q.get('service') ?? undefined);
-    else if (seg[1] === 'errors' && seg.length === 3) {
-      body = queries.errorGroup(seg[2]!, r);
-      if (!body) return sendJson(res, 404, { error: `no error group ${seg[2]}` });
-    } else if (seg[1] === 'stats') body = { ...queries.counts(), version: SPANFORGE_VERSION };
-    else return sendJson(res, 404, { error: `unknown API path ${path}` });
+    try {
+      const seg = pathSegments(path);
+      let found = false;
+      for (const r of routes) {
+        const m = matchPath(r.path, seg);
+        if (!m) continue;
+        found = true;
+        body = r.run(m, parseQuery(q, r.params));
+        break;
+      }
+      if (!found) return sendJson(res, 404, { error: `unknown API path ${path}` });
+    } catch (err) {
+      if (err instanceof ParamError) return sendJson(res, 400, { error: err.message, parameter: err.parameter });
+      throw err;
+    }
+    if (body instanceof ApiNotFound) return sendJson(res, 404, { error: body.message });
     sendJson(res, 200, body, { 'Cache-Control': 'no-store' });
   };
 
@@ -163,7 +174,12 @@ export function createReceiverServer(opts: ServerOptions): Server {
   };
 
   const handle = (req: IncomingMessage, res: ServerResponse): void => {
-    const url = new URL(req.url ?? '/', 'http://localhost');
+    let url: URL;
+    try {
+      url = new URL(req.url ?? '/', 'http://localhost');
+    } catch {
+      return sendJson(res, 400, { error: 'malformed request target' });
+    }
     const path = url.pathname;
     const method = req.method ?? 'GET';
 

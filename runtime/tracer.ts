@@ -18,7 +18,7 @@ import type { AgentConfig } from './config.js';
 import { currentHolder } from './context.js';
 import { nowMs, roundMs, spanId, traceId } from './ids.js';
 import { formatTraceparent, formatTracestate, parseTraceparent, parseTracestate, type TraceState } from './traceparent.js';
-import { labelValue, matchesAny, parseCookies, REDACTED, sanitizeBody, sanitizeHeaders, sanitizeLabelKey, truncate } from './sanitize.js';
+import { labelValue, matchesAny, parseCookies, REDACTED, sanitizeBody, sanitizeHeaders, sanitizeLabelKey, sanitizeOutgoingUrl, sanitizeQuery, sanitizeUrlQuery, truncate } from './sanitize.js';
 
 /** What the tracer needs from the agent; the agent owns the config, transport and hooks. */
 export interface TracerHost {
@@ -144,16 +144,18 @@ export class TransactionImpl implements Transaction {
     const protocol = req.socket?.encrypted ? 'https:' : 'http:';
     const r: Record<string, unknown> = { method: truncate(String(req.method || 'GET').toUpperCase()) };
     if (req.httpVersion) r.http_version = truncate(req.httpVersion);
-    const url: Record<string, unknown> = { raw: truncate(rawUrl), pathname: truncate(path), protocol: protocol.slice(0, -1) };
+    // sanitize_field_names applies to query parameters too (`?password=…` → `?password=[REDACTED]`).
+    const sres = this._host.sanitizeRes;
+    const url: Record<string, unknown> = { raw: truncate(sanitizeUrlQuery(rawUrl, sres)), pathname: truncate(path), protocol: protocol.slice(0, -1) };
     const q = rawUrl.indexOf('?');
-    if (q >= 0) url.search = truncate(rawUrl.slice(q));
+    if (q >= 0) url.search = truncate(sanitizeQuery(rawUrl.slice(q), sres));
     if (hostHeader) {
       try {
         // Origin-form targets are appended to the origin, so "//x/y" stays a path and never becomes a host.
         const u = rawUrl.startsWith('/') ? new URL(`${protocol}//${hostHeader}${rawUrl}`) : new URL(rawUrl, `${protocol}//${hostHeader}`);
         url.hostname = truncate(u.hostname);
         if (u.port) url.port = truncate(u.port);
-        url.full = truncate(u.href);
+        url.full = truncate(sanitizeUrlQuery(u.href, sres));
       } catch {
         // a malformed Host header: keep what we have
       }
@@ -346,7 +348,8 @@ export class SpanImpl implements Span {
   setHttpContext(http: { url?: string; method?: string; statusCode?: number }): void {
     if (this.ended || !http || typeof http !== 'object') return;
     const h: Record<string, unknown> = (this._http ??= {});
-    if (http.url !== undefined) h.url = kw(http.url);
+    // Credentials never leave the process: userinfo is stripped and the query sanitized.
+    if (http.url !== undefined) h.url = kw(sanitizeOutgoingUrl(String(http.url), this._host.sanitizeRes));
     if (http.method !== undefined) h.method = kw(String(http.method).toUpperCase());
     if (typeof http.statusCode === 'number') {
       h.response = { status_code: http.statusCode };

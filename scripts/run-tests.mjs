@@ -56,6 +56,7 @@ function ensureCompat(dir, marker, testFile, envVar, what) {
 }
 ensureCompat('ts5', 'ts-patch', 'ts5.test.ts', 'SPANFORGE_TS5_DIR', 'TypeScript 5.9.3 + ts-patch 3.3.0');
 ensureCompat('express4', join('@types', 'express'), 'express4-app.test.ts', 'SPANFORGE_EXPRESS4_DIR', 'express 4 + @types/express 4');
+ensureCompat('fastify-demo', 'fastify-plugin', 'fastify-demo-app.test.ts', 'SPANFORGE_FASTIFY_DEMO_DIR', "the Fastify demo's plugin libraries (autoload, fastify-plugin, TypeBox)");
 console.log(`running ${files.length} test files`);
 const r = spawnSync(
   process.execPath,
