@@ -50,7 +50,7 @@ export interface Project {
   dir: string;
   write(file: string, text: string): void;
   /** `npm install <args>` (from the cache where it can); throws with npm's output on failure. Returns npm's output. */
-  install(args: string[], opts?: { node?: string; allowFail?: boolean }): { status: number | null; output: string };
+  install(args: string[], opts?: { node?: string; allowFail?: boolean }): Promise<{ status: number | null; output: string }>;
   /** Runs a command in the project (no shell), with `env` added; returns status and output. */
   run(cmd: string, args: string[], opts?: { env?: NodeJS.ProcessEnv; timeoutMs?: number }): Promise<{ status: number | null; output: string }>;
   version(pkg: string): string;
@@ -67,16 +67,14 @@ export function freshProject(name: string, type: 'module' | 'commonjs'): Project
       mkdirSync(dirname(join(dir, file)), { recursive: true });
       writeFileSync(join(dir, file), text);
     },
-    install(args, opts = {}) {
-      const r = spawnSync(opts.node ?? process.execPath, [npmCli(), 'install', ...args, '--prefer-offline', '--no-audit', '--no-fund', '--loglevel=warn'], {
-        cwd: dir,
-        encoding: 'utf8',
-        timeout: 240_000,
-        env: { ...process.env, npm_config_update_notifier: 'false' },
+    async install(args, opts = {}) {
+      // Asynchronous, so that the tests of a file can install side by side (npm's cache is safe to share).
+      const r = await p.run(opts.node ?? process.execPath, [npmCli(), 'install', ...args, '--prefer-offline', '--no-audit', '--no-fund', '--loglevel=warn'], {
+        env: { npm_config_update_notifier: 'false' },
+        timeoutMs: 240_000,
       });
-      const output = `${r.stdout}\n${r.stderr}`;
-      if (!opts.allowFail) assert.equal(r.status, 0, `npm install ${args.join(' ')} failed in ${dir}:\n${output}`);
-      return { status: r.status, output };
+      if (!opts.allowFail) assert.equal(r.status, 0, `npm install ${args.join(' ')} failed in ${dir}:\n${r.output}`);
+      return r;
     },
     run(cmd, args, opts = {}) {
       return new Promise((resolve, reject) => {
@@ -148,7 +146,7 @@ export function agentEnv(intake: Intake, service: string): NodeJS.ProcessEnv {
   return { ELASTIC_APM_SERVER_URL: intake.url, ELASTIC_APM_METRICS_INTERVAL: '0s', GS_SERVICE: service };
 }
 
-export { startIntake, type Intake };
+export { startIntake, assertValidEvent, type Intake };
 
 /**
  * Waits (up to 15 s) for the trace of one /hello request from `service`: the request transaction,

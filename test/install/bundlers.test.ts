@@ -2,7 +2,7 @@
 // fresh project with the tool from the npm registry: esbuild, tsup (esbuildPlugins), Vite (an SSR
 // build of a Node app), Rollup, webpack and the Babel CLI. Each builds the same small app; its trace
 // must arrive at a test intake.
-import { after, before, test } from 'node:test';
+import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { agentEnv, appSource, assertTrace, bin, freshProject, packSpanforge, startIntake, type Intake, type Project } from './_project.js';
 
@@ -128,21 +128,24 @@ export default {
   },
 ];
 
-for (const path of PATHS) {
-  test(`${path.name}: npm install spanforge ${path.deps.join(' ')}, the README's config, build, run: the trace arrives`, { timeout: 300_000 }, async (t) => {
-    const p = freshProject(path.name, path.type);
-    t.after(() => p.remove());
-    p.install([tarball, ...path.deps]);
-    p.write(path.js ? 'src/app.js' : 'src/app.ts', appSource({ js: path.js }));
-    for (const [f, text] of Object.entries(path.files)) p.write(f, text);
-    const [cmd, args] = path.build(p);
-    const build = await p.run(cmd, args);
-    assert.equal(build.status, 0, build.output);
-    if (path.summary) assert.match(build.output, path.summary);
-    const service = `gs-${path.name}`;
-    const run = await p.run(process.execPath, [path.out], { env: agentEnv(intake, service) });
-    assert.equal(run.status, 0, run.output);
-    assert.match(run.output, /app said: hello pong/);
-    await assertTrace(intake, service, run.output);
-  });
-}
+// Side by side (installs wait on npm's cache and disk, not on the CPU): the file's time is about its slowest test.
+describe('build tools', { concurrency: 3 }, () => {
+  for (const path of PATHS) {
+    test(`${path.name}: npm install spanforge ${path.deps.join(' ')}, the README's config, build, run: the trace arrives`, { timeout: 300_000 }, async (t) => {
+      const p = freshProject(path.name, path.type);
+      t.after(() => p.remove());
+      await p.install([tarball, ...path.deps]);
+      p.write(path.js ? 'src/app.js' : 'src/app.ts', appSource({ js: path.js }));
+      for (const [f, text] of Object.entries(path.files)) p.write(f, text);
+      const [cmd, args] = path.build(p);
+      const build = await p.run(cmd, args);
+      assert.equal(build.status, 0, build.output);
+      if (path.summary) assert.match(build.output, path.summary);
+      const service = `gs-${path.name}`;
+      const run = await p.run(process.execPath, [path.out], { env: agentEnv(intake, service) });
+      assert.equal(run.status, 0, run.output);
+      assert.match(run.output, /app said: hello pong/);
+      await assertTrace(intake, service, run.output);
+    });
+  }
+});

@@ -3,7 +3,7 @@
 // and applies nothing without --yes, `init --yes` applies them, and then `--check` passes. Three of the
 // projects (tsc next to TypeScript 7, Vite, tsx) are then installed, built and run, and their trace
 // must arrive at a test intake.
-import { after, before, test } from 'node:test';
+import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -119,49 +119,52 @@ const KINDS: Kind[] = [
   },
 ];
 
-for (const kind of KINDS) {
-  test(`init on a fresh ${kind.name} project: --check lists what is missing, the diff, --yes applies it, then --check passes${kind.full ? ', and the trace arrives' : ''}`, { timeout: 300_000 }, async (t) => {
-    const p = freshProject(`init-${kind.name}`, kind.type);
-    t.after(() => p.remove());
-    const pkgPath = join(p.dir, 'package.json');
-    p.write('package.json', JSON.stringify({ ...JSON.parse(readFileSync(pkgPath, 'utf8')), ...kind.pkg }, null, 2) + '\n');
-    for (const [f, text] of Object.entries(kind.files)) p.write(f, text);
-    p.install([tarball]);
-    if (kind.deps.length) p.install(kind.deps);
+// Side by side (installs wait on npm's cache and disk, not on the CPU): the file's time is about its slowest test.
+describe('init', { concurrency: 3 }, () => {
+  for (const kind of KINDS) {
+    test(`init on a fresh ${kind.name} project: --check lists what is missing, the diff, --yes applies it, then --check passes${kind.full ? ', and the trace arrives' : ''}`, { timeout: 300_000 }, async (t) => {
+      const p = freshProject(`init-${kind.name}`, kind.type);
+      t.after(() => p.remove());
+      const pkgPath = join(p.dir, 'package.json');
+      p.write('package.json', JSON.stringify({ ...JSON.parse(readFileSync(pkgPath, 'utf8')), ...kind.pkg }, null, 2) + '\n');
+      for (const [f, text] of Object.entries(kind.files)) p.write(f, text);
+      await p.install([tarball]);
+      if (kind.deps.length) await p.install(kind.deps);
 
-    const check = await spanforge(p, ['init', '--check']);
-    assert.equal(check.status, 1, check.output);
-    assert.match(check.output, kind.detected);
-    assert.match(check.output, /missing: /);
+      const check = await spanforge(p, ['init', '--check']);
+      assert.equal(check.status, 1, check.output);
+      assert.match(check.output, kind.detected);
+      assert.match(check.output, /missing: /);
 
-    // Without --yes and without a terminal: the diff, and nothing changed.
-    const before = readFileSync(pkgPath, 'utf8');
-    const dry = await spanforge(p, ['init']);
-    assert.equal(dry.status, 1, dry.output);
-    for (const re of kind.diff) assert.match(dry.output, re);
-    assert.match(dry.output, /not applied: run `npx spanforge init --yes`/);
-    assert.equal(readFileSync(pkgPath, 'utf8'), before);
+      // Without --yes and without a terminal: the diff, and nothing changed.
+      const before = readFileSync(pkgPath, 'utf8');
+      const dry = await spanforge(p, ['init']);
+      assert.equal(dry.status, 1, dry.output);
+      for (const re of kind.diff) assert.match(dry.output, re);
+      assert.match(dry.output, /not applied: run `npx spanforge init --yes`/);
+      assert.equal(readFileSync(pkgPath, 'utf8'), before);
 
-    const yes = await spanforge(p, ['init', '--yes']);
-    assert.equal(yes.status, 0, yes.output);
-    assert.match(yes.output, /applied \d+ edits? \(/);
-    // The packages init added (TypeScript 6, ts-patch) are installed before the check that they are there.
-    if (kind.full) p.install([]);
-    const again = await spanforge(p, ['init', '--check']);
-    assert.equal(again.status, 0, again.output);
-    assert.match(again.output, /spanforge is wired into this project/);
+      const yes = await spanforge(p, ['init', '--yes']);
+      assert.equal(yes.status, 0, yes.output);
+      assert.match(yes.output, /applied \d+ edits? \(/);
+      // The packages init added (TypeScript 6, ts-patch) are installed before the check that they are there.
+      if (kind.full) await p.install([]);
+      const again = await spanforge(p, ['init', '--check']);
+      assert.equal(again.status, 0, again.output);
+      assert.match(again.output, /spanforge is wired into this project/);
 
-    if (!kind.full) return;
-    if (kind.full.build) {
-      const b = await p.run(kind.full.build[0], kind.full.build[1]);
-      assert.equal(b.status, 0, b.output);
-      assert.match(b.output, /spanforge[ :(]/);
-    }
-    const service = `gs-init-${kind.name}`;
-    const [cmd, args] = kind.full.run(p);
-    const run = await p.run(cmd, args, { env: { ...agentEnv(intake, service), ELASTIC_APM_SERVICE_NAME: service } });
-    assert.equal(run.status, 0, run.output);
-    assert.match(run.output, /app said: hello pong/);
-    await assertTrace(intake, service, run.output);
-  });
-}
+      if (!kind.full) return;
+      if (kind.full.build) {
+        const b = await p.run(kind.full.build[0], kind.full.build[1]);
+        assert.equal(b.status, 0, b.output);
+        assert.match(b.output, /spanforge[ :(]/);
+      }
+      const service = `gs-init-${kind.name}`;
+      const [cmd, args] = kind.full.run(p);
+      const run = await p.run(cmd, args, { env: { ...agentEnv(intake, service), ELASTIC_APM_SERVICE_NAME: service } });
+      assert.equal(run.status, 0, run.output);
+      assert.match(run.output, /app said: hello pong/);
+      await assertTrace(intake, service, run.output);
+    });
+  }
+});

@@ -1,7 +1,7 @@
 // Getting started, the paths without a build step and the test runners, from the packed tarball into
 // fresh projects: tsx and ts-node through spanforge/register, jest through babel-jest with the Babel
 // plugin, vitest through the Vite plugin. The trace of the same small app must arrive at a test intake.
-import { after, before, test } from 'node:test';
+import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { agentEnv, appSource, assertTrace, bin, freshProject, packSpanforge, startIntake, type Intake, type Project } from './_project.js';
 
@@ -96,17 +96,20 @@ export default defineConfig({ plugins: [vitePlugin()] });
   },
 ];
 
-for (const path of PATHS) {
-  test(`${path.name}: npm install spanforge ${path.deps.join(' ')}, the README's wiring, run: the trace arrives`, { timeout: 300_000 }, async (t) => {
-    const p = freshProject(path.name, path.type);
-    t.after(() => p.remove());
-    p.install([tarball, ...path.deps]);
-    for (const [f, text] of Object.entries(path.files)) p.write(f, text);
-    const service = `gs-${path.name}`;
-    const [cmd, args] = path.run(p);
-    const run = await p.run(cmd, args, { env: { ...agentEnv(intake, service), CI: '1', ...path.env } });
-    assert.equal(run.status, 0, run.output);
-    assert.match(run.output, path.expect);
-    await assertTrace(intake, service, run.output);
-  });
-}
+// Side by side (installs wait on npm's cache and disk, not on the CPU): the file's time is about its slowest test.
+describe('runners', { concurrency: 3 }, () => {
+  for (const path of PATHS) {
+    test(`${path.name}: npm install spanforge ${path.deps.join(' ')}, the README's wiring, run: the trace arrives`, { timeout: 300_000 }, async (t) => {
+      const p = freshProject(path.name, path.type);
+      t.after(() => p.remove());
+      await p.install([tarball, ...path.deps]);
+      for (const [f, text] of Object.entries(path.files)) p.write(f, text);
+      const service = `gs-${path.name}`;
+      const [cmd, args] = path.run(p);
+      const run = await p.run(cmd, args, { env: { ...agentEnv(intake, service), CI: '1', ...path.env } });
+      assert.equal(run.status, 0, run.output);
+      assert.match(run.output, path.expect);
+      await assertTrace(intake, service, run.output);
+    });
+  }
+});

@@ -1,6 +1,6 @@
 // Getting started, the tsc path, from the packed tarball into fresh projects: the TypeScript + ts-patch
 // pairs the README names (TypeScript 6 + ts-patch 3.3 on Node 20, where npm picks 3.3 by itself;
-// TypeScript 6 + ts-patch 4 on Node 22.15+/24), and what a user who installs TypeScript 7 gets.
+// TypeScript 6 + ts-patch 4 on Node 22.15+ and 24, where npm picks 4), and what a user who installs TypeScript 7 gets.
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
@@ -40,6 +40,7 @@ function nodeBinary(major: number): string | undefined {
 
 for (const { node, tsPatch } of [
   { node: 20, tsPatch: /^3\.3\./ },
+  { node: 22, tsPatch: /^4\./ },
   { node: 24, tsPatch: /^4\./ },
 ]) {
   test(`tsc: npm i -D typescript@6 ts-patch on Node ${node} picks ts-patch ${tsPatch.source.slice(1, 2)}, tspc instruments, the trace arrives`, { timeout: 300_000 }, async (t) => {
@@ -51,8 +52,8 @@ for (const { node, tsPatch } of [
     const p = freshProject(`tsc${node}`, 'commonjs');
     t.after(() => p.remove());
     // npm run by that node, so that its engine check (ts-patch 4 wants node >=22.15) sees that version.
-    p.install([tarball], { node: nodeBin });
-    p.install(['-D', 'typescript@6', 'ts-patch', '@types/node@20'], { node: nodeBin });
+    await p.install([tarball], { node: nodeBin });
+    await p.install(['-D', 'typescript@6', 'ts-patch', '@types/node@20'], { node: nodeBin });
     assert.match(p.version('typescript'), /^6\./);
     assert.match(p.version('ts-patch'), tsPatch);
     p.write('tsconfig.json', TSCONFIG);
@@ -71,10 +72,10 @@ for (const { node, tsPatch } of [
 test('TypeScript 7 (what `npm i -D typescript` installs): `npm install spanforge` succeeds; tspc crashes inside ts-patch, which `spanforge init --check` names', { timeout: 300_000 }, async (t) => {
   const p = freshProject('ts7', 'commonjs');
   t.after(() => p.remove());
-  p.install(['-D', 'typescript', 'ts-patch']);
+  await p.install(['-D', 'typescript', 'ts-patch']);
   assert.match(p.version('typescript'), /^7\./);
   // The peer range admits TypeScript 7 (the Babel and bundler paths work with it): no ERESOLVE.
-  const r = p.install([tarball]);
+  const r = await p.install([tarball]);
   assert.doesNotMatch(r.output, /ERESOLVE|peer/i, r.output);
   p.write('tsconfig.json', TSCONFIG);
   p.write('src/app.ts', appSource());
