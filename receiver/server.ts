@@ -5,6 +5,7 @@ import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { extname, join } from 'node:path';
 import { handleIntake, SHUTTING_DOWN, writeResult, type IntakeHandle, type IntakeLimits } from './intake.js';
+import { depsRoutes } from './api-deps.js';
 import { ApiNotFound, int, list, matchPath, ParamError, parseQuery, pathSegments, RANGE, rangeOf, route, str, type ApiRoute } from './params.js';
 import { MAX_METRIC_NAMES, MAX_SAMPLES, Queries } from './queries.js';
 import { safeStringify } from './safe-json.js';
@@ -128,6 +129,8 @@ export function createReceiverServer(opts: ServerOptions): Server {
     route('/api/errors', { ...RANGE, service: str() }, (_m, p) => queries.errorGroups(rangeOf(p), p.service || undefined)),
     route('/api/errors/:groupKey', RANGE, (m, p) => queries.errorGroup(m.groupKey!, rangeOf(p)) ?? new ApiNotFound(`no error group ${m.groupKey}`)),
     route('/api/stats', {}, () => ({ ...queries.counts(), version: SPANFORGE_VERSION })),
+    // Service map, dependencies, latency distribution, search, event detail.
+    ...depsRoutes(opts.store),
   ];
 
   const api = (path: string, q: URLSearchParams, res: ServerResponse): void => {
