@@ -125,13 +125,14 @@ export function detect(dir: string, node = process.version): Detected {
   if (configs.tsconfig && (has('typescript') || has('ts-patch')) && /\bts[pc]c\b/.test(scripts)) tools.push('tsc');
   if (has('tsx') && /\btsx\b/.test(scripts)) tools.push('tsx');
   if (has('ts-node') && /\bts-node\b/.test(scripts)) tools.push('ts-node');
-  if (has('vitest') || configs.vitest) tools.push('vitest');
-  if (has('jest') || configs.jest) tools.push('jest');
-  if (!tools.some((t) => t !== 'vitest' && t !== 'jest')) {
+  if (tools.length === 0) {
     // No build step named: a tsconfig means tsc; else the app runs as it is under node.
     if (configs.tsconfig && has('typescript')) tools.push('tsc');
     else tools.push('node');
   }
+  // Test runners come after the build they test.
+  if (has('vitest') || configs.vitest) tools.push('vitest');
+  if (has('jest') || configs.jest) tools.push('jest');
   const framework = ['express', 'fastify', '@nestjs/core', 'next', 'koa', '@hapi/hapi'].filter(has);
   const moduleSystem = pkg.type === 'module' ? 'esm' : 'cjs';
   return {
@@ -445,8 +446,8 @@ export function plan(d: Detected): Plan {
       if (d.configs.vitest) wireBundler('vitest', 'vitePlugin', 'plugins');
       else notes.push("vitest: add plugins: [vitePlugin()] (from 'spanforge/bundler') to a vitest.config file");
     }
-    if (t === 'jest' && tool !== 'babel') {
-      wireBabel();
+    if (t === 'jest') {
+      if (tool !== 'babel') wireBabel();
       notes.push('jest: babel-jest applies the Babel config (with spanforge/babel); run jest with NODE_OPTIONS=--experimental-vm-modules so that the agent can load its HTTP client inside jest\'s sandbox');
     }
   }

@@ -4,7 +4,8 @@
 // (the Babel matcher with text edits), so what is instrumented is what `spanforge/bundler` instruments.
 //
 // Two hooks, installed once per process:
-// - CommonJS: a `require.extensions` wrapper (the pirates pattern) for .js/.cjs/.ts/.cts/.tsx: it
+// - CommonJS: a `require.extensions` wrapper (the pirates pattern) for .js and the TypeScript
+//   extensions Node or a loader already registered (.ts/.cts/.tsx; .cjs files use the .js one): it
 //   replaces the module's `_compile` for one call, so it sees the text the loaders *inside* it
 //   produce. Installed before a TypeScript loader that reads files through the previous handler
 //   (ts-node), it sees the TypeScript source; installed after one, the JavaScript it emitted.
@@ -44,10 +45,12 @@ export function register(options: RegisterOptions = {}): 'registerHooks' | 'regi
   const M = Module as ModuleWithHooks;
   const instrument = instrumentSource(options);
 
-  const jsHandler = M._extensions['.js']!;
   for (const ext of CJS_EXTENSIONS) {
-    // A TypeScript loader registered after us wraps this handler; one that is already there is wrapped by it.
-    const inner = M._extensions[ext] ?? jsHandler;
+    // Only extensions Node (or a loader) already handles: adding one would change what require('./x')
+    // resolves to. A TypeScript loader registered after us wraps this handler (ts-node falls back to the
+    // '.js' one), so we see the source it reads; one registered before us is wrapped by us.
+    const inner = M._extensions[ext];
+    if (!inner) continue;
     M._extensions[ext] = function spanforgeRegister(mod, filename) {
       const compile = mod._compile;
       mod._compile = function (this: typeof mod, code: string, file: string) {
