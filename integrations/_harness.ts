@@ -37,7 +37,7 @@ export function build(frontEnd: FrontEnd, dir: string, name: string, source: str
   let js: string;
   let sites: string[];
   if (frontEnd === 'tsc') {
-    const r = compileFile(file, { runtimeModule: abiPath }, nodePath ? { baseUrl: tmp, paths: { '*': [join(nodePath, '*'), join(nodePath, '@types', '*')], 'spanforge/runtime': [abiPath] }, typeRoots: [join(nodePath, '@types')] } : {});
+    const r = compileFile(file, { runtimeModule: abiPath }, nodePath ? { baseUrl: tmp, paths: { '*': [join(nodePath, '@types', '*'), join(nodePath, '*')], 'spanforge/runtime': [abiPath] }, typeRoots: [join(nodePath, '@types')] } : {});
     assert.deepEqual(r.diagnostics, [], 'the source type-checks');
     js = r.js;
     const table = /__spanforge\.sites\(1, "[^"]*", \[([\s\S]*?)\n\]\);/.exec(js);
@@ -95,6 +95,8 @@ export async function startHarness(serviceName: string): Promise<Harness> {
         txId = tx.id;
         try {
           await storage.run(tx as never, body);
+          // A failed call's error is reported once the app has had a turn to catch it (runtime/abi-kit.ts reportLater).
+          await new Promise((r) => setTimeout(r, 5));
         } finally {
           tx.end();
         }

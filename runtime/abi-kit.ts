@@ -43,17 +43,53 @@ export type CallHandler = (core: AbiCore, site: Site, thisArg: unknown, fn: (...
 // ---------------------------------------------------------------------------------------------
 // Errors: reported once per thrown object however many wrappers it crosses.
 export const reported = new WeakSet<object>();
+/**
+ * Errors seen failing a call span or a traced body, not yet reported: whether the app caught them is
+ * decided by what happens next — they escape a route handler or reach the framework's final handler
+ * (handled: false), or the request ends / the next turn of the event loop comes without that (handled: true).
+ */
+export const provisional = new Map<object, { core: AbiCore; parent: Holder | undefined; held: boolean }>();
 
 export function report(core: AbiCore, err: unknown, parent: Holder | undefined, handled: boolean): void {
   try {
     if (err !== null && typeof err === 'object') {
       if (reported.has(err)) return;
       reported.add(err);
+      // Where it happened (the failed span) says more than where it escaped.
+      const p = provisional.get(err);
+      if (p) {
+        provisional.delete(err);
+        parent = p.parent ?? parent;
+      }
     }
     core.captureError(err, parent ? { handled, parent } : { handled });
   } catch {
     // never into user code
   }
+}
+
+/** An error that failed a span or traced body: reported handled unless it is seen escaping soon (see provisional). */
+export function reportLater(core: AbiCore, err: unknown, parent: Holder | undefined): void {
+  if (err === null || typeof err !== 'object') return report(core, err, parent, true);
+  if (reported.has(err) || provisional.has(err)) return;
+  provisional.set(err, { core, parent, held: false });
+  // An uncaught error propagates through promise reactions (microtasks) or synchronously: by the next
+  // macrotask it has escaped a wrapper, or the app caught it.
+  try {
+    setImmediate(() => {
+      const p = provisional.get(err);
+      if (p && !p.held) report(p.core, err, p.parent, true);
+    });
+  } catch {
+    report(core, err, parent, true);
+  }
+}
+
+/** Keeps a provisional error undecided until its request ends (passed to Express's next(err)). */
+export function holdProvisional(err: unknown): void {
+  if (err === null || typeof err !== 'object') return;
+  const p = provisional.get(err);
+  if (p) p.held = true;
 }
 
 export function isThenable(v: unknown): v is PromiseLike<unknown> {
@@ -98,14 +134,13 @@ export function endSpan(core: AbiCore, span: Span, failed: boolean, err: unknown
   try {
     if (failed) {
       span.setOutcome('failure');
-      report(core, err, span, true);
+      reportLater(core, err, span);
     } else if (!span.ended && !outcomeDecided.has(span)) span.setOutcome('success');
     span.end();
   } catch {
     // never into user code
   }
 }
-
 
 export function startSpan(core: AbiCore, site: Site, name: string, exit: boolean): Span | undefined {
   try {

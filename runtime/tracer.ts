@@ -119,10 +119,11 @@ export class TransactionImpl implements Transaction {
   _labels: Record<string, LabelValue> | undefined = undefined;
   _user: Record<string, unknown> | undefined = undefined;
   _custom: Record<string, unknown> | undefined = undefined;
+  /** context.service.framework of a request handled by Express or Fastify. */
+  _framework: { name: string; version?: string } | undefined = undefined;
   _request: Record<string, unknown> | undefined = undefined;
   _response: Record<string, unknown> | undefined = undefined;
   _message: Record<string, unknown> | undefined = undefined;
-  _framework: string | undefined = undefined;
   _links: Array<{ trace_id: string; span_id: string }> | undefined = undefined;
   /** The raw request body kept for errors when capture_body=errors. */
   _errorBody: unknown = undefined;
@@ -163,7 +164,7 @@ export class TransactionImpl implements Transaction {
   setMessageContext(message: MessageInfo): void {
     if (this.ended || !message || typeof message !== 'object') return;
     this._message = messageContext(this._host, message, true);
-    if (message.framework !== undefined) this._framework = truncate(String(message.framework));
+    if (message.framework !== undefined) this.setFramework(String(message.framework));
   }
 
   setLabel(key: string, value: LabelValue): void {
@@ -189,6 +190,21 @@ export class TransactionImpl implements Transaction {
   setCustomContext(custom: Record<string, unknown>): void {
     if (this.ended || !custom || typeof custom !== 'object') return;
     Object.assign((this._custom ??= {}), custom);
+  }
+  /** The web framework that handled the request (context.service.framework). */
+  setFramework(name: string, version?: string): void {
+    if (this.ended || typeof name !== 'string' || !name) return;
+    this._framework = { name: truncate(name), ...(typeof version === 'string' && version ? { version: truncate(version) } : {}) };
+  }
+  /**
+   * Names a request that no route matched as elastic-apm-node does: `GET unknown route`, or
+   * `GET /the/path` when use_path_as_transaction_name is on.
+   */
+  nameUnmatched(method: string): void {
+    if (this.ended) return;
+    const m = String(method || 'GET').toUpperCase();
+    const url = this._request?.url as { pathname?: unknown } | undefined;
+    this.name = this._host.config.usePathAsTransactionName && typeof url?.pathname === 'string' ? `${m} ${url.pathname}` : `${m} unknown route`;
   }
   setRequestContext(req: IncomingRequestInfo): void {
     if (this.ended || !req || typeof req !== 'object') return;
@@ -326,10 +342,10 @@ export class TransactionImpl implements Transaction {
       if (this._request) c.request = this._request;
       if (this._response) c.response = this._response;
       if (this._message) c.message = this._message;
-      if (this._framework) c.service = { framework: { name: this._framework } };
       if (this._user) c.user = this._user;
       if (this._labels) c.tags = this._labels;
       if (this._custom) c.custom = this._custom;
+      if (this._framework) c.service = { framework: this._framework };
       for (const _ in c) {
         o.context = c;
         break;
@@ -574,7 +590,7 @@ function guardMethods(proto: object, names: readonly string[]): void {
     });
   }
 }
-guardMethods(TransactionImpl.prototype, ['setLabel', 'addLabels', 'setOutcome', 'setResult', 'setUserContext', 'setCustomContext', 'setRequestContext', 'setResponseContext', 'addLink', 'setMessageContext']);
+guardMethods(TransactionImpl.prototype, ['setLabel', 'addLabels', 'setOutcome', 'setResult', 'setUserContext', 'setCustomContext', 'setRequestContext', 'setResponseContext', 'setFramework', 'nameUnmatched', 'addLink', 'setMessageContext']);
 guardMethods(SpanImpl.prototype, ['setLabel', 'addLabels', 'setOutcome', 'setDbContext', 'setHttpContext', 'setDestination', 'setCodeLocation', 'addLink', 'setMessageContext']);
 
 // -------------------------------------------------------------------------------------------------
