@@ -8,6 +8,7 @@ import { integration as undici } from '../integrations/undici/rules.js';
 import { integration as http } from '../integrations/http/rules.js';
 import { integration as mysql } from '../integrations/mysql/rules.js';
 import { integration as mysql2 } from '../integrations/mysql2/rules.js';
+import { integration as ioredis } from '../integrations/ioredis/rules.js';
 import type { Integration } from './integration.js';
 
-export const INTEGRATIONS: readonly Integration[] = [pg, fetch, undici, http, mysql, mysql2];
+export const INTEGRATIONS: readonly Integration[] = [pg, fetch, undici, http, mysql, mysql2, ioredis];

@@ -6,3 +6,4 @@ export { handlers as fetch } from '../integrations/fetch/runtime.js';
 export { handlers as undici } from '../integrations/undici/runtime.js';
 export { handlers as http } from '../integrations/http/runtime.js';
 export { handlers as mysql } from '../integrations/mysql/runtime.js';
+export { handlers as ioredis } from '../integrations/ioredis/runtime.js';
