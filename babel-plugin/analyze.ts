@@ -38,8 +38,9 @@ export interface Analysis {
 /** Marks nodes spanforge emitted, so a second pass (or the other front-end's output) is left alone. */
 export const EMITTED = new WeakSet<object>();
 
-export function analyzeProgram(program: NodePath<BT.Program>, rules: readonly Rule[], producers: Producers, source: string): Analysis {
-  const b = new BindingAnalysis(producers);
+/** `file`: the project-relative path (for file conventions such as Fastify's `routes/`). */
+export function analyzeProgram(program: NodePath<BT.Program>, rules: readonly Rule[], producers: Producers, source: string, file?: string): Analysis {
+  const b = new BindingAnalysis(producers, file);
   const sites: Site[] = [];
   const skipped: SkippedSite[] = [];
   const callRules = rules.filter((r): r is CallRule => r.kind === 'call');

@@ -43,6 +43,34 @@ export interface Producers {
   readonly calls: Readonly<Record<string, ClassRef>>;
   /** `instance.<method>(...)` results. Key: "pg.Pool#connect". */
   readonly methods: Readonly<Record<string, MethodResult>>;
+  /** Type names that denote a catalogue class in annotations (`app: Application`). Key: "express.Application". */
+  readonly types: Readonly<Record<string, ClassRef>>;
+  /**
+   * Function types whose parameter at `index` is an instance, for a function written where such a type
+   * is declared (`const plugin: FastifyPluginAsync = async (fastify) => …`). Key: "fastify.FastifyPluginAsync".
+   */
+  readonly functionTypes: Readonly<Record<string, ParamRef>>;
+  /** `<key>(fn)`: the function argument receives an instance (`fp(async (fastify) => …)`). Key: "fastify-plugin". */
+  readonly callbackCalls: Readonly<Record<string, ParamRef>>;
+  /**
+   * A framework's file convention: in a file under one of `dirs` (a folder of that name anywhere in its
+   * path), the module's default export, when it is a function of the plugin shape (async with at most
+   * two parameters, or three with a `done` callback) whose first parameter is named `paramName` or the
+   * module imports one of `modules`, receives an instance there (Fastify's autoload `routes/`, `plugins/`).
+   */
+  readonly pluginFiles: readonly PluginFileConvention[];
+}
+
+export interface ParamRef {
+  readonly index: number;
+  readonly value: ClassRef;
+}
+
+export interface PluginFileConvention {
+  readonly dirs: readonly string[];
+  readonly paramName: string;
+  readonly modules: readonly string[];
+  readonly value: ClassRef;
 }
 
 export interface MethodResult {
@@ -61,7 +89,11 @@ export class BindingAnalysis {
   private readonly memo = new WeakMap<object, Value>();
   private readonly inProgress = new WeakSet<object>();
 
-  constructor(private readonly producers: Producers) {}
+  /** `file`: the project-relative path, for file conventions (Fastify's `routes/`); none → not applied. */
+  constructor(
+    private readonly producers: Producers,
+    private readonly file?: string,
+  ) {}
 
   /** The canonical module name of a specifier, or undefined when it is not a bare module we know. */
   canonicalModule(spec: string): string {
@@ -265,7 +297,12 @@ export class BindingAnalysis {
     return undefined;
   }
 
-  /** Parameters: a TS annotation naming an imported library class, or a known callback parameter. */
+  /**
+   * Parameters: a TS annotation naming an imported library class; the function's own declared type
+   * (`const plugin: FastifyPluginAsync = async (fastify) => …`); a known callback parameter
+   * (`app.register(async (f) => …)`, `fp(async (fastify) => …)`); or a file convention (Fastify's
+   * `export default async function (fastify, opts)` in `routes/`).
+   */
   private param(paramPath: NodePath, name: string, depth: number): Value {
     const node = paramPath.node as BT.Node;
     const ann = node.type === 'Identifier' ? node.typeAnnotation : undefined;
@@ -274,20 +311,81 @@ export class BindingAnalysis {
       if (fromType) return fromType;
     }
     const fn = paramPath.parentPath;
-    if (fn && (fn.isFunctionExpression() || fn.isArrowFunctionExpression()) && fn.parentPath?.isCallExpression()) {
-      const call = fn.parentPath as NodePath<BT.CallExpression>;
-      const callee = call.get('callee') as NodePath;
+    if (fn && (fn.isFunctionExpression() || fn.isArrowFunctionExpression() || fn.isFunctionDeclaration())) {
       const index = (fn.node.params as BT.Node[]).indexOf(node);
-      if (callee.isMemberExpression() || callee.isOptionalMemberExpression()) {
-        const method = memberName(callee.node);
-        const recv = this.valueOf(callee.get('object') as NodePath, depth);
-        if (method && recv.k === 'instance') {
-          const res = this.producers.methods[`${recv.module}.${recv.cls}#${method}`];
-          if (res?.callbackParam && res.callbackParam.index === index) return instance(res.callbackParam.value);
+      const declared = this.declaredFunctionType(fn, index);
+      if (declared) return declared;
+      const site = outerExpression(fn);
+      if (!fn.isFunctionDeclaration() && site.parentPath?.isCallExpression() && (site.parentPath.node.arguments as BT.Node[]).includes(site.node)) {
+        const call = site.parentPath as NodePath<BT.CallExpression>;
+        const callee = call.get('callee') as NodePath;
+        if (callee.isMemberExpression() || callee.isOptionalMemberExpression()) {
+          const method = memberName(callee.node);
+          const recv = this.valueOf(callee.get('object') as NodePath, depth);
+          if (method && recv.k === 'instance') {
+            const res = this.producers.methods[`${recv.module}.${recv.cls}#${method}`];
+            if (res?.callbackParam && res.callbackParam.index === index) return instance(res.callbackParam.value);
+          }
+        } else {
+          const c = this.valueOf(callee, depth);
+          const ref = c.k === 'module' ? this.producers.callbackCalls[key(c)] : undefined;
+          if (ref && ref.index === index) return instance(ref.value);
         }
+      }
+      if (index === 0 && node.type === 'Identifier') {
+        const conv = this.pluginFileParam(fn as NodePath<BT.Function>, node.name);
+        if (conv) return conv;
       }
     }
     return unknown(`${name} is a parameter; its type is not known without a type checker`);
+  }
+
+  /**
+   * The type declared for the function as a whole: `const p: FastifyPluginAsync = async (f) => …`,
+   * `(async (f) => …) satisfies FastifyPluginCallback`, `… as FastifyPluginAsync`.
+   */
+  private declaredFunctionType(fn: NodePath, index: number): Value | undefined {
+    if (fn.isFunctionDeclaration()) return undefined;
+    let at: NodePath = fn;
+    for (let i = 0; i < 8 && at.parentPath; i++) {
+      const parent = at.parentPath;
+      let type: BT.Node | undefined;
+      if (parent.isParenthesizedExpression()) {
+        at = parent;
+        continue;
+      }
+      if (parent.isTSSatisfiesExpression() || parent.isTSAsExpression()) type = parent.node.typeAnnotation;
+      else if (parent.isVariableDeclarator() && parent.node.init === at.node && parent.node.id.type === 'Identifier') {
+        const ann = parent.node.id.typeAnnotation;
+        type = ann && ann.type === 'TSTypeAnnotation' ? ann.typeAnnotation : undefined;
+      }
+      if (!type) return undefined;
+      const ref = this.typeReference(parent, type);
+      const param = ref ? this.producers.functionTypes[`${ref.module}.${ref.path.join('.')}`] : undefined;
+      if (param && param.index === index) return instance(param.value);
+      // `x as unknown as T` / `(f satisfies A) as B`: the outermost declared type counts as well.
+      if (parent.isTSSatisfiesExpression() || parent.isTSAsExpression()) {
+        at = parent;
+        continue;
+      }
+      return undefined;
+    }
+    return undefined;
+  }
+
+  /** Fastify's autoload convention (see `Producers.pluginFiles`) for the first parameter of `fn`. */
+  private pluginFileParam(fn: NodePath<BT.Function>, paramName: string): Value | undefined {
+    if (!this.file || this.producers.pluginFiles.length === 0) return undefined;
+    const dirs = this.file.split('/').slice(0, -1);
+    const node = fn.node;
+    const shape = node.async ? node.params.length <= 2 : node.params.length === 3 && !node.generator;
+    if (!shape || !isDefaultExport(fn)) return undefined;
+    const program = fn.findParent((q) => q.isProgram()) as NodePath<BT.Program> | null;
+    for (const conv of this.producers.pluginFiles) {
+      if (!dirs.some((d) => conv.dirs.includes(d))) continue;
+      if (paramName === conv.paramName || (program && importsAny(program, conv.modules, (m) => this.canonicalModule(m)))) return instance(conv.value);
+    }
+    return undefined;
   }
 
   /**
@@ -345,6 +443,32 @@ export class BindingAnalysis {
       return rest.length === 1 ? this.typeAnnotation(at, rest[0]!) : undefined;
     }
     if (type.type !== 'TSTypeReference') return undefined;
+    if (type.typeName.type === 'Identifier') {
+      const binding = at.scope.getBinding(type.typeName.name);
+      // `s: OrderService` naming a class of this module: an instance of a user class (user rules).
+      if (binding && binding.path.isClassDeclaration()) return { k: 'user', cls: type.typeName.name, module: undefined };
+    }
+    const ref = this.typeReference(at, type);
+    if (!ref) return undefined;
+    const mod = ref.module;
+    const full = ref.path;
+    const cls = full[full.length - 1];
+    if (!cls) return undefined;
+    // `app: Application`, `r: IRouter`: interface names that denote a class the catalogue knows.
+    const named = this.producers.types[`${mod}.${full.join('.')}`];
+    if (named) return instance(named);
+    const known = this.classByName(mod, cls);
+    if (known) return instance(known);
+    // An imported class the catalogue does not know: the user's own (for user-declared rules).
+    return full.length === 1 && ref.named ? { k: 'user', cls, module: mod.startsWith('.') ? undefined : mod } : undefined;
+  }
+
+  /**
+   * The import a type reference names: `Pool` (import { Pool } from 'pg') → pg + [Pool];
+   * `pg.Pool` (import * as pg / import pg) → pg + [Pool]. `named`: it came from a named import.
+   */
+  private typeReference(at: NodePath, type: BT.Node): { module: string; path: string[]; named: boolean } | undefined {
+    if (type.type !== 'TSTypeReference') return undefined;
     const parts: string[] = [];
     let n: BT.Node = type.typeName;
     while (n.type === 'TSQualifiedName') {
@@ -353,25 +477,16 @@ export class BindingAnalysis {
     }
     if (n.type !== 'Identifier') return undefined;
     const binding = at.scope.getBinding(n.name);
-    // `s: OrderService` naming a class of this module: an instance of a user class (user rules).
-    if (binding && parts.length === 0 && binding.path.isClassDeclaration()) return { k: 'user', cls: n.name, module: undefined };
     // `import { type PoolClient }` gives a binding of kind 'unknown'; the import declaration is what counts.
     if (!binding || !(binding.path.isImportSpecifier() || binding.path.isImportDefaultSpecifier() || binding.path.isImportNamespaceSpecifier())) return undefined;
     const importDecl = binding.path.parentPath?.node;
     if (!importDecl || importDecl.type !== 'ImportDeclaration') return undefined;
     const spec = binding.path.node as BT.Node;
-    const mod = this.canonicalModule(importDecl.source.value);
     const base =
       spec.type === 'ImportSpecifier'
         ? [spec.imported.type === 'Identifier' ? spec.imported.name : spec.imported.value]
         : [];
-    const full = [...base, ...parts];
-    const cls = full[full.length - 1];
-    if (!cls) return undefined;
-    const ref = this.classByName(mod, cls);
-    if (ref) return instance(ref);
-    // An imported class the catalogue does not know: the user's own (for user-declared rules).
-    return full.length === 1 && spec.type === 'ImportSpecifier' ? { k: 'user', cls, module: mod.startsWith('.') ? undefined : mod } : undefined;
+    return { module: this.canonicalModule(importDecl.source.value), path: [...base, ...parts], named: spec.type === 'ImportSpecifier' };
   }
 
   private classByName(module: string, cls: string): ClassRef | undefined {
@@ -528,6 +643,63 @@ function sameValue(a: Value, b: Value): boolean {
     default:
       return false;
   }
+}
+
+/** The function expression with the parentheses and type assertions around it (`(async (f) => …) as T`). */
+function outerExpression(fn: NodePath): NodePath {
+  let at = fn;
+  while (at.parentPath && (at.parentPath.isParenthesizedExpression() || at.parentPath.isTSAsExpression() || at.parentPath.isTSSatisfiesExpression())) at = at.parentPath;
+  return at;
+}
+
+/**
+ * The module's default export: `export default function (…)`, `export default async (…) => …`,
+ * `module.exports = …`, or a top-level function/const that `export default name` / `module.exports = name` exports.
+ */
+function isDefaultExport(fn: NodePath): boolean {
+  const at = outerExpression(fn);
+  const parent = at.parentPath;
+  if (!parent) return false;
+  if (parent.isExportDefaultDeclaration()) return true;
+  if (isModuleExportsAssignment(parent, at.node)) return true;
+  let name: string | undefined;
+  let scopeAt: NodePath = at;
+  if (fn.isFunctionDeclaration() && fn.node.id && fn.parentPath?.isProgram()) name = fn.node.id.name;
+  else if (parent.isVariableDeclarator() && parent.node.init === at.node && parent.node.id.type === 'Identifier' && parent.parentPath?.parentPath?.isProgram()) {
+    name = parent.node.id.name;
+    scopeAt = parent;
+  }
+  if (!name) return false;
+  const binding = scopeAt.scope.getBinding(name);
+  if (!binding || !binding.constant) return false;
+  return binding.referencePaths.some((r) => r.parentPath?.isExportDefaultDeclaration() || (r.parentPath !== null && isModuleExportsAssignment(r.parentPath, r.node)));
+}
+
+function isModuleExportsAssignment(p: NodePath, right: BT.Node): boolean {
+  if (!p.isAssignmentExpression() || p.node.operator !== '=' || p.node.right !== right) return false;
+  const l = p.node.left;
+  return (
+    l.type === 'MemberExpression' && l.object.type === 'Identifier' && l.object.name === 'module' && !l.computed && l.property.type === 'Identifier' && l.property.name === 'exports' && !p.scope.getBinding('module')
+  );
+}
+
+/** Whether the program imports (or requires at top level) one of the modules. */
+function importsAny(program: NodePath<BT.Program>, modules: readonly string[], canonical: (m: string) => string): boolean {
+  // `@fastify/*` stands for every module of the scope.
+  const listed = (spec: string) => {
+    const m = canonical(spec);
+    return modules.some((x) => (x.endsWith('/*') ? m.startsWith(x.slice(0, -1)) : m === x));
+  };
+  for (const st of program.node.body) {
+    if (st.type === 'ImportDeclaration' && listed(st.source.value)) return true;
+    if (st.type === 'VariableDeclaration') {
+      for (const d of st.declarations) {
+        const init = d.init;
+        if (init && init.type === 'CallExpression' && init.callee.type === 'Identifier' && init.callee.name === 'require' && init.arguments[0]?.type === 'StringLiteral' && listed(init.arguments[0].value)) return true;
+      }
+    }
+  }
+  return false;
 }
 
 function instance(ref: ClassRef): Value {

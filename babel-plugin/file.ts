@@ -17,6 +17,6 @@ export function projectPath(root: string, filename: string): string {
 export function analyzeFile(program: NodePath<BT.Program>, opts: ResolvedOptions, relPath: string, source: string): Analysis | undefined {
   if (!isIncluded(opts, relPath)) return undefined;
   if (program.scope.hasBinding(ABI_BINDING)) return undefined; // instrumenting twice changes nothing
-  return analyzeProgram(program, opts.rules, PRODUCERS, source);
+  return analyzeProgram(program, opts.rules, PRODUCERS, source, relPath);
 }
 

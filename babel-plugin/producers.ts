@@ -17,7 +17,7 @@ const httpsServer = { module: 'https', cls: 'Server' } as const;
 /** The producers table for the built-in catalogue. */
 export const PRODUCERS: Producers = {
   aliases: { 'node:http': 'http', 'node:https': 'https', 'express-serve-static-core': 'express' },
-  selfExports: { fastify: ['default', 'fastify'], express: ['default'], pg: ['default'] },
+  selfExports: { fastify: ['default', 'fastify'], express: ['default'], pg: ['default'], 'fastify-plugin': ['default', 'fastifyPlugin'] },
   constructs: {
     'pg.Pool': pool,
     'pg.Client': client,
@@ -44,12 +44,36 @@ export const PRODUCERS: Producers = {
       ]),
     ),
     ...Object.fromEntries(
-      ['get', 'post', 'put', 'patch', 'delete', 'all', 'head', 'options', 'route', 'register', 'addHook'].map((m) => [
+      ['get', 'post', 'put', 'patch', 'delete', 'all', 'head', 'options', 'route', 'addHook'].map((m) => [
         `fastify.FastifyInstance#${m}`,
         { returns: 'self' },
       ]),
     ),
+    // app.register(async (instance) => { instance.get(...) }): the plugin receives the (child) instance.
+    'fastify.FastifyInstance#register': { returns: 'self', callbackParam: { index: 0, value: fastify } },
     'http.Server#on': { returns: 'self' },
     'https.Server#on': { returns: 'self' },
   },
+  // Interface names of @types/express that tsc resolves to the catalogue's owners (Application, IRouter).
+  types: {
+    'express.Application': express,
+    'express.Express': express,
+    'express.IRouter': router,
+    'express.Router': router,
+    'fastify.FastifyInstance': fastify,
+  },
+  // The first parameter of a Fastify plugin is the instance, whatever type provider the plugin type names.
+  functionTypes: Object.fromEntries(
+    [
+      ['fastify', ['FastifyPluginAsync', 'FastifyPluginCallback', 'FastifyPlugin']],
+      ['@fastify/type-provider-typebox', ['FastifyPluginAsyncTypebox', 'FastifyPluginCallbackTypebox']],
+      ['@fastify/type-provider-json-schema-to-ts', ['FastifyPluginAsyncJsonSchemaToTs', 'FastifyPluginCallbackJsonSchemaToTs']],
+      ['fastify-type-provider-zod', ['FastifyPluginAsyncZod', 'FastifyPluginCallbackZod']],
+    ].flatMap(([mod, names]) => (names as string[]).map((n) => [`${mod as string}.${n}`, { index: 0, value: fastify }])),
+  ),
+  // fastify-plugin: fp(async (fastify, opts) => …) / fp(function (fastify, opts, done) …).
+  callbackCalls: { 'fastify-plugin': { index: 0, value: fastify } },
+  // @fastify/autoload loads every file of routes/ and plugins/ as a plugin: `export default async
+  // function (fastify, opts)` needs no annotation there (fastify-cli's templates write it so).
+  pluginFiles: [{ dirs: ['routes', 'plugins'], paramName: 'fastify', modules: ['fastify', 'fastify-plugin', '@fastify/*', 'fastify-type-provider-zod'], value: fastify }],
 };

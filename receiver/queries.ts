@@ -5,6 +5,19 @@ import { bucketValue } from './store.js';
 
 type Obj = Record<string, unknown>;
 
+/** Most samples /api/services/:name/samples returns (its `limit`). */
+export const MAX_SAMPLES = 500;
+/** Most metric names one /api/services/:name/metrics request may ask for. */
+export const MAX_METRIC_NAMES = 50;
+/** Most points of a chart: ~60 by construction; the cap guards the loop against any range. */
+const MAX_POINTS = 1000;
+/** Most rows of the services list, the transactions table and the metric names. */
+const MAX_ROWS = 1000;
+/** Most bytes of stored documents one trace answer carries (the rest is left out, truncated: true). */
+const MAX_TRACE_BYTES = 32 * 1024 * 1024;
+/** Highest event timestamp (µs) the UI can ask about: the latest JS Date. */
+const MAX_TS_US = 8_640_000_000_000_000_000;
+
 export interface Range {
   /** epoch µs, inclusive */
   fromUs: number;
@@ -108,7 +121,9 @@ export class Queries {
   private readonly st: Record<string, Database.Statement>;
   constructor(private readonly db: Database.Database) {
     this.st = {
-      services: db.prepare('SELECT name, environment, agent_name AS agentName, agent_version AS agentVersion, first_seen AS firstSeen, last_seen AS lastSeen FROM services ORDER BY name'),
+      services: db.prepare(
+        `SELECT name, environment, agent_name AS agentName, agent_version AS agentVersion, first_seen AS firstSeen, last_seen AS lastSeen FROM services ORDER BY name LIMIT ${MAX_ROWS}`,
+      ),
       rollAll: db.prepare('SELECT * FROM rollup_tx WHERE minute BETWEEN ? AND ?'),
       rollService: db.prepare('SELECT * FROM rollup_tx WHERE service = ? AND minute BETWEEN ? AND ?'),
       rollAllHour: db.prepare('SELECT * FROM rollup_tx_hour WHERE minute BETWEEN ? AND ?'),
@@ -141,7 +156,7 @@ export class Queries {
         'SELECT (ts / CAST(? AS INTEGER)) * CAST(? AS INTEGER) AS t, count(*) AS n FROM errors WHERE group_key = ? AND ts BETWEEN ? AND ? GROUP BY t ORDER BY t',
       ),
       errCount: db.prepare('SELECT count(*) AS n, min(ts) AS firstSeen, max(ts) AS lastSeen FROM errors WHERE group_key = ?'),
-      metricNames: db.prepare('SELECT DISTINCT name FROM metrics WHERE service = ? ORDER BY name'),
+      metricNames: db.prepare(`SELECT DISTINCT name FROM metrics WHERE service = ? ORDER BY name LIMIT ${MAX_ROWS}`),
       metricSeries: db.prepare(
         'SELECT (ts / CAST(? AS INTEGER)) * CAST(? AS INTEGER) AS t, avg(value) AS avg, max(value) AS max FROM metrics WHERE service = ? AND name = ? AND ts BETWEEN ? AND ? GROUP BY t ORDER BY t',
       ),
@@ -187,7 +202,8 @@ export class Queries {
     }
     const points: Obj[] = [];
     const start = Math.floor(a / step) * step;
-    for (let t = start; t <= b; t += step) {
+    // Bounded whatever the range: the API caps times at MAX_TIME_MS, where t + step is exact.
+    for (let t = start; t <= b && points.length < MAX_POINTS; t += step) {
       const g = buckets.get(t);
       const s = (g ?? new Agg()).summary(step / 60);
       points.push({ t: t * 1000, tpm: s.tpm, avgUs: s.avgUs, p95Us: s.p95Us, p99Us: s.p99Us, failureRate: s.failureRate, count: s.count });
@@ -206,34 +222,52 @@ export class Queries {
       g.agg.add(row);
     }
     const rows = [...groups.values()].map((g) => ({ type: g.type, name: g.name, ...g.agg.summary(minutesOf(r)) }));
+    if (rows.length === 0) return [];
     // Kibana's impact: (sum - min) / (max - min) of the per-group total durations, as a percentage.
     const sums = rows.map((x) => x.sumUs as number);
     const lo = Math.min(...sums);
     const hi = Math.max(...sums);
     return rows
       .map((x) => ({ ...x, impact: hi > lo ? (((x.sumUs as number) - lo) / (hi - lo)) * 100 : 100 }))
-      .sort((x, y) => y.impact - x.impact);
+      .sort((x, y) => y.impact - x.impact)
+      .slice(0, MAX_ROWS);
   }
 
   /** The newest transactions of a name (or of the whole service when name is undefined). */
   transactionSamples(service: string, name: string | undefined, r: Range, limit = 50): Obj[] {
+    limit = Math.min(Math.max(1, Math.trunc(limit)), MAX_SAMPLES);
     if (name === undefined) return this.st.latest!.all(service, r.fromUs, r.toUs, limit) as Obj[];
     return this.st.samples!.all(service, name, r.fromUs, r.toUs, limit) as Obj[];
   }
 
   /** Every transaction, span and error of a trace, each with its service's metadata. */
   trace(traceId: string): Obj {
-    const parse = (rows: Obj[], kind: string): Obj[] =>
-      rows.map((row) => {
-        const meta = row.meta ? (JSON.parse(row.meta as string) as Obj) : undefined;
-        return { ts: row.ts, service: row.service, groupKey: row.groupKey, agent: (meta?.service as Obj | undefined)?.agent, event: unwrap(row.doc, kind) };
-      });
-    return {
-      traceId,
-      transactions: parse(this.st.traceTx!.all(traceId) as Obj[], 'transaction'),
-      spans: parse(this.st.traceSpans!.all(traceId) as Obj[], 'span'),
-      errors: parse(this.st.traceErrors!.all(traceId) as Obj[], 'error'),
+    // Bounded answer: at most MAX_TRACE_BYTES of stored documents (10,000 spans of 300 KiB would be GBs).
+    let bytes = 0;
+    let truncated = false;
+    const metas = new Map<string, Obj | undefined>();
+    const parse = (rows: Iterable<Obj>, kind: string): Obj[] => {
+      const out: Obj[] = [];
+      for (const row of rows) {
+        bytes += (row.doc as string).length;
+        if (truncated || bytes > MAX_TRACE_BYTES) {
+          truncated = true;
+          break; // ends the statement's iteration
+        }
+        let meta: Obj | undefined;
+        if (row.meta) {
+          const m = row.meta as string;
+          if (!metas.has(m)) metas.set(m, JSON.parse(m) as Obj);
+          meta = metas.get(m);
+        }
+        out.push({ ts: row.ts, service: row.service, groupKey: row.groupKey, agent: (meta?.service as Obj | undefined)?.agent, event: unwrap(row.doc, kind) });
+      }
+      return out;
     };
+    const transactions = parse(this.st.traceTx!.iterate(traceId) as Iterable<Obj>, 'transaction');
+    const spans = parse(this.st.traceSpans!.iterate(traceId) as Iterable<Obj>, 'span');
+    const errors = parse(this.st.traceErrors!.iterate(traceId) as Iterable<Obj>, 'error');
+    return truncated ? { traceId, transactions, spans, errors, truncated } : { traceId, transactions, spans, errors };
   }
 
   /** Errors grouped by exception type + culprit (per service), newest first. */
@@ -277,7 +311,7 @@ export class Queries {
         max: p.max,
       }));
     }
-    return { service, stepSeconds: step, names: (this.st.metricNames!.all(service) as Array<{ name: string }>).map((x) => x.name), series };
+    return { service, stepSeconds: step, names: (this.st.metricNames!.all(service) as Array<{ name: string }>).map((x) => x.name).slice(0, MAX_ROWS), series };
   }
 
   /** Row counts plus the oldest and newest event timestamps (µs), for the "all data" range. */
@@ -289,6 +323,9 @@ export class Queries {
       if (r.lo !== null) firstTs = firstTs === null ? r.lo : Math.min(firstTs, r.lo);
       if (r.hi !== null) lastTs = lastTs === null ? r.hi : Math.max(lastTs, r.hi);
     }
-    return { ...(this.st.counts!.get() as Obj), firstTs, lastTs };
+    // Clamped to what the API accepts as a range, so an event with an absurd timestamp cannot break
+    // the UI's "all data" range.
+    const clamp = (t: number | null): number | null => (t === null ? null : Math.min(MAX_TS_US, Math.max(0, t)));
+    return { ...(this.st.counts!.get() as Obj), firstTs: clamp(firstTs), lastTs: clamp(lastTs) };
   }
 }

@@ -118,3 +118,58 @@ export function labelValue(v: unknown): string | number | boolean | null {
   if (v === null || typeof v === 'number' || typeof v === 'boolean') return typeof v === 'number' && !Number.isFinite(v) ? String(v) : v;
   return truncate(String(v));
 }
+
+/**
+ * Redacts the values of query parameters whose names match sanitize_field_names, keeping everything
+ * else byte for byte: `?password=x&page=2` → `?password=[REDACTED]&page=2`. Accepts a query with or
+ * without its leading `?`; the name is compared decoded (`pass%77ord` is `password`).
+ */
+export function sanitizeQuery(query: string, res: readonly RegExp[]): string {
+  if (!query || res.length === 0) return query;
+  const lead = query.startsWith('?') ? '?' : '';
+  const body = lead ? query.slice(1) : query;
+  let changed = false;
+  const parts = body.split('&').map((part) => {
+    const eq = part.indexOf('=');
+    const rawName = eq < 0 ? part : part.slice(0, eq);
+    if (!rawName) return part;
+    let name = rawName;
+    try {
+      name = decodeURIComponent(rawName.replace(/\+/g, ' '));
+    } catch {
+      // keep the raw name
+    }
+    if (!matchesAny(name, res)) return part;
+    changed = true;
+    return `${rawName}=${REDACTED}`;
+  });
+  return changed ? lead + parts.join('&') : query;
+}
+
+/** A request target or URL (`/p?q`, `http://h/p?q#f`) with its query sanitized (sanitizeQuery); the fragment is kept. */
+export function sanitizeUrlQuery(url: string, res: readonly RegExp[]): string {
+  const q = url.indexOf('?');
+  if (q < 0 || res.length === 0) return url;
+  const hash = url.indexOf('#', q);
+  const query = hash < 0 ? url.slice(q) : url.slice(q, hash);
+  return url.slice(0, q) + sanitizeQuery(query, res) + (hash < 0 ? '' : url.slice(hash));
+}
+
+/**
+ * An outgoing request's URL for a span: userinfo removed (`http://u:p@h/` → `http://h/`, as Elastic's
+ * agents strip credentials) and the query sanitized. Unparseable input is returned with its query sanitized.
+ */
+export function sanitizeOutgoingUrl(url: string, res: readonly RegExp[]): string {
+  let out = url;
+  try {
+    const u = new URL(url);
+    if (u.username || u.password) {
+      u.username = '';
+      u.password = '';
+      out = u.href;
+    }
+  } catch {
+    // not absolute: nothing to strip
+  }
+  return sanitizeUrlQuery(out, res);
+}

@@ -29,6 +29,10 @@ export function parseStack(stack: unknown, limit = 50): ParsedFrame[] {
     let fn = m[1];
     let loc = m[2] ?? m[3] ?? '';
     if (fn && fn.startsWith('async ')) fn = fn.slice(6);
+    // "at async file:1:2" (an anonymous async function awaited): `async ` is V8's marker, not part of the path.
+    if (fn === undefined && loc.startsWith('async ')) loc = loc.slice(6);
+    // "at async Promise.all (index 0)": a built-in, no file.
+    if (/^index \d+$/.test(loc)) loc = 'native';
     // eval frames: use the outermost real location "eval at f (file:1:2)".
     const evalAt = /^eval at .*? \((.*?:\d+:\d+)\)/.exec(loc);
     if (evalAt) loc = evalAt[1]!;
@@ -67,6 +71,38 @@ export interface IntakeFrame {
   context_line?: string;
   pre_context?: string[];
   post_context?: string[];
+}
+
+/**
+ * spanforge's own run-time directory (where this module is loaded from: dist/cjs/runtime/,
+ * dist/esm/runtime/ or the sources), and the package's runtime/ sources its source maps point at.
+ * Frames there (runWith, runHandler, withSpan, …) are library frames, never mapped and never the culprit.
+ */
+const OWN_DIRS: string[] = ownDirs();
+
+function ownDirs(): string[] {
+  try {
+    const line = new Error().stack?.split('\n').find((l) => /^\s+at /.test(l));
+    const file = line ? parseStack(line, 1)[0]?.file : undefined;
+    // Only when loaded as its own file: bundled into an app, this code shares the app's file (and its
+    // frames map to node_modules/spanforge/…, library frames anyway).
+    if (!file || !/[\\/]runtime[\\/]stacktrace\.[cm]?[jt]s$/.test(file)) return [];
+    const dir = file.slice(0, Math.max(file.lastIndexOf('/'), file.lastIndexOf('\\')) + 1);
+    const out = [dir];
+    // <pkg>/dist/cjs/runtime/ → <pkg>/runtime/ (what the source maps name)
+    const m = /^(.*[\\/])dist[\\/](?:cjs|esm)[\\/]runtime[\\/]$/.exec(dir);
+    if (m) out.push(`${m[1]}runtime${dir[dir.length - 1]}`);
+    return out;
+  } catch {
+    return [];
+  }
+}
+
+/** true for a frame in spanforge's own run-time files. */
+export function isOwnFile(file: string | undefined): boolean {
+  if (!file) return false;
+  for (const d of OWN_DIRS) if (file.startsWith(d)) return true;
+  return false;
 }
 
 export function isLibraryPath(file: string | undefined): boolean {
@@ -113,7 +149,8 @@ async function toIntakeFrame(f: ParsedFrame, opts: FrameOptions): Promise<Intake
   let column = f.column;
   let content: string | undefined;
   const isPath = !file.startsWith('node:') && /[\\/]/.test(file);
-  if (isPath && line !== undefined && column !== undefined) {
+  const own = isOwnFile(file);
+  if (isPath && !own && line !== undefined && column !== undefined) {
     try {
       const map = await loadSourceMap(file);
       const pos = map?.lookup(line, column);
@@ -127,12 +164,13 @@ async function toIntakeFrame(f: ParsedFrame, opts: FrameOptions): Promise<Intake
       // unmapped
     }
   }
-  const library = isLibraryPath(file);
+  const library = own || isOwnFile(file) || isLibraryPath(file);
   const out: IntakeFrame = {
     filename: isPath && (file.startsWith('/') || /^[a-z]:[\\/]/i.test(file)) ? relative(opts.cwd, file) || file : file,
     library_frame: library,
   };
   if (isPath) out.abs_path = file;
+  if (own || isOwnFile(file)) ownFrames.add(out);
   if (f.function) out.function = f.function;
   if (line !== undefined) out.lineno = line;
   if (column !== undefined) out.colno = column;
@@ -155,9 +193,12 @@ function clip(s: string): string {
   return s.length > 1000 ? s.slice(0, 999) + '\u2026' : s;
 }
 
-/** Elastic's culprit: "function (file)" of the first app frame, else of the first frame. */
+/** The intake frames made from spanforge's own files (kept out of the culprit). */
+const ownFrames = new WeakSet<IntakeFrame>();
+
+/** Elastic's culprit: "function (file)" of the first app frame, else of the first frame that is not spanforge's own. */
 export function culpritOf(frames: IntakeFrame[]): string | undefined {
-  const f = frames.find((x) => !x.library_frame) ?? frames[0];
+  const f = frames.find((x) => !x.library_frame) ?? frames.find((x) => !ownFrames.has(x));
   if (!f) return undefined;
   return f.function ? `${f.function} (${f.filename})` : f.filename;
 }

@@ -18,7 +18,7 @@ import type { AgentConfig } from './config.js';
 import { currentHolder } from './context.js';
 import { nowMs, roundMs, spanId, traceId } from './ids.js';
 import { formatTraceparent, formatTracestate, parseTraceparent, parseTracestate, type TraceState } from './traceparent.js';
-import { labelValue, matchesAny, parseCookies, REDACTED, sanitizeBody, sanitizeHeaders, sanitizeLabelKey, truncate } from './sanitize.js';
+import { labelValue, matchesAny, parseCookies, REDACTED, sanitizeBody, sanitizeHeaders, sanitizeLabelKey, sanitizeOutgoingUrl, sanitizeQuery, sanitizeUrlQuery, truncate } from './sanitize.js';
 
 /** What the tracer needs from the agent; the agent owns the config, transport and hooks. */
 export interface TracerHost {
@@ -67,6 +67,8 @@ export class TransactionImpl implements Transaction {
   _labels: Record<string, LabelValue> | undefined = undefined;
   _user: Record<string, unknown> | undefined = undefined;
   _custom: Record<string, unknown> | undefined = undefined;
+  /** context.service.framework of a request handled by Express or Fastify. */
+  _framework: { name: string; version?: string } | undefined = undefined;
   _request: Record<string, unknown> | undefined = undefined;
   _response: Record<string, unknown> | undefined = undefined;
   /** The raw request body kept for errors when capture_body=errors. */
@@ -125,6 +127,21 @@ export class TransactionImpl implements Transaction {
     if (this.ended || !custom || typeof custom !== 'object') return;
     Object.assign((this._custom ??= {}), custom);
   }
+  /** The web framework that handled the request (context.service.framework). */
+  setFramework(name: string, version?: string): void {
+    if (this.ended || typeof name !== 'string' || !name) return;
+    this._framework = { name: truncate(name), ...(typeof version === 'string' && version ? { version: truncate(version) } : {}) };
+  }
+  /**
+   * Names a request that no route matched as elastic-apm-node does: `GET unknown route`, or
+   * `GET /the/path` when use_path_as_transaction_name is on.
+   */
+  nameUnmatched(method: string): void {
+    if (this.ended) return;
+    const m = String(method || 'GET').toUpperCase();
+    const url = this._request?.url as { pathname?: unknown } | undefined;
+    this.name = this._host.config.usePathAsTransactionName && typeof url?.pathname === 'string' ? `${m} ${url.pathname}` : `${m} unknown route`;
+  }
   setRequestContext(req: IncomingRequestInfo): void {
     if (this.ended || !req || typeof req !== 'object') return;
     const cfg = this._host.config;
@@ -144,16 +161,18 @@ export class TransactionImpl implements Transaction {
     const protocol = req.socket?.encrypted ? 'https:' : 'http:';
     const r: Record<string, unknown> = { method: truncate(String(req.method || 'GET').toUpperCase()) };
     if (req.httpVersion) r.http_version = truncate(req.httpVersion);
-    const url: Record<string, unknown> = { raw: truncate(rawUrl), pathname: truncate(path), protocol: protocol.slice(0, -1) };
+    // sanitize_field_names applies to query parameters too (`?password=…` → `?password=[REDACTED]`).
+    const sres = this._host.sanitizeRes;
+    const url: Record<string, unknown> = { raw: truncate(sanitizeUrlQuery(rawUrl, sres)), pathname: truncate(path), protocol: protocol.slice(0, -1) };
     const q = rawUrl.indexOf('?');
-    if (q >= 0) url.search = truncate(rawUrl.slice(q));
+    if (q >= 0) url.search = truncate(sanitizeQuery(rawUrl.slice(q), sres));
     if (hostHeader) {
       try {
         // Origin-form targets are appended to the origin, so "//x/y" stays a path and never becomes a host.
         const u = rawUrl.startsWith('/') ? new URL(`${protocol}//${hostHeader}${rawUrl}`) : new URL(rawUrl, `${protocol}//${hostHeader}`);
         url.hostname = truncate(u.hostname);
         if (u.port) url.port = truncate(u.port);
-        url.full = truncate(u.href);
+        url.full = truncate(sanitizeUrlQuery(u.href, sres));
       } catch {
         // a malformed Host header: keep what we have
       }
@@ -260,6 +279,7 @@ export class TransactionImpl implements Transaction {
       if (this._user) c.user = this._user;
       if (this._labels) c.tags = this._labels;
       if (this._custom) c.custom = this._custom;
+      if (this._framework) c.service = { framework: this._framework };
       for (const _ in c) {
         o.context = c;
         break;
@@ -346,7 +366,8 @@ export class SpanImpl implements Span {
   setHttpContext(http: { url?: string; method?: string; statusCode?: number }): void {
     if (this.ended || !http || typeof http !== 'object') return;
     const h: Record<string, unknown> = (this._http ??= {});
-    if (http.url !== undefined) h.url = kw(http.url);
+    // Credentials never leave the process: userinfo is stripped and the query sanitized.
+    if (http.url !== undefined) h.url = kw(sanitizeOutgoingUrl(String(http.url), this._host.sanitizeRes));
     if (http.method !== undefined) h.method = kw(String(http.method).toUpperCase());
     if (typeof http.statusCode === 'number') {
       h.response = { status_code: http.statusCode };
@@ -492,7 +513,7 @@ function guardMethods(proto: object, names: readonly string[]): void {
     });
   }
 }
-guardMethods(TransactionImpl.prototype, ['setLabel', 'addLabels', 'setOutcome', 'setResult', 'setUserContext', 'setCustomContext', 'setRequestContext', 'setResponseContext']);
+guardMethods(TransactionImpl.prototype, ['setLabel', 'addLabels', 'setOutcome', 'setResult', 'setUserContext', 'setCustomContext', 'setRequestContext', 'setResponseContext', 'setFramework', 'nameUnmatched']);
 guardMethods(SpanImpl.prototype, ['setLabel', 'addLabels', 'setOutcome', 'setDbContext', 'setHttpContext', 'setDestination', 'setCodeLocation']);
 
 // -------------------------------------------------------------------------------------------------

@@ -1,8 +1,10 @@
 // The README's main job: starts spanforge's local receiver (intake v2 + web UI) and the demo app built
 // with the TypeScript transformer, which sends its transactions, spans, errors and metrics there.
-// Usage: npm run demo [-- --port 8200] [--rounds N] [--interval ms]
+// Usage: npm run demo [-- --port 8200] [--rounds N] [--interval ms] [--data-dir DIR]
 //   ELASTIC_APM_SERVER_URL set → ship to that server instead and start no receiver.
-//   SPANFORGE_DATA_DIR        → where the receiver stores events (default ~/.spanforge/data).
+//   --data-dir DIR            → where the receiver stores the demo's events (default ~/.spanforge/demo:
+//                               its own folder, apart from ~/.spanforge/data that `spanforge serve`
+//                               uses for your own apps; SPANFORGE_DATA_DIR is deliberately not read).
 // Ctrl-C stops the app, flushes the receiver's store and exits.
 import { spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
@@ -43,7 +45,7 @@ if (intake) {
   process.stdout.write(`demo: ELASTIC_APM_SERVER_URL is set; shipping to ${intake} (no local receiver)\n`);
 } else {
   const { startReceiver } = require(distReceiver);
-  const dataDir = process.env.SPANFORGE_DATA_DIR ? resolve(process.env.SPANFORGE_DATA_DIR) : join(homedir(), '.spanforge', 'data');
+  const dataDir = resolve(arg('data-dir', join(homedir(), '.spanforge', 'demo')));
   try {
     receiver = await startReceiver({ port, host: '127.0.0.1', dataDir });
   } catch (err) {

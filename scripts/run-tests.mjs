@@ -56,6 +56,7 @@ function ensureCompat(dir, marker, testFile, envVar, what) {
 }
 ensureCompat('ts5', 'ts-patch', 'ts5.test.ts', 'SPANFORGE_TS5_DIR', 'TypeScript 5.9.3 + ts-patch 3.3.0');
 ensureCompat('express4', join('@types', 'express'), 'express4-app.test.ts', 'SPANFORGE_EXPRESS4_DIR', 'express 4 + @types/express 4');
+ensureCompat('fastify-demo', 'fastify-plugin', 'fastify-demo-app.test.ts', 'SPANFORGE_FASTIFY_DEMO_DIR', "the Fastify demo's plugin libraries (autoload, fastify-plugin, TypeBox)");
 // A test that hangs must fail, not stall the run. Node's --test-timeout bounds every test, and (as the
 // runner puts each file in a subtest of its own, on Node 20 and 24) every file as a whole too, so it
 // must exceed the slowest file: test/transformer/ts5.test.ts took 216 s in a full run on a loaded

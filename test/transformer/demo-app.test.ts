@@ -35,18 +35,29 @@ test('demo-app: one round of traffic, exact transaction names, one trace per req
       'GET /products/:id 2xx',
       'GET /products/:id 2xx',
       'GET /products/:id 4xx',
-      'GET unknown route 2xx',
-      'GET unknown route 2xx',
+      'GET /stock/:id 2xx',
+      'GET /stock/:id 2xx',
       'POST /checkout/:id 2xx',
       'POST /checkout/:id 5xx',
-      'POST unknown route 2xx',
-      'POST unknown route 4xx',
+      'POST /reserve/:id 2xx',
+      'POST /reserve/:id 4xx',
     ].map((s) => s.replace(/ (\dxx)$/, ' HTTP $1')));
     const errors = intake.events.filter((e) => 'error' in e).map((e) => e.error as Ev);
     assert.deepEqual(errors.map((e) => e.exception.message).sort(), ['inventory refused to reserve product 3', 'product 99 does not exist']);
-    // every inventory transaction continues a shop trace through the fetch span
+    // every inventory transaction (Fastify, route-named) continues a shop trace through the fetch span
     const spans = intake.events.filter((e) => 'span' in e).map((e) => e.span as Ev);
-    for (const inv of txs.filter((x) => x.name.endsWith('unknown route'))) {
+    const inventory = txs.filter((x) => x.name.startsWith('GET /stock/') || x.name.startsWith('POST /reserve/'));
+    assert.equal(inventory.length, 4);
+    // metrics are on in the demo: both processes send their metricsets (at the latest with the SIGTERM flush)
+    // (each intake request starts with its metadata line, and a request's lines are recorded together).
+    const withRss = new Set<string>();
+    let service = '';
+    for (const e of intake.events) {
+      if ('metadata' in e) service = (e.metadata as Ev).service.name;
+      else if ('metricset' in e && (e.metricset as Ev).samples['system.process.memory.rss.bytes']) withRss.add(service);
+    }
+    assert.deepEqual([...withRss].sort(), ['demo-inventory', 'demo-shop']);
+    for (const inv of inventory) {
       const parent = spans.find((s) => s.id === inv.parent_id);
       assert.ok(parent, 'parent span exists');
       assert.equal(parent.type, 'external');

@@ -1,31 +1,38 @@
-// Demo "inventory" service: a plain node:http server; its transactions continue the shop's traces.
-import { createServer } from 'node:http';
+// Demo "inventory" service: Fastify, routes registered in a plugin the way Fastify apps are written;
+// its transactions are named by route template (`GET /stock/:id`) and continue the shop's traces.
+import Fastify, { type FastifyPluginAsync } from 'fastify';
 import { flush, start } from 'spanforge';
 
-start({ serviceName: 'demo-inventory', metricsInterval: 0 });
+// Metrics every 10 s (the default is 30 s) so the demo's charts fill in its first minute.
+start({ serviceName: 'demo-inventory', metricsInterval: '10s' });
 
-const server = createServer((req, res) => {
-  const m = /^\/(stock|reserve)\/(\d+)$/.exec(req.url ?? '');
-  res.setHeader('content-type', 'application/json');
-  if (!m) {
-    res.statusCode = 404;
-    res.end('{"error":"unknown path"}');
-  } else if (m[1] === 'reserve' && Number(m[2]) % 3 === 0) {
-    res.statusCode = 409; // every third product is out of stock
-    res.end('{"error":"out of stock"}');
-  } else {
-    res.end(JSON.stringify({ id: Number(m[2]), available: 10 - (Number(m[2]) % 10) }));
-  }
-});
+const stockRoutes: FastifyPluginAsync = async (fastify) => {
+  fastify.get('/stock/:id', async (req) => {
+    const id = Number((req.params as { id: string }).id);
+    return { id, available: 10 - (id % 10) };
+  });
 
-server.listen(0, '127.0.0.1', () => {
-  const a = server.address();
+  fastify.post('/reserve/:id', async (req, reply) => {
+    const id = Number((req.params as { id: string }).id);
+    if (id % 3 === 0) {
+      reply.code(409); // every third product is out of stock
+      return { error: 'out of stock' };
+    }
+    return { id, reserved: 1 };
+  });
+};
+
+const app = Fastify();
+void app.register(stockRoutes);
+
+app.listen({ port: 0, host: '127.0.0.1' }).then(() => {
+  const a = app.server.address();
   process.stdout.write(`listening ${typeof a === 'object' && a ? a.port : 0}\n`);
 });
 
 process.on('SIGTERM', () => {
   void flush().finally(() => {
-    server.close();
+    void app.close();
     process.exit(0);
   });
 });

@@ -4,7 +4,8 @@ import express, { type NextFunction, type Request, type Response } from 'express
 import { Pool } from 'pg';
 import { flush, start } from 'spanforge';
 
-start({ serviceName: 'demo-shop', metricsInterval: 0 });
+// Metrics every 10 s (the default is 30 s) so the demo's charts fill in its first minute.
+start({ serviceName: 'demo-shop', metricsInterval: '10s' });
 
 const table = process.env.DEMO_TABLE ?? 'spanforge_demo_products';
 const inventory = process.env.INVENTORY_URL ?? 'http://127.0.0.1:9';
