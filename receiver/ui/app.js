@@ -1110,7 +1110,6 @@
     return [
       ...parts,
       el('h2', { id: 'search-count' }, `${res.rows.length}${res.rows.length >= res.limit ? '+' : ''} matching transactions`),
-      res.truncatedScan ? el('p', { class: 'muted' }, `The label filter looked at the newest ${res.scanLimit} transactions of the range; narrow the range to search further back.`) : null,
       table(
         [
           { title: 'Time', render: (s) => fmtTime(s.ts), sort: (s) => s.ts, opt: true },
