@@ -346,9 +346,10 @@ describe('web UI views in headless Chromium: map, dependencies, panel, distribut
     const prevMax = await page.locator('figure[data-chart="Latency"] path.previous').evaluate((p) => p.getAttribute('d'));
     assert.ok(prevMax && prevMax.length > 0);
     await page.screenshot({ path: join(ARTIFACTS, 'views-overview-compare-15m.png'), fullPage: true });
-    await page.locator('#range').selectOption('3600000');
-    await rerendered(() => page.locator('#compare-toggle').uncheck());
-    assert.equal(await page.locator('path.previous').count(), 0);
+    await rerendered(() => page.locator('#range').selectOption('3600000').then(() => undefined));
+    await page.locator('#compare-toggle').uncheck();
+    await page.waitForFunction(() => document.querySelectorAll('path.previous').length === 0);
+    assert.equal(await page.locator('figure.chart').count(), 3);
   });
 
   test('error occurrence: exception, request, user and labels tabs', T, async () => {
