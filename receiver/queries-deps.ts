@@ -34,7 +34,7 @@ const SYNC_CHUNK = 20_000;
 /** Ranges over 6 h read the hourly rollups, like the transaction charts. */
 const HOURLY_ABOVE_US = 6 * 3600e6;
 /** Exit spans read (newest first) for the calling transactions and operations of one dependency. */
-export const DETAIL_SAMPLE = 2000;
+export const DETAIL_SAMPLE = 1000;
 
 interface DepRow {
   service: string;
