@@ -6,6 +6,7 @@ import { mkdirSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { join } from 'node:path';
 import type Database from 'better-sqlite3';
+import { safeStringify } from './safe-json.js';
 
 /** better-sqlite3 is missing or its native module does not load; the message says how to fix it. */
 export class SqliteUnavailableError extends Error {
@@ -303,7 +304,7 @@ export class Store extends EventEmitter {
   private metaId(meta: RequestMeta): number {
     if (meta.metaId !== undefined && meta.metaGen === this.metaGen) return meta.metaId;
     meta.metaGen = this.metaGen;
-    const json = JSON.stringify(meta.raw);
+    const json = safeStringify(meta.raw); // any nesting depth (V8's JSON.stringify recurses)
     let id = this.metaIds.get(json);
     if (id !== undefined) return (meta.metaId = id);
     const hash = createHash('sha1').update(json).digest('hex');
@@ -334,7 +335,7 @@ export class Store extends EventEmitter {
     if (this.closed) return;
     const ts = tsOf(e, meta);
     const service = serviceOf(e, meta);
-    const doc = raw ?? JSON.stringify({ [kind]: e });
+    const doc = raw ?? safeStringify({ [kind]: e });
     const s = this.stmts;
     switch (kind) {
       case 'transaction': {
