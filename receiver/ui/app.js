@@ -74,6 +74,11 @@
   async function api(path, params) {
     const q = new URLSearchParams(params || {});
     const res = await fetch(`/api/${path}${q.toString() ? `?${q}` : ''}`, { headers: { Accept: 'application/json' } });
+    // With a secret token the session may have expired (or the receiver restarted): sign in again.
+    if (res.status === 401) {
+      location.assign('/ui/login');
+      throw new Error('signed out: sign in again');
+    }
     if (!res.ok) {
       const err = new Error(`${res.status} ${await res.text()}`);
       err.status = res.status;
