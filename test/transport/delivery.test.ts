@@ -50,6 +50,19 @@ test('ApiKey authorization (it wins over a secret token, as in elastic-apm-node)
   await srv.close();
 });
 
+test('a server that is not on loopback gets gzip by default (no compress option)', { timeout: 20_000 }, async (ctx) => {
+  // 127.0.0.2 is routed to this machine but is not one of the loopback names the spec exempts.
+  const srv = await serve(ctx, { host: '127.0.0.2' });
+  const t = createTransport(baseOptions(srv.url, recordingLogger()));
+  ctx.after(() => t.close(100));
+  t.send(span(1));
+  await t.flush(3000);
+  const r = srv.intake[0]!;
+  assert.equal(r.headers['content-encoding'], 'gzip');
+  assert.deepEqual([...r.raw.subarray(0, 2)], [0x1f, 0x8b], 'the body is really gzip');
+  assert.deepEqual(r.lines, [{ metadata: METADATA }, span(1)]);
+});
+
 test('no Authorization header without credentials; a serverUrl path prefix is kept', { timeout: 20_000 }, async (ctx) => {
   const srv = await serve(ctx);
   const t = createTransport(baseOptions(`${srv.url}/apm/`, recordingLogger()));
