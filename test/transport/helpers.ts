@@ -154,6 +154,16 @@ export class MockApmServer {
   }
 }
 
+/**
+ * A mock server closed by the test's own cleanup (t.after), so a failing assertion fails the test
+ * instead of leaving a listening socket that keeps the test process alive.
+ */
+export async function serve(t: { after(fn: () => unknown): void }, opts: { port?: number; tls?: boolean } = {}): Promise<MockApmServer> {
+  const s = await MockApmServer.start(opts);
+  t.after(() => s.close());
+  return s;
+}
+
 /** A port that nothing listens on (bound then released). */
 export async function deadPort(): Promise<number> {
   const s = http.createServer();
@@ -229,6 +239,8 @@ export function baseOptions(url: string, logger: Logger) {
     metadata: () => METADATA,
     logger,
     backoffUnitMs: 20,
+    // Connection failures are logged at once (the start-up quiet period has its own test).
+    startupQuietMs: 0,
   };
 }
 
