@@ -455,6 +455,7 @@ function chainedRoutePath(p: NodePath<BT.CallExpression>, b: BindingAnalysis): B
 }
 
 function callName(rule: CallRule, p: NodePath<BT.CallExpression | BT.OptionalCallExpression>, name: string): string | null {
+  if (rule.nameFromMember) return name;
   if (rule.handler === 'app') {
     const owner = rule.target.owner?.[0];
     return rule.description || memberSpanName(owner, name);

@@ -78,6 +78,8 @@ export interface Harness {
    * transaction and its spans (start order) and errors as received by the intake, each schema-valid.
    */
   run(name: string, body: () => Promise<unknown>): Promise<{ tx: Ev; spans: Ev[]; errors: Ev[] }>;
+  /** Flushes the agent and returns the intake events of the transaction named `name` (see run). */
+  transaction(name: string): Promise<{ tx: Ev; spans: Ev[]; errors: Ev[] }>;
   close(): Promise<void>;
 }
 
@@ -86,6 +88,7 @@ export async function startHarness(serviceName: string): Promise<Harness> {
   const intake = await startIntake();
   await resetAgentForTests();
   const agent = getAgent().start({ serverUrl: intake.url, serviceName, metricsInterval: 0 }, { noProcessHandlers: true, env: {} });
+  const seen = new Set<string>();
   return {
     intake,
     async run(name, body) {
@@ -106,6 +109,21 @@ export async function startHarness(serviceName: string): Promise<Harness> {
       const tx = intake.of('transaction').find((t) => t.id === txId)!;
       const spans = intake.of('span').filter((s) => s.transaction_id === txId).sort((a, b) => a.timestamp - b.timestamp);
       const errors = intake.of('error').filter((e) => e.transaction_id === txId);
+      for (const [kind, list] of [['transaction', [tx]], ['span', spans], ['error', errors]] as const) for (const e of list) assertValid({ [kind]: e });
+      return { tx, spans, errors };
+    },
+    async transaction(name) {
+      await agent.flush(5000);
+      // The first not yet returned transaction of that name, once all the spans it started have arrived.
+      const fresh = (i: Intake) => i.of('transaction').find((t) => t.name === name && !seen.has(t.id));
+      await intake.waitFor((i) => {
+        const t = fresh(i);
+        return t !== undefined && i.of('span').filter((s) => s.transaction_id === t.id).length >= (t.span_count?.started ?? 0);
+      });
+      const tx = fresh(intake)!;
+      seen.add(tx.id);
+      const spans = intake.of('span').filter((s) => s.transaction_id === tx.id).sort((a, b) => a.timestamp - b.timestamp);
+      const errors = intake.of('error').filter((e) => e.transaction_id === tx.id);
       for (const [kind, list] of [['transaction', [tx]], ['span', spans], ['error', errors]] as const) for (const e of list) assertValid({ [kind]: e });
       return { tx, spans, errors };
     },

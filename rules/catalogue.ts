@@ -52,6 +52,8 @@ export interface CallRule {
   kind: 'call';
   target: TargetMatch;
   handler: CallHandler;
+  /** The site's name is the called member's name (`hset`), for handlers that name spans by it (ioredis). */
+  nameFromMember?: boolean;
   span: SpanFacts;
   description: string;
   /**

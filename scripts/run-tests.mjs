@@ -68,16 +68,26 @@ for (const name of existsSync(join(root, 'integrations')) ? readdirSync(join(roo
   ensureCompat(name, deps[0]?.[0] ?? '.', `${name}.test.ts`, envVar, deps.map(([n, v]) => `${n}@${v}`).join(' + '), at);
   if (!process.env[envVar]) compatRuns.push({ testFile, env: { [envVar]: join(at, 'node_modules') }, what: deps.map(([n, v]) => `${n}@${v}`).join(' + ') });
 }
-console.log(`running ${files.length} test files`);
+// A test that hangs must fail, not stall the run. Node's --test-timeout bounds every test, and (as the
+// runner puts each file in a subtest of its own, on Node 20 and 24) every file as a whole too, so it
+// must exceed the slowest file: test/transformer/ts5.test.ts took 216 s in a full run on a loaded
+// 2-CPU machine (2026-12-03, 6 sessions at work; about 60 s when quiet). 600 s leaves room for a
+// slower machine; the files that used to hang also set short per-test { timeout }s of their own.
+// SPANFORGE_TEST_TIMEOUT_MS overrides it. --test-force-exit ends a file once its tests are done even
+// if a failing test left a server or socket open (Node 20.14 and later).
+const timeoutMs = Number(process.env.SPANFORGE_TEST_TIMEOUT_MS) > 0 ? Number(process.env.SPANFORGE_TEST_TIMEOUT_MS) : 600_000;
+const [major, minor] = process.versions.node.split('.').map(Number);
+const forceExit = major > 20 || (major === 20 && minor >= 14) ? ['--test-force-exit'] : [];
+console.log(`running ${files.length} test files (timeout ${timeoutMs / 1000} s per test and per file)`);
 const r = spawnSync(
   process.execPath,
-  ['--import', 'tsx', '--test', '--test-concurrency=1', ...files.map((f) => relative(root, f))],
+  ['--import', 'tsx', '--test', '--test-concurrency=1', `--test-timeout=${timeoutMs}`, ...forceExit, ...files.map((f) => relative(root, f))],
   { cwd: root, stdio: 'inherit', env: { ...process.env } },
 );
 let status = r.status ?? 1;
 for (const c of compatRuns) {
   console.log(`running ${relative(root, c.testFile)} again against the lowest supported version (${c.what})`);
-  const rc = spawnSync(process.execPath, ['--import', 'tsx', '--test', relative(root, c.testFile)], { cwd: root, stdio: 'inherit', env: { ...process.env, ...c.env } });
+  const rc = spawnSync(process.execPath, ['--import', 'tsx', '--test', `--test-timeout=${timeoutMs}`, ...forceExit, relative(root, c.testFile)], { cwd: root, stdio: 'inherit', env: { ...process.env, ...c.env } });
   if (rc.status !== 0) status = rc.status ?? 1;
 }
 process.exit(status);

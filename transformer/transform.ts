@@ -123,8 +123,9 @@ export function transformFile(
       skip(node, rule, 'inside a longer optional chain');
       return undefined;
     }
-    const name = rule.handler === 'app' ? rule.description : null;
-    const site = addSite(calleeNameNode(node), rule, rule.handler, name, rule.span.type, spanExtra(rule));
+    const at = calleeNameNode(node);
+    const name = rule.handler === 'app' ? rule.description : rule.nameFromMember && ts.isIdentifier(at) ? at.text : null;
+    const site = addSite(at, rule, rule.handler, name, rule.span.type, spanExtra(rule));
     const args = node.arguments.map((a) => ts.visitNode(a, visitor) as TS.Expression);
     let out: TS.Expression;
     if (ts.isIdentifier(callee)) {
