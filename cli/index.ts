@@ -5,11 +5,13 @@ import { homedir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { startReceiver } from '../receiver/index.js';
+import { init } from './init.js';
 
 const USAGE = `Usage: spanforge <command> [options]
 
 Commands:
   serve     Run the local APM receiver (Elastic intake v2) with its embedded store and web UI
+  init      Wire spanforge into this project (build tool, TypeScript + ts-patch, start import); --check lists what is missing
 
 spanforge serve [--port 8200] [--host 127.0.0.1] [--data-dir DIR]
   --port N            TCP port (default 8200, the APM Server port; 0 = any free port)
@@ -163,7 +165,7 @@ async function serve(argv: string[]): Promise<number> {
   return stopped;
 }
 
-const COMMANDS: Record<string, (argv: string[]) => Promise<number>> = { serve };
+const COMMANDS: Record<string, (argv: string[]) => Promise<number>> = { serve, init: (argv) => init(argv) };
 
 /** Runs the CLI with the given arguments (without node and script) and resolves to the exit code. */
 export async function main(argv: string[]): Promise<number> {

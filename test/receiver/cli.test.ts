@@ -165,7 +165,10 @@ test('better-sqlite3 is optional: without it `serve` exits 1 naming the package 
   const { existsSync, readFileSync } = await import('node:fs');
   const pkg = JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8'));
   assert.equal(pkg.dependencies?.['better-sqlite3'], undefined, 'better-sqlite3 must not be a hard dependency');
-  assert.ok(pkg.optionalDependencies?.['better-sqlite3'], 'better-sqlite3 is an optional dependency');
+  // An optional peer: never installed (nor compiled) with spanforge; the user adds it where the receiver needs it.
+  assert.equal(pkg.optionalDependencies?.['better-sqlite3'], undefined, 'better-sqlite3 is not installed with spanforge');
+  assert.ok(pkg.peerDependencies?.['better-sqlite3'], 'better-sqlite3 is a peer dependency');
+  assert.equal(pkg.peerDependenciesMeta?.['better-sqlite3']?.optional, true, 'and an optional one');
   assert.equal(pkg.allowScripts?.['better-sqlite3'], true);
   const hook = ['-r', join(__dirname, 'fixtures', 'no-sqlite.cjs')];
   const t = tempDir();
