@@ -5,11 +5,13 @@ import { homedir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { startReceiver } from '../receiver/index.js';
+import { init } from './init.js';
 
 const USAGE = `Usage: spanforge <command> [options]
 
 Commands:
   serve     Run the local APM receiver (Elastic intake v2) with its embedded store and web UI
+  init      Wire spanforge into this project (build tool, TypeScript + ts-patch, start import); --check lists what is missing
 
 spanforge serve [--port 8200] [--host 127.0.0.1] [--data-dir DIR]
   --port N            TCP port (default 8200, the APM Server port; 0 = any free port)
@@ -17,6 +19,12 @@ spanforge serve [--port 8200] [--host 127.0.0.1] [--data-dir DIR]
   --data-dir DIR      where events are stored (default: $SPANFORGE_DATA_DIR, else ~/.spanforge/data)
   --secret-token T    require "Authorization: Bearer T" from agents (or $SPANFORGE_SECRET_TOKEN)
   --api-key K         accept "Authorization: ApiKey K" from agents (or $SPANFORGE_API_KEY)
+                      with a token or key, the web UI and /api ask for it too (a one-time
+                      sign-in link is printed at start)
+  --allowed-host NAME another name browsers may use to reach the UI (repeatable; .example.com
+                      for a domain, * for any; or $SPANFORGE_ALLOWED_HOSTS, comma-separated)
+  --rum-allow-origin O  let pages of origin O send events (RUM; repeatable, * globs as APM
+                      Server's rum.allow_origins; or $SPANFORGE_RUM_ALLOW_ORIGINS, comma-separated)
   -h, --help          show this help
 `;
 
@@ -41,6 +49,10 @@ export interface ServeOptions {
   dataDir: string;
   secretToken: string | undefined;
   apiKey: string | undefined;
+  /** Extra Host names for the DNS-rebinding check (--allowed-host). */
+  allowedHosts: string[];
+  /** Origins allowed to send RUM events (--rum-allow-origin). */
+  rumAllowOrigins: string[];
   /** Set by -h/--help: print the usage and exit 0. */
   help: boolean;
 }
@@ -59,6 +71,8 @@ export function parseServeArgs(argv: string[], env: NodeJS.ProcessEnv = process.
         'data-dir': { type: 'string' },
         'secret-token': { type: 'string' },
         'api-key': { type: 'string' },
+        'allowed-host': { type: 'string', multiple: true },
+        'rum-allow-origin': { type: 'string', multiple: true },
         help: { type: 'boolean', short: 'h' },
       },
     }));
@@ -72,7 +86,11 @@ export function parseServeArgs(argv: string[], env: NodeJS.ProcessEnv = process.
   const dataDir = values['data-dir'] ? resolve(values['data-dir']) : defaultDataDir(env);
   const secretToken = values['secret-token'] ?? env.SPANFORGE_SECRET_TOKEN;
   const apiKey = values['api-key'] ?? env.SPANFORGE_API_KEY;
-  return { port, host, dataDir, secretToken: secretToken || undefined, apiKey: apiKey || undefined, help: values.help === true };
+  const listOf = (flag: string[] | undefined, envValue: string | undefined): string[] =>
+    (flag ?? (envValue ? [envValue] : [])).flatMap((v) => v.split(',')).map((v) => v.trim()).filter(Boolean);
+  const allowedHosts = listOf(values['allowed-host'], env.SPANFORGE_ALLOWED_HOSTS);
+  const rumAllowOrigins = listOf(values['rum-allow-origin'], env.SPANFORGE_RUM_ALLOW_ORIGINS);
+  return { port, host, dataDir, secretToken: secretToken || undefined, apiKey: apiKey || undefined, allowedHosts, rumAllowOrigins, help: values.help === true };
 }
 
 /** The warning printed when binding a non-loopback host without credentials, else undefined. */
@@ -82,7 +100,7 @@ export function exposureWarning(host: string, secretToken?: string, apiKey?: str
 }
 
 async function serve(argv: string[]): Promise<number> {
-  const { port, host, dataDir, secretToken, apiKey, help } = parseServeArgs(argv);
+  const { port, host, dataDir, secretToken, apiKey, allowedHosts, rumAllowOrigins, help } = parseServeArgs(argv);
   if (help) {
     process.stdout.write(USAGE);
     return 0;
@@ -93,7 +111,9 @@ async function serve(argv: string[]): Promise<number> {
     // SPANFORGE_FLUSH_INTERVAL_MS: how long accepted events may wait in memory (tests raise it to
     // prove that a signal flushes the pending batch).
     const flush = Number(process.env.SPANFORGE_FLUSH_INTERVAL_MS) || undefined;
-    receiver = await startReceiver({ port, host, dataDir, secretToken, apiKey, flushIntervalMs: flush });
+    // SPANFORGE_READ_TIMEOUT_MS: APM Server's read timeout (default 30 s); tests shorten it.
+    const readTimeoutMs = Number(process.env.SPANFORGE_READ_TIMEOUT_MS) || undefined;
+    receiver = await startReceiver({ port, host, dataDir, secretToken, apiKey, allowedHosts, rumAllowOrigins, flushIntervalMs: flush, readTimeoutMs });
   } catch (err) {
     const e = err as NodeJS.ErrnoException;
     if (e.code === 'EADDRINUSE') {
@@ -136,6 +156,8 @@ async function serve(argv: string[]): Promise<number> {
   out.write(`spanforge receiver is running\n`);
   out.write(`  intake:  ${receiver.url}/intake/v2/events   (point agents at serverUrl ${receiver.url})\n`);
   out.write(`  web UI:  ${receiver.uiUrl}\n`);
+  const signIn = receiver.loginUrl();
+  if (signIn) out.write(`  sign in: ${signIn}   (one-time link; or enter the token at ${receiver.url}/ui/login)\n`);
   out.write(`  data:    ${dataDir}\n`);
   const warning = exposureWarning(host, secretToken, apiKey);
   if (warning) out.write(`  ${warning}\n`);
@@ -143,7 +165,7 @@ async function serve(argv: string[]): Promise<number> {
   return stopped;
 }
 
-const COMMANDS: Record<string, (argv: string[]) => Promise<number>> = { serve };
+const COMMANDS: Record<string, (argv: string[]) => Promise<number>> = { serve, init: (argv) => init(argv) };
 
 /** Runs the CLI with the given arguments (without node and script) and resolves to the exit code. */
 export async function main(argv: string[]): Promise<number> {

@@ -29,6 +29,23 @@ export interface ReceiverOptions {
   flushIntervalMs?: number;
   /** Intake requests decoded at the same time; more wait (paused) for a slot. Default 200. */
   maxConcurrentIntake?: number;
+  /**
+   * APM Server's read_timeout: a request (waiting for a slot included) must have arrived whole
+   * within this many ms, else it is answered 503 `request timed out` and its connection closed.
+   * Default 30 000.
+   */
+  readTimeoutMs?: number;
+  /**
+   * Host names, besides localhost and the listening address, that browsers may use to reach the UI
+   * and API (the DNS-rebinding check): `name`, `.example.com` (a domain and its subdomains), `*` (any).
+   */
+  allowedHosts?: string[];
+  /**
+   * Origins whose web pages may send events (RUM), as APM Server's `rum.allow_origins`:
+   * `https://shop.example.com`, `https://*.example.com`, `*`. Default none: cross-origin browser
+   * requests are refused.
+   */
+  rumAllowOrigins?: string[];
 }
 
 export interface Receiver {
@@ -36,6 +53,11 @@ export interface Receiver {
   url: string;
   /** The web UI, `${url}/ui/`. */
   uiUrl: string;
+  /**
+   * With a secret token or API key: a new one-time link that signs a browser in to the UI
+   * (`${url}/ui/login?code=…`); undefined without one.
+   */
+  loginUrl(): string | undefined;
   /** Stops accepting, ends open requests, flushes the pending batch and closes the store. */
   close(): Promise<void>;
 }
@@ -91,6 +113,10 @@ export async function startReceiver(options: ReceiverOptions): Promise<Receiver>
     secretToken: options.secretToken,
     apiKey: options.apiKey,
     maxConcurrentIntake: options.maxConcurrentIntake,
+    readTimeoutMs: options.readTimeoutMs,
+    listenHost: host,
+    allowedHosts: options.allowedHosts,
+    rumAllowOrigins: options.rumAllowOrigins,
   });
   try {
     await new Promise<void>((resolve, reject) => {
@@ -111,6 +137,10 @@ export async function startReceiver(options: ReceiverOptions): Promise<Receiver>
   return {
     url,
     uiUrl: `${url}/ui/`,
+    loginUrl() {
+      const code = (server as unknown as { loginCode(): string | undefined }).loginCode();
+      return code === undefined ? undefined : `${url}/ui/login?code=${code}`;
+    },
     close() {
       closing ??= new Promise<void>((resolve) => {
         const srv = server as unknown as { closeLive?: () => void; shutdownIntake?: () => void };

@@ -3,7 +3,8 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { createGunzip, createInflate, type Gunzip, type Inflate } from 'node:zlib';
 import type { RequestMeta, Store } from './store.js';
-import { decodeLine, LineError, loadValidators } from './validate.js';
+import { depthErrorText, depthExceededAt, MAX_NESTING_DEPTH } from './safe-json.js';
+import { decodeLine, GO_ROOT, identifyKind, LineError, loadValidators } from './validate.js';
 
 type Obj = Record<string, unknown>;
 
@@ -75,9 +76,33 @@ export interface IntakeHandle {
    * Closing answer), after the events decoded so far were handed to the store. No-op once answered.
    */
   shutdown(): void;
+  /**
+   * Read timeout: ends the request with 503 `{"error": "request timed out"}` and closes its
+   * connection; events decoded so far stay stored. No-op once answered.
+   */
+  timeout(): void;
 }
 
 export const SHUTTING_DOWN = 'server is shutting down';
+/** APM Server's answer (503) when a request did not arrive within the read timeout. */
+export const TIMED_OUT = 'request timed out';
+
+/**
+ * After an answer sent before the body ended: stop reading it and close the connection once the
+ * answer is out (at most 1 s later), so a slow or huge body cannot keep the socket.
+ */
+export function closeAfterReply(req: IncomingMessage, res: ServerResponse): void {
+  const socket = req.socket;
+  req.resume();
+  const t = setTimeout(() => socket?.destroy(), 1000);
+  t.unref();
+  const close = (): void => {
+    clearTimeout(t);
+    socket?.destroy();
+  };
+  if (res.writableFinished) close();
+  else res.once('finish', close);
+}
 
 /** Handles one intake request after auth, method and Content-Type were checked. */
 export function handleIntake(
@@ -142,6 +167,17 @@ export function handleIntake(
   const processLine = (line: string): void => {
     if (done) return;
     if (line.trim() === '') return; // blank lines are allowed for backwards compatibility
+    // APM Server's decoder stops at 10,000 levels; deeper documents would be stored fine but could
+    // not be serialised again by V8 (its JSON.stringify recurses).
+    const deep = depthExceededAt(line, MAX_NESTING_DEPTH);
+    if (deep >= 0) {
+      const kind = identifyKind(line) ?? '';
+      const root = GO_ROOT[meta ? kind : 'metadata'] ?? `v2.${kind}`;
+      const message = `decode error: data read error: ${root}: ${depthErrorText(line, deep)}`;
+      if (!meta) finish({ message, document: line, status: 400 });
+      else addError(message, line, 400);
+      return;
+    }
     if (!meta) {
       try {
         const { body } = decodeLine(line, true, validators);
@@ -299,5 +335,13 @@ export function handleIntake(
     // Complete lines were already handed to the store as they arrived; a partial last line is
     // dropped (it is not an event yet), like APM Server when its context is cancelled.
     shutdown: () => finish({ message: SHUTTING_DOWN, status: 503 }),
+    timeout: () => {
+      if (done) return;
+      done = true;
+      cleanup();
+      release();
+      writeResult(req, res, 503, { error: TIMED_OUT });
+      closeAfterReply(req, res);
+    },
   };
 }

@@ -4,11 +4,13 @@ import { timingSafeEqual } from 'node:crypto';
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { extname, join } from 'node:path';
-import { handleIntake, SHUTTING_DOWN, writeResult, type IntakeHandle, type IntakeLimits } from './intake.js';
+import { closeAfterReply, handleIntake, SHUTTING_DOWN, TIMED_OUT, writeResult, type IntakeHandle, type IntakeLimits } from './intake.js';
+import { depsRoutes } from './api-deps.js';
 import { ApiNotFound, int, list, matchPath, ParamError, parseQuery, pathSegments, RANGE, rangeOf, route, str, type ApiRoute } from './params.js';
 import { MAX_METRIC_NAMES, MAX_SAMPLES, Queries } from './queries.js';
 import { safeStringify } from './safe-json.js';
 import type { Store } from './store.js';
+import { fromBrowser, Guard, loginPage } from './guard.js';
 import { loadValidators } from './validate.js';
 
 export const SPANFORGE_VERSION = '0.1.0';
@@ -23,8 +25,16 @@ export interface ServerOptions {
   limits: IntakeLimits;
   /** Intake requests decoded at once; later ones wait, paused, for a slot (APM Server: 200). */
   maxConcurrentIntake?: number;
+  /** APM Server's read_timeout (ms): an intake request must arrive whole within it. Default 30 000. */
+  readTimeoutMs?: number;
   secretToken?: string;
   apiKey?: string;
+  /** The --host the server binds (for the Host check). Default 127.0.0.1. */
+  listenHost?: string;
+  /** Extra Host names to accept (DNS-rebinding check); `.example.com` for a domain, `*` for any. */
+  allowedHosts?: string[];
+  /** Origins whose pages may send events cross-origin (APM Server's rum.allow_origins, `*` globs). */
+  rumAllowOrigins?: string[];
 }
 
 const AUTH_HINT = "expected 'Authorization: Bearer secret_token' or 'Authorization: ApiKey base64(API key ID:API key)'";
@@ -38,6 +48,11 @@ const MIME: Record<string, string> = {
 // The UI builds its DOM with textContent only; the CSP is a second line of defence against event
 // text that would try to run as script.
 const CSP = "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; connect-src 'self'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'";
+const LOGIN_CSP = "default-src 'none'; style-src 'self'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'";
+/** Routes agents use (APM Server's): a non-browser client may name the receiver by any Host there. */
+const AGENT_ROUTES = new Set(['/', '/intake/v2/events', '/intake/v2/rum/events', '/config/v1/agents']);
+/** APM Server's CORS middleware: allowed request headers and methods of a RUM preflight. */
+const RUM_CORS = { methods: 'POST, OPTIONS', headers: 'Content-Type, Content-Encoding, Accept' };
 
 function sendJson(res: ServerResponse, status: number, body: unknown, headers: Record<string, string> = {}): void {
   // safeStringify: a stored event nested thousands of levels deep must not make its trace unreadable.
@@ -98,6 +113,13 @@ const METRIC_NAMES = [
 
 export function createReceiverServer(opts: ServerOptions): Server {
   loadValidators(opts.schemaDir); // compile once at start (~300 ms), not on the first request
+  const guard = new Guard({
+    listenHost: opts.listenHost ?? '127.0.0.1',
+    allowedHosts: opts.allowedHosts,
+    rumAllowOrigins: opts.rumAllowOrigins,
+    secretToken: opts.secretToken,
+    apiKey: opts.apiKey,
+  });
   const queries = new Queries(opts.store.db);
   const ui = loadUi(opts.uiDir);
   const live = new Set<ServerResponse>();
@@ -128,6 +150,8 @@ export function createReceiverServer(opts: ServerOptions): Server {
     route('/api/errors', { ...RANGE, service: str() }, (_m, p) => queries.errorGroups(rangeOf(p), p.service || undefined)),
     route('/api/errors/:groupKey', RANGE, (m, p) => queries.errorGroup(m.groupKey!, rangeOf(p)) ?? new ApiNotFound(`no error group ${m.groupKey}`)),
     route('/api/stats', {}, () => ({ ...queries.counts(), version: SPANFORGE_VERSION })),
+    // Service map, dependencies, latency distribution, search, event detail.
+    ...depsRoutes(opts.store),
   ];
 
   const api = (path: string, q: URLSearchParams, res: ServerResponse): void => {
@@ -154,7 +178,9 @@ export function createReceiverServer(opts: ServerOptions): Server {
   const maxIntake = opts.maxConcurrentIntake ?? 200;
   let active = 0;
   let shuttingDown = false;
-  const waiting: Array<{ run: () => void; req: IncomingMessage; res: ServerResponse }> = [];
+  type Waiting = { run: () => void; req: IncomingMessage; res: ServerResponse };
+  const waiting: Waiting[] = [];
+  const readTimeoutMs = opts.readTimeoutMs ?? 30_000;
   const decoding = new Set<IntakeHandle>();
   const release = (): void => {
     active--;
@@ -164,6 +190,10 @@ export function createReceiverServer(opts: ServerOptions): Server {
       next.run();
     }
   };
+  const timedOutReply = (req: IncomingMessage, res: ServerResponse): void => {
+    writeResult(req, res, 503, { error: TIMED_OUT });
+    closeAfterReply(req, res);
+  };
   const shutdownReply = (req: IncomingMessage, res: ServerResponse, accepted = 0): void => {
     writeResult(req, res, 503, { accepted, errors: [{ message: SHUTTING_DOWN }] });
     // Like an early reply: do not wait for the rest of the body, drop the connection soon.
@@ -171,6 +201,53 @@ export function createReceiverServer(opts: ServerOptions): Server {
     const t = setTimeout(() => req.socket?.destroy(), 1000);
     t.unref();
     req.once('end', () => clearTimeout(t));
+  };
+
+  /** With a token: a session cookie from /ui/login, or the agents' Authorization header. */
+  const uiAuthenticated = (req: IncomingMessage): boolean =>
+    !guard.authRequired || guard.hasSession(req) || (req.headers.authorization !== undefined && authenticate(req, opts).ok);
+  const apiAuthProblem = (req: IncomingMessage): string | undefined => {
+    if (uiAuthenticated(req)) return undefined;
+    if (req.headers.authorization !== undefined) return (authenticate(req, opts) as { message: string }).message;
+    return `authentication failed: this receiver has a secret token or API key; sign in at /ui/login, or send ${AUTH_HINT.replace(/^expected /, '')}`;
+  };
+  const loginHeaders = { 'Content-Type': 'text/html; charset=utf-8', 'Content-Security-Policy': LOGIN_CSP, 'X-Content-Type-Options': 'nosniff', 'Cache-Control': 'no-store' };
+  const signedIn = (res: ServerResponse): void => {
+    res.writeHead(303, { Location: '/ui/', 'Set-Cookie': guard.setCookie(guard.newSession()), 'Cache-Control': 'no-store', 'Content-Length': 0 });
+    res.end();
+  };
+  const showLogin = (res: ServerResponse, status: number, message: string, head = false): void => {
+    const page = loginPage(message);
+    res.writeHead(status, { ...loginHeaders, 'Content-Length': Buffer.byteLength(page) });
+    res.end(head ? undefined : page);
+  };
+  /** GET /ui/login[?code=one-time]: the sign-in page; POST: the form with the token. */
+  const login = (req: IncomingMessage, res: ServerResponse, url: URL, method: string): void => {
+    if (!guard.authRequired) {
+      res.writeHead(303, { Location: '/ui/', 'Content-Length': 0 });
+      return void res.end();
+    }
+    if (method === 'GET' || method === 'HEAD') {
+      const code = url.searchParams.get('code');
+      if (code === null) return showLogin(res, 200, '', method === 'HEAD');
+      if (guard.redeemLoginCode(code)) return signedIn(res);
+      return showLogin(res, 401, 'This sign-in link was used already or has expired: enter the token instead.', method === 'HEAD');
+    }
+    if (method !== 'POST') return sendJson(res, 405, { error: `method not supported: ${method}` });
+    const foreign = guard.foreignOrigin(req);
+    if (foreign !== undefined) return sendJson(res, 403, { error: `forbidden request: origin: '${foreign}' is not allowed` });
+    const chunks: Buffer[] = [];
+    let size = 0;
+    req.on('data', (c: Buffer) => {
+      size += c.length;
+      if (size <= 4096) chunks.push(c);
+    });
+    req.on('end', () => {
+      if (size > 4096) return showLogin(res, 413, 'The form was too large.');
+      const token = new URLSearchParams(Buffer.concat(chunks).toString('utf8')).get('token') ?? '';
+      if (token !== '' && guard.tokenMatches(token)) return signedIn(res);
+      showLogin(res, 401, 'That is not this receiver\'s secret token or API key.');
+    });
   };
 
   const handle = (req: IncomingMessage, res: ServerResponse): void => {
@@ -183,7 +260,37 @@ export function createReceiverServer(opts: ServerOptions): Server {
     const path = url.pathname;
     const method = req.method ?? 'GET';
 
-    if (path === '/intake/v2/events') {
+    // DNS rebinding: a page on evil.example whose name now resolves to this machine sends
+    // `Host: evil.example`. The UI and API always check it; agent routes only for browsers, so that
+    // agents may reach the receiver by any name (host.docker.internal, a VM's address).
+    if (!AGENT_ROUTES.has(path) || fromBrowser(req)) {
+      const problem = guard.hostProblem(req);
+      if (problem) return writeResult(req, res, 403, { error: problem });
+    }
+
+    if (path === '/intake/v2/events' || (path === '/intake/v2/rum/events' && guard.rumEnabled)) {
+      // Cross-site writes: a page elsewhere could POST events (no-cors, no Content-Type) into a
+      // receiver without a token. Browsers name their origin; only RUM's allowed origins pass.
+      const foreign = guard.foreignOrigin(req);
+      if (method === 'OPTIONS' && guard.rumEnabled) {
+        // APM Server's preflight answer: 200, the origin echoed only when it is allowed.
+        const origin = req.headers.origin;
+        if (origin !== undefined && guard.rumAllowed(origin)) res.setHeader('Access-Control-Allow-Origin', origin);
+        res.writeHead(200, {
+          'Access-Control-Max-Age': '3600',
+          Vary: 'Origin',
+          'Access-Control-Allow-Methods': RUM_CORS.methods,
+          'Access-Control-Allow-Headers': RUM_CORS.headers,
+          'Access-Control-Expose-Headers': 'Etag',
+          'Content-Length': '0',
+        });
+        return void res.end();
+      }
+      if (foreign !== undefined) {
+        if (!guard.rumAllowed(foreign)) return writeResult(req, res, 403, { error: `forbidden request: origin: '${foreign}' is not allowed` });
+        res.setHeader('Access-Control-Allow-Origin', foreign);
+        res.setHeader('Vary', 'Origin');
+      }
       const auth = authenticate(req, opts);
       if (!auth.ok) return writeResult(req, res, 401, { error: auth.message });
       if (method !== 'POST') return writeResult(req, res, 400, { accepted: 0, errors: [{ message: 'only POST requests are supported' }] });
@@ -192,9 +299,22 @@ export function createReceiverServer(opts: ServerOptions): Server {
         return writeResult(req, res, 400, { accepted: 0, errors: [{ message: `invalid content type: '${ct}'` }] });
       }
       if (shuttingDown) return shutdownReply(req, res);
+      let h: IntakeHandle | undefined;
+      let later: Waiting | undefined;
+      // APM Server's read_timeout: the whole request, its wait for a slot included, must arrive in
+      // time. A request still waiting or still sending then gets 503 `request timed out` (APM
+      // Server's TimeoutMiddleware answer) and its connection is closed; what it sent is kept.
+      const deadline = setTimeout(() => {
+        if (req.complete) return;
+        const i = later ? waiting.indexOf(later) : -1;
+        if (i >= 0) waiting.splice(i, 1);
+        if (h) h.timeout();
+        else timedOutReply(req, res);
+      }, readTimeoutMs);
+      deadline.unref();
+      res.once('close', () => clearTimeout(deadline));
       const run = (): void => {
         let ended = false;
-        let h: IntakeHandle | undefined;
         h = handleIntake(req, res, opts.store, opts.schemaDir, opts.limits, url.searchParams.has('verbose'), () => {
           ended = true;
           if (h) decoding.delete(h);
@@ -209,7 +329,7 @@ export function createReceiverServer(opts: ServerOptions): Server {
       // Bounded memory: a waiting request is paused, so TCP backpressure holds its body in the
       // agent, not here. Like APM Server's semaphore it waits rather than failing.
       req.pause();
-      const later = {
+      later = {
         req,
         res,
         run: (): void => {
@@ -217,9 +337,10 @@ export function createReceiverServer(opts: ServerOptions): Server {
           run();
         },
       };
-      waiting.push(later);
+      const queued = later;
+      waiting.push(queued);
       req.once('close', () => {
-        const i = waiting.indexOf(later);
+        const i = waiting.indexOf(queued);
         if (i >= 0) waiting.splice(i, 1);
       });
       return;
@@ -286,9 +407,15 @@ export function createReceiverServer(opts: ServerOptions): Server {
       return;
     }
 
+    if (path === '/ui/login') return login(req, res, url, method);
     if (path === '/ui' || path === '/ui/' || path.startsWith('/ui/')) {
       if (method !== 'GET' && method !== 'HEAD') return sendJson(res, 405, { error: `method not supported: ${method}` });
       const name = path === '/ui' || path === '/ui/' ? 'index.html' : path.slice(4);
+      // With a token, the page that shows data asks to sign in first (its assets are public code).
+      if (name === 'index.html' && !uiAuthenticated(req)) {
+        res.writeHead(303, { Location: '/ui/login', 'Cache-Control': 'no-store', 'Content-Length': 0 });
+        return void res.end();
+      }
       const file = ui.get(name);
       if (!file) return sendJson(res, 404, { error: '404 page not found' });
       res.writeHead(200, {
@@ -305,6 +432,13 @@ export function createReceiverServer(opts: ServerOptions): Server {
       res.writeHead(204);
       return void res.end();
     }
+    if (path === '/api/live' || path.startsWith('/api/')) {
+      // The API is for the UI's own pages (same origin) and for scripts (no Origin at all).
+      const foreign = guard.foreignOrigin(req);
+      if (foreign !== undefined) return sendJson(res, 403, { error: `forbidden request: origin: '${foreign}' is not allowed` });
+      const denied = apiAuthProblem(req);
+      if (denied) return sendJson(res, 401, { error: denied });
+    }
     if (path === '/api/live') {
       res.writeHead(200, { 'Content-Type': 'text/event-stream', 'Cache-Control': 'no-store', Connection: 'keep-alive' });
       res.write('retry: 2000\n\n');
@@ -320,7 +454,7 @@ export function createReceiverServer(opts: ServerOptions): Server {
   };
 
   // APM Server: 1 MiB headers, 30 s to read a request, 45 s idle.
-  const server = createServer({ maxHeaderSize: 1024 * 1024 }, (req, res) => {
+  const server = createServer({ maxHeaderSize: 1024 * 1024, connectionsCheckingInterval: 1000 }, (req, res) => {
     try {
       handle(req, res);
     } catch (err) {
@@ -329,11 +463,21 @@ export function createReceiverServer(opts: ServerOptions): Server {
       else res.destroy();
     }
   });
-  server.requestTimeout = 30_000;
+  // Node's own limits for the other routes and for headers: the whole request within the read
+  // timeout (the intake's own timer answers first there), checked every second rather than every 30 s.
+  server.headersTimeout = Math.min(readTimeoutMs, 60_000);
+  server.requestTimeout = readTimeoutMs + 5000;
   server.keepAliveTimeout = 45_000;
-  server.on('clientError', (_err, socket) => {
-    if (socket.writable) socket.end('HTTP/1.1 400 Bad Request\r\nConnection: close\r\n\r\n');
+  server.on('clientError', (err: NodeJS.ErrnoException, socket) => {
+    // Slow headers (headersTimeout) get 408 as from Node's default handler; malformed requests 400.
+    const status = err.code === 'ERR_HTTP_REQUEST_TIMEOUT' ? '408 Request Timeout' : err.code === 'HPE_HEADER_OVERFLOW' ? '431 Request Header Fields Too Large' : '400 Bad Request';
+    if (socket.writable) socket.end(`HTTP/1.1 ${status}\r\nConnection: close\r\n\r\n`);
     else socket.destroy();
+  });
+  (server as Server & { loginCode?: () => string | undefined }).loginCode = () => (guard.authRequired ? guard.newLoginCode() : undefined);
+  server.on('listening', () => {
+    const a = server.address();
+    if (a && typeof a === 'object') guard.setPort(a.port);
   });
   (server as Server & { closeLive?: () => void }).closeLive = () => {
     for (const res of live) res.end();

@@ -15,12 +15,16 @@ export interface RunResult {
   lastInsertRowid: number | bigint;
 }
 
-/** A prepared statement: the methods both backends share, with better-sqlite3's semantics. */
+/**
+ * A prepared statement: the methods both backends share, with better-sqlite3's semantics. Parameters
+ * are typed `unknown` as in better-sqlite3's types; both backends bind only SqlValue (numbers,
+ * strings, bigints, buffers, null) and throw for anything else.
+ */
 export interface SqlStatement {
-  run(...params: SqlValue[]): RunResult;
-  get(...params: SqlValue[]): unknown;
-  all(...params: SqlValue[]): unknown[];
-  iterate(...params: SqlValue[]): IterableIterator<unknown>;
+  run(...params: unknown[]): RunResult;
+  get(...params: unknown[]): unknown;
+  all(...params: unknown[]): unknown[];
+  iterate(...params: unknown[]): IterableIterator<unknown>;
 }
 
 export type SqliteBackend = 'node:sqlite' | 'better-sqlite3';
@@ -32,8 +36,13 @@ export interface SqlDatabase {
   exec(sql: string): void;
   /** `PRAGMA <source>`: the rows, or with `simple` the first column of the first row. */
   pragma(source: string, options?: { simple: true }): unknown;
-  /** Runs `fn` in one transaction (BEGIN … COMMIT, ROLLBACK when it throws); returns its result. */
-  transaction<R>(fn: () => R): R;
+  /**
+   * As better-sqlite3: wraps `fn` in a function that runs it in one transaction (BEGIN … COMMIT,
+   * ROLLBACK when it throws; a savepoint when nested) and returns its result: `db.transaction(fn)()`.
+   */
+  transaction<F extends (...args: never[]) => unknown>(fn: F): F;
+  /** False once close() ran. */
+  readonly open: boolean;
   close(): void;
 }
 
@@ -56,6 +65,7 @@ type BetterSqliteCtor = new (path: string, options?: { readonly?: boolean }) => 
   exec(sql: string): void;
   pragma(source: string, options?: { simple: boolean }): unknown;
   transaction<F extends (...a: never[]) => unknown>(fn: F): F;
+  readonly open: boolean;
   close(): void;
 };
 
@@ -132,8 +142,7 @@ function loadBetterSqlite(forced: boolean): BetterSqliteCtor {
     throw new SqliteUnavailableError(
       missing
         ? 'the local receiver needs the optional dependency better-sqlite3 (its SQLite store), which is not installed. ' +
-            'Install it next to spanforge with `npm install better-sqlite3` (prebuilt binaries for common platforms; others build it with a C++ toolchain and Python), ' +
-            'or make sure optional dependencies are not omitted (npm --omit=optional / --no-optional)' +
+            'Install it next to spanforge with `npm install better-sqlite3` (an optional peer dependency; prebuilt binaries for common platforms, others build it with a C++ toolchain and Python)' +
             builtIn
         : `the local receiver needs better-sqlite3 (its SQLite store), which is installed but does not load (${e.message.split('\n')[0]}). ` +
             'Reinstall it for this Node version and platform: `npm rebuild better-sqlite3` or `npm install better-sqlite3`' +
@@ -150,7 +159,10 @@ function betterSqlite(Ctor: BetterSqliteCtor, path: string, options: OpenOptions
     prepare: (sql) => db.prepare(sql),
     exec: (sql) => void db.exec(sql),
     pragma: (source, o) => (o?.simple ? db.pragma(source, { simple: true }) : db.pragma(source)),
-    transaction: <R>(fn: () => R) => db.transaction(fn)() as R,
+    transaction: (fn) => db.transaction(fn),
+    get open() {
+      return db.open;
+    },
     close: () => db.close(),
   };
 }
@@ -158,6 +170,7 @@ function betterSqlite(Ctor: BetterSqliteCtor, path: string, options: OpenOptions
 function nodeSqlite(mod: NodeSqliteModule, path: string, options: OpenOptions): SqlDatabase {
   const db = new mod.DatabaseSync(path, options.readonly ? { readOnly: true } : {});
   let depth = 0;
+  let open = true;
   return {
     backend: 'node:sqlite',
     prepare: (sql) => db.prepare(sql),
@@ -169,35 +182,43 @@ function nodeSqlite(mod: NodeSqliteModule, path: string, options: OpenOptions): 
       return row === undefined ? undefined : Object.values(row)[0];
     },
     // better-sqlite3's semantics: the outermost call is a transaction, nested calls savepoints.
-    transaction<R>(fn: () => R): R {
-      const outer = depth === 0;
-      const sp = `sf_tx_${depth}`;
-      const rollback = () => {
+    transaction<F extends (...args: never[]) => unknown>(fn: F): F {
+      return function (this: unknown, ...args: Parameters<F>) {
+        const outer = depth === 0;
+        const sp = `sf_tx_${depth}`;
+        const rollback = () => {
+          try {
+            db.exec(outer ? 'ROLLBACK' : `ROLLBACK TO ${sp}; RELEASE ${sp}`);
+          } catch {
+            // SQLite already rolled the transaction back (e.g. on SQLITE_FULL): nothing left to undo
+          }
+        };
+        db.exec(outer ? 'BEGIN' : `SAVEPOINT ${sp}`);
+        depth++;
+        let r: unknown;
         try {
-          db.exec(outer ? 'ROLLBACK' : `ROLLBACK TO ${sp}; RELEASE ${sp}`);
-        } catch {
-          // SQLite already rolled the transaction back (e.g. on SQLITE_FULL): nothing left to undo
+          r = fn.apply(this, args);
+        } catch (err) {
+          depth--;
+          rollback();
+          throw err;
         }
-      };
-      db.exec(outer ? 'BEGIN' : `SAVEPOINT ${sp}`);
-      depth++;
-      let r: R;
-      try {
-        r = fn();
-      } catch (err) {
         depth--;
-        rollback();
-        throw err;
-      }
-      depth--;
-      try {
-        db.exec(outer ? 'COMMIT' : `RELEASE ${sp}`);
-      } catch (err) {
-        rollback();
-        throw err;
-      }
-      return r;
+        try {
+          db.exec(outer ? 'COMMIT' : `RELEASE ${sp}`);
+        } catch (err) {
+          rollback();
+          throw err;
+        }
+        return r;
+      } as F;
     },
-    close: () => db.close(),
+    get open() {
+      return open;
+    },
+    close: () => {
+      db.close();
+      open = false;
+    },
   };
 }

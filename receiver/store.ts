@@ -5,6 +5,7 @@ import { createHash } from 'node:crypto';
 import { EventEmitter } from 'node:events';
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
+import { safeStringify } from './safe-json.js';
 import { openDatabase, sqliteBackend, SqliteUnavailableError, type SqlDatabase, type SqlStatement } from './sqlite.js';
 
 export { SqliteUnavailableError };
@@ -90,7 +91,7 @@ CREATE INDEX IF NOT EXISTS tx_ts ON transactions (ts);
 CREATE TABLE IF NOT EXISTS spans (
   id INTEGER PRIMARY KEY, ts INTEGER NOT NULL, service TEXT NOT NULL, trace_id TEXT, span_id TEXT,
   parent_id TEXT, tx_id TEXT, name TEXT, type TEXT, subtype TEXT, action TEXT, duration_us INTEGER,
-  outcome TEXT, meta_id INTEGER, doc TEXT NOT NULL);
+  outcome TEXT, meta_id INTEGER, doc TEXT NOT NULL, dest TEXT);
 CREATE INDEX IF NOT EXISTS span_trace ON spans (trace_id);
 CREATE INDEX IF NOT EXISTS span_ts ON spans (ts);
 CREATE TABLE IF NOT EXISTS errors (
@@ -135,6 +136,25 @@ function serviceOf(e: Obj, meta: RequestMeta): string {
   const s = obj(obj(e.context)?.service)?.name;
   return typeof s === 'string' && s ? s : meta.service;
 }
+
+/**
+ * The dependency an exit span calls, as Kibana names it: `context.destination.service.resource`,
+ * else `context.service.target` as "type/name" (or just the type). Null for other spans.
+ */
+export function destOf(e: Obj): string | null {
+  const ctx = obj(e.context);
+  const res = str(obj(obj(ctx?.destination)?.service)?.resource);
+  if (res) return res;
+  const target = obj(obj(ctx?.service)?.target);
+  const type = str(target?.type);
+  const name = str(target?.name);
+  return type && name ? `${type}/${name}` : type || name || null;
+}
+/** destOf() in SQL, for filling spans.dest of databases created before the column. */
+const DEST_SQL = `coalesce(nullif(json_extract(doc, '$.span.context.destination.service.resource'), ''),
+  CASE WHEN json_extract(doc, '$.span.context.service.target.type') IS NOT NULL AND json_extract(doc, '$.span.context.service.target.name') IS NOT NULL
+    THEN json_extract(doc, '$.span.context.service.target.type') || '/' || json_extract(doc, '$.span.context.service.target.name')
+    ELSE coalesce(nullif(json_extract(doc, '$.span.context.service.target.type'), ''), nullif(json_extract(doc, '$.span.context.service.target.name'), '')) END)`;
 
 /** The culprit the agent sent, else "function (file)" of the first non-library frame. */
 export function culpritOf(err: Obj): string {
@@ -202,13 +222,21 @@ export class Store extends EventEmitter {
     // Databases created before metadata.max_ts: add the column (its NULLs are never trimmed).
     const cols = this.db.prepare('PRAGMA table_info(metadata)').all() as Array<{ name: string }>;
     if (!cols.some((c) => c.name === 'max_ts')) this.db.exec('ALTER TABLE metadata ADD COLUMN max_ts INTEGER');
+    // Databases created before spans.dest (the dependency of an exit span, for the service map and
+    // dependencies views): add the column and fill it from the stored documents, once.
+    const spanCols = this.db.prepare('PRAGMA table_info(spans)').all() as Array<{ name: string }>;
+    if (!spanCols.some((c) => c.name === 'dest')) {
+      this.db.exec('ALTER TABLE spans ADD COLUMN dest TEXT');
+      this.db.exec(`UPDATE spans SET dest = ${DEST_SQL} WHERE ${DEST_SQL} IS NOT NULL`);
+    }
+    this.db.exec('CREATE INDEX IF NOT EXISTS span_dest_ts ON spans (dest, ts) WHERE dest IS NOT NULL');
     const db = this.db;
     this.stmts = {
       tx: db.prepare(
         'INSERT INTO transactions (ts, service, trace_id, tx_id, parent_id, name, type, result, outcome, duration_us, meta_id, doc) VALUES (?,?,?,?,?,?,?,?,?,?,?,?)',
       ),
       span: db.prepare(
-        'INSERT INTO spans (ts, service, trace_id, span_id, parent_id, tx_id, name, type, subtype, action, duration_us, outcome, meta_id, doc) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?)',
+        'INSERT INTO spans (ts, service, trace_id, span_id, parent_id, tx_id, name, type, subtype, action, duration_us, outcome, meta_id, doc, dest) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)',
       ),
       error: db.prepare(
         'INSERT INTO errors (ts, service, trace_id, tx_id, parent_id, error_id, group_key, exc_type, culprit, message, handled, meta_id, doc) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)',
@@ -242,7 +270,7 @@ export class Store extends EventEmitter {
   private metaId(meta: RequestMeta): number {
     if (meta.metaId !== undefined && meta.metaGen === this.metaGen) return meta.metaId;
     meta.metaGen = this.metaGen;
-    const json = JSON.stringify(meta.raw);
+    const json = safeStringify(meta.raw); // any nesting depth (V8's JSON.stringify recurses)
     let id = this.metaIds.get(json);
     if (id !== undefined) return (meta.metaId = id);
     const hash = createHash('sha1').update(json).digest('hex');
@@ -273,7 +301,7 @@ export class Store extends EventEmitter {
     if (this.closed) return;
     const ts = tsOf(e, meta);
     const service = serviceOf(e, meta);
-    const doc = raw ?? JSON.stringify({ [kind]: e });
+    const doc = raw ?? safeStringify({ [kind]: e });
     const s = this.stmts;
     switch (kind) {
       case 'transaction': {
@@ -292,7 +320,7 @@ export class Store extends EventEmitter {
         const ts2 = typeof e.timestamp === 'number' ? ts : meta.rxUs + Math.round(Number(e.start ?? 0) * 1000);
         const durUs = Math.round(Number(e.duration) * 1000) || 0;
         this.pending.push(() =>
-          s.span!.run(ts2, service, str(e.trace_id), str(e.id), str(e.parent_id), str(e.transaction_id), str(e.name), str(e.type), str(e.subtype), str(e.action), durUs, str(e.outcome), this.metaId(meta), doc),
+          s.span!.run(ts2, service, str(e.trace_id), str(e.id), str(e.parent_id), str(e.transaction_id), str(e.name), str(e.type), str(e.subtype), str(e.action), durUs, str(e.outcome), this.metaId(meta), doc, destOf(e)),
         );
         this.metaTs(meta, ts2);
         break;
@@ -412,7 +440,7 @@ export class Store extends EventEmitter {
           this.upsertRollup(s.hourGet!, s.hourPut!, r, Math.floor(r.minute / 3600) * 3600);
         }
         for (const v of services.values()) s.service!.run(...v);
-      });
+      })();
       this.written += pending.length;
       this.emit('change');
     } catch (err) {

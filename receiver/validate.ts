@@ -167,7 +167,7 @@ function endOfFirstObject(s: string): number {
 }
 
 // Go struct names used in the server's decode errors ("v2.transaction.ID").
-const GO_ROOT: Record<string, string> = {
+export const GO_ROOT: Record<string, string> = {
   metadata: 'v2.metadataRoot.Metadata',
   transaction: 'v2.transaction',
   span: 'v2.span',

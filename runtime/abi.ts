@@ -2,6 +2,7 @@
 // instrumented calls (pg, fetch, undici, http, user rules), route handlers, traced bodies and functions.
 // Contract (names, site shape, version) is rules/abi.ts; a test pins that the two agree.
 import { subscribe } from 'node:diagnostics_channel';
+import { createRequire } from 'node:module';
 import { abiCore, onAbiCore, setAbiCore as installCore, type AbiCore, type Holder } from './abi-core.js';
 import type { CodeLocation, Span, StartSpanOptions, Transaction } from './types.js';
 
@@ -41,6 +42,13 @@ const nowMs = (): number => origin + performance.now();
 const TX = Symbol.for('spanforge.request.transaction');
 const ARRIVAL = Symbol.for('spanforge.request.arrival');
 const WRAPPED = Symbol.for('spanforge.wrapped');
+/** Express: the mount-path templates of the use() layers a request is inside (pushed and popped by our wrappers). */
+const MOUNT = Symbol.for('spanforge.request.mount');
+/** Express: an error passed to next(err) that no error middleware of the app has taken yet. */
+const NEXT_ERR = Symbol.for('spanforge.request.nextError');
+/** The parsed body already added to the request context. */
+const BODY = Symbol.for('spanforge.request.body');
+const HOOKED = Symbol.for('spanforge.fastify.hooked');
 const warnedVersions = new Set<number>();
 let arrivalSubscribed = false;
 /**
@@ -52,6 +60,7 @@ let installed: AbiCore | undefined;
 onAbiCore((core) => {
   installed = core;
 });
+subscribeArrival();
 
 /**
  * Builds a module's site table; emitted once at the top of each instrumented module.
@@ -71,37 +80,105 @@ export function sites(version: number, file: string, list: readonly SiteDescript
     const fixed: StartSpanOptions = { ...(d.subtype !== undefined ? { subtype: d.subtype } : {}), ...(d.action !== undefined ? { action: d.action } : {}) };
     out.push({ ...d, file, loc, off, appSpanOptions: { ...fixed, exitSpan: false }, exitSpanOptions: { ...fixed, exitSpan: true } });
     if (!arrivalSubscribed && (d.handler === 'express' || d.handler === 'fastify' || d.handler === 'node-http')) subscribeArrival();
+
   }
   return out;
 }
 
-/** Records when each request arrived, so its transaction starts then and not at the first handler. */
+/**
+ * Every incoming request gets its transaction when it arrives (node:http publishes
+ * `http.server.request.start` before any listener runs), so requests that a middleware, a hook or a
+ * not-found handler answers are recorded too; route wrappers only name it. Subscribed once, when this
+ * module loads (and again harmlessly from sites()); the subscriber does nothing while no agent is active.
+ */
 function subscribeArrival(): void {
+  if (arrivalSubscribed) return;
   arrivalSubscribed = true;
   try {
     subscribe('http.server.request.start', (msg) => {
-      const req = (msg as { request?: Record<symbol, unknown> }).request;
-      if (req && req[ARRIVAL] === undefined) req[ARRIVAL] = nowMs();
+      const m = msg as { request?: Req; response?: Res };
+      const req = m.request;
+      if (!req) return;
+      if (req[ARRIVAL] === undefined) req[ARRIVAL] = nowMs();
+      const core = installed;
+      if (core === undefined || !m.response) return;
+      try {
+        if (core.active()) requestTransaction(core, req, m.response);
+      } catch {
+        // never into the server
+      }
     });
   } catch {
     // Older Node without the channel: transactions start at the first wrapped handler instead.
+  }
+  try {
+    // Fastify publishes each new instance: hooks name the request's transaction once the route is known
+    // (requests rejected by later hooks, validation or the not-found handler included) and report the
+    // errors that reach Fastify's error handling, as elastic-apm-node's fastify instrumentation does.
+    subscribe('fastify.initialization', (msg) => {
+      const core = installed;
+      if (core === undefined || !core.active()) return;
+      try {
+        fastifyHooks((msg as { fastify?: FastifyLike }).fastify);
+      } catch {
+        // never into the app
+      }
+    });
+  } catch {
+    // no diagnostics_channel
   }
 }
 
 // ---------------------------------------------------------------------------------------------
 // Errors: reported once per thrown object however many wrappers it crosses.
 const reported = new WeakSet<object>();
+/**
+ * Errors seen failing a call span or a traced body, not yet reported: whether the app caught them is
+ * decided by what happens next — they escape a route handler or reach the framework's final handler
+ * (handled: false), or the request ends / the next turn of the event loop comes without that (handled: true).
+ */
+const provisional = new Map<object, { core: AbiCore; parent: Holder | undefined; held: boolean }>();
 
 function report(core: AbiCore, err: unknown, parent: Holder | undefined, handled: boolean): void {
   try {
     if (err !== null && typeof err === 'object') {
       if (reported.has(err)) return;
       reported.add(err);
+      // Where it happened (the failed span) says more than where it escaped.
+      const p = provisional.get(err);
+      if (p) {
+        provisional.delete(err);
+        parent = p.parent ?? parent;
+      }
     }
     core.captureError(err, parent ? { handled, parent } : { handled });
   } catch {
     // never into user code
   }
+}
+
+/** An error that failed a span or traced body: reported handled unless it is seen escaping soon (see provisional). */
+function reportLater(core: AbiCore, err: unknown, parent: Holder | undefined): void {
+  if (err === null || typeof err !== 'object') return report(core, err, parent, true);
+  if (reported.has(err) || provisional.has(err)) return;
+  provisional.set(err, { core, parent, held: false });
+  // An uncaught error propagates through promise reactions (microtasks) or synchronously: by the next
+  // macrotask it has escaped a wrapper, or the app caught it.
+  try {
+    setImmediate(() => {
+      const p = provisional.get(err);
+      if (p && !p.held) report(p.core, err, p.parent, true);
+    });
+  } catch {
+    report(core, err, parent, true);
+  }
+}
+
+/** Keeps a provisional error undecided until its request ends (passed to Express's next(err)). */
+function holdProvisional(err: unknown): void {
+  if (err === null || typeof err !== 'object') return;
+  const p = provisional.get(err);
+  if (p) p.held = true;
 }
 
 function isThenable(v: unknown): v is PromiseLike<unknown> {
@@ -146,7 +223,7 @@ function endSpan(core: AbiCore, span: Span, failed: boolean, err: unknown): void
   try {
     if (failed) {
       span.setOutcome('failure');
-      report(core, err, span, true);
+      reportLater(core, err, span);
     } else if (!span.ended && !outcomeDecided.has(span)) span.setOutcome('success');
     span.end();
   } catch {
@@ -507,61 +584,172 @@ function trackClientRequest(core: AbiCore, span: Span, req: unknown): void {
 }
 
 // ---------------------------------------------------------------------------------------------
-// Route handlers → one transaction per request, named by the route template.
+// Route handlers → one transaction per request (started at arrival), named by the route.
 
 interface Req {
   method?: string;
   url?: string;
+  /** Express: the URL before mounted routers rewrote req.url. */
+  originalUrl?: string;
   baseUrl?: string;
   httpVersion?: string;
   headers?: Record<string, string | string[] | undefined>;
   socket?: { remoteAddress?: string; encrypted?: boolean };
   /** set by Express body parsers before route handlers run */
   body?: unknown;
+  /** Express: the matched route (set by Express before its handlers run). */
+  route?: { path?: unknown; regexp?: { source?: string } };
+  /** Express: the application handling the request (from app.request, Express 4 and 5). */
+  app?: { handle?: unknown; set?: unknown };
   [TX]?: Transaction;
   [ARRIVAL]?: number;
+  [MOUNT]?: unknown[];
+  [NEXT_ERR]?: unknown;
+  [BODY]?: unknown;
 }
 interface Res {
   statusCode?: number;
   getHeaders?(): Record<string, string | string[] | number | undefined>;
+  getHeader?(name: string): unknown;
   once?(ev: string, f: () => void): void;
 }
 
-/** The request's transaction, started (at arrival time) by the first wrapped handler that sees it. */
-/** `body`: the parsed request body when the framework has one (Express `req.body` from a body parser, Fastify `request.body`); capture_body decides what is kept. */
+/** The optional tracer methods a request transaction has (TransactionImpl; test cores may lack them). */
+interface RequestTx extends Transaction {
+  setFramework?(name: string, version?: string): void;
+  nameUnmatched?(method: string): void;
+}
+
+/** The name the ABI last gave each transaction: a different current name was set by the app and is kept. */
+const assignedName = new WeakMap<Transaction, string>();
+/** Transactions named from a route (not the unmatched-request name). */
+const routed = new WeakSet<Transaction>();
+
+function setName(tx: Transaction, name: string, isRoute: boolean): void {
+  try {
+    const prev = assignedName.get(tx);
+    if (prev !== undefined && tx.name !== prev) return; // renamed by the app
+    tx.name = name;
+    assignedName.set(tx, tx.name);
+    if (isRoute) routed.add(tx);
+  } catch {
+    // ignore
+  }
+}
+
+/** `GET unknown route` as elastic-apm-node names a request no route matched (the path with use_path_as_transaction_name). */
+function nameUnmatched(tx: RequestTx, method: string): void {
+  try {
+    const prev = assignedName.get(tx);
+    if (prev !== undefined && tx.name !== prev) return;
+    if (typeof tx.nameUnmatched === 'function') tx.nameUnmatched(method);
+    else tx.name = `${method} unknown route`;
+    assignedName.set(tx, tx.name);
+  } catch {
+    // ignore
+  }
+}
+
+// Express naming, as elastic-apm-node's express-utils.js: the templates of the routers' mount paths
+// (`app.use('/users', router)`), then the matched route's path; `/` parts are dropped, so a `/` route in
+// a router mounted at `/users` is `GET /users`.
+function normalizeSlash(v: unknown): string {
+  return (v as { [0]?: unknown })[0] === '/' ? String(v) : '/' + String(v);
+}
+function joinPaths(parts: readonly unknown[] | undefined): string | undefined {
+  if (!parts) return undefined;
+  return parts.filter((p) => p !== '/').map(normalizeSlash).join('') || '/';
+}
+/** The route part of an Express request's name, or undefined when no route matched and no mount applies. */
+export function expressRouteName(req: { route?: { path?: unknown; regexp?: { source?: string } }; [MOUNT]?: unknown[] }): string | undefined {
+  const path = joinPaths(req[MOUNT]);
+  const r = req.route;
+  const route = r ? r.path || r.regexp?.source : undefined;
+  if (route) return path ? joinPaths([path, route]) : String(route);
+  if (path && path !== '/') return path;
+  return undefined;
+}
+
+function isExpressRequest(req: Req): boolean {
+  const app = req.app as unknown as { handle?: unknown; set?: unknown } | undefined;
+  return typeof app === 'function' && typeof (app as { handle?: unknown }).handle === 'function' && typeof (app as { set?: unknown }).set === 'function';
+}
+
+let expressVersion: string | null | undefined;
+/** Express's version from the app's own install (elastic-apm-node reports it too); undefined when not resolvable (bundles). */
+function frameworkVersion(): string | undefined {
+  if (expressVersion === undefined) {
+    expressVersion = null;
+    try {
+      const req = createRequire(`${process.cwd()}/`);
+      const v = (req('express/package.json') as { version?: unknown }).version;
+      if (typeof v === 'string') expressVersion = v;
+    } catch {
+      // not installed where the app runs from
+    }
+  }
+  return expressVersion ?? undefined;
+}
+
+function setFramework(tx: RequestTx, name: string, version?: string): void {
+  try {
+    if (typeof tx.setFramework === 'function') tx.setFramework(name, version);
+  } catch {
+    // ignore
+  }
+}
+
+function requestInfo(req: Req, body: unknown) {
+  return {
+    method: req.method ?? 'GET',
+    url: req.originalUrl ?? req.url ?? '/',
+    ...(req.httpVersion ? { httpVersion: req.httpVersion } : {}),
+    ...(req.headers ? { headers: req.headers } : {}),
+    ...(req.socket ? { socket: { remoteAddress: req.socket.remoteAddress, encrypted: Boolean(req.socket.encrypted) } } : {}),
+    ...(body !== undefined ? { body } : {}),
+  };
+}
+
+/** Adds the parsed body to the request context once a framework has it (capture_body decides what is kept). */
+function noteBody(tx: Transaction, req: Req, body: unknown): void {
+  if (body === undefined || req[BODY] !== undefined) return;
+  req[BODY] = body;
+  try {
+    tx.setRequestContext(requestInfo(req, body));
+  } catch {
+    // ignore
+  }
+}
+
+/**
+ * The request's transaction: started at arrival (subscribeArrival), or here by the first wrapped handler
+ * that sees the request when the channel did not fire. Ends when the response finishes or the connection closes.
+ * `body`: the parsed request body when the framework has one (Express `req.body`, Fastify `request.body`).
+ */
 function requestTransaction(core: AbiCore, req: Req, res: Res, body?: unknown): Transaction | undefined {
   const existing = req[TX];
-  if (existing) return existing;
+  if (existing) {
+    noteBody(existing, req, body ?? req.body);
+    return existing;
+  }
   try {
     const tp = req.headers?.traceparent;
     const ts = req.headers?.tracestate;
-    const tx = core.startTransaction(`${req.method ?? 'GET'} unknown route`, 'request', {
+    const method = req.method ?? 'GET';
+    const tx = core.startTransaction(`${method} unknown route`, 'request', {
       ...(typeof tp === 'string' ? { childOf: tp } : {}),
       ...(typeof ts === 'string' ? { tracestate: ts } : Array.isArray(ts) ? { tracestate: ts.join(',') } : {}),
       ...(req[ARRIVAL] !== undefined ? { startTime: req[ARRIVAL] } : {}),
-    });
+    }) as RequestTx;
     req[TX] = tx;
-    tx.setRequestContext({
-      method: req.method ?? 'GET',
-      url: req.url ?? '/',
-      ...(req.httpVersion ? { httpVersion: req.httpVersion } : {}),
-      ...(req.headers ? { headers: req.headers } : {}),
-      ...(req.socket ? { socket: { remoteAddress: req.socket.remoteAddress, encrypted: Boolean(req.socket.encrypted) } } : {}),
-      ...((body ?? req.body) !== undefined ? { body: body ?? req.body } : {}),
-    });
+    const b = body ?? req.body;
+    if (b !== undefined) req[BODY] = b;
+    tx.setRequestContext(requestInfo(req, b));
+    nameUnmatched(tx, method);
     const end = () => {
       if (tx.ended) return;
-      const status = res.statusCode ?? 200;
       try {
-        const headers = res.getHeaders?.() ?? {};
-        const h: Record<string, string | string[] | undefined> = {};
-        for (const k of Object.keys(headers)) {
-          const v = headers[k];
-          h[k] = typeof v === 'number' ? String(v) : v;
-        }
-        tx.setResponseContext({ statusCode: status, headers: h });
-        tx.setResult(`HTTP ${Math.floor(status / 100)}xx`);
-        tx.setOutcome(status >= 500 ? 'failure' : 'success');
+        finishRequest(core, tx, req, res);
       } catch {
         // ignore
       }
@@ -575,17 +763,35 @@ function requestTransaction(core: AbiCore, req: Req, res: Res, body?: unknown): 
   }
 }
 
-function nameTransaction(tx: Transaction, site: Site, req: Req, template: string | undefined): void {
-  if (template === undefined) return;
-  try {
-    tx.name = `${req.method ?? site.method ?? 'GET'} ${template}`;
-  } catch {
-    // ignore
+/** At the end of a request: framework and name from what the framework left on the request, status, result, final-handler errors. */
+function finishRequest(core: AbiCore, tx: RequestTx, req: Req, res: Res): void {
+  const method = req.method ?? 'GET';
+  if (isExpressRequest(req) || req[MOUNT] !== undefined) {
+    setFramework(tx, 'express', frameworkVersion());
+    const route = expressRouteName(req);
+    if (route !== undefined) setName(tx, `${method} ${route}`, true);
+  }
+  const status = res.statusCode ?? 200;
+  const headers = res.getHeaders?.() ?? {};
+  const h: Record<string, string | string[] | undefined> = {};
+  for (const k of Object.keys(headers)) {
+    const v = headers[k];
+    h[k] = typeof v === 'number' ? String(v) : (v as string | string[] | undefined);
+  }
+  tx.setResponseContext({ statusCode: status, headers: h });
+  tx.setResult(`HTTP ${Math.floor(status / 100)}xx`);
+  tx.setOutcome(status >= 500 ? 'failure' : 'success');
+  // An error passed to Express's next(err) that no error middleware of the app took reached the
+  // framework's final handler: the app did not handle it.
+  const err = req[NEXT_ERR];
+  if (err !== undefined) {
+    req[NEXT_ERR] = undefined;
+    report(core, err, tx, false);
   }
 }
 
 /** Calls the handler in the transaction's context, reporting what it throws or rejects with. */
-function runHandler(core: AbiCore, tx: Transaction, handler: (...a: unknown[]) => unknown, thisArg: unknown, args: IArguments): unknown {
+function runHandler(core: AbiCore, tx: Transaction, handler: (...a: unknown[]) => unknown, thisArg: unknown, args: IArguments | unknown[]): unknown {
   let result: unknown;
   try {
     result = core.runWith(tx, handler, thisArg, args);
@@ -611,9 +817,160 @@ function sameShape<F extends (...a: any[]) => any>(wrapper: F, original: (...a: 
 }
 
 /**
- * Wraps a route handler (or an array of them) registered at a site: the request's transaction is
- * found or started, named by the site's template, and made current while the handler runs.
- * `length`, `name` and `this` are kept (Express tells error middleware apart by `length === 4`).
+ * Express's `next` for a wrapped function: an error passed on is remembered until an error middleware
+ * takes it (else it reached the final handler); `mounted` pops the mount path pushed for this layer
+ * when Express moves on to other layers (elastic-apm-node's mount stack).
+ */
+function wrapNext(req: Req, next: unknown, mounted: boolean): unknown {
+  if (typeof next !== 'function') return next;
+  return function (this: unknown, arg?: unknown) {
+    try {
+      if (arg && arg !== 'route' && arg !== 'router') {
+        req[NEXT_ERR] = arg;
+        holdProvisional(arg);
+      } else if (mounted) req[MOUNT]?.pop();
+    } catch {
+      // ignore
+    }
+    return Reflect.apply(next as (...a: unknown[]) => unknown, this, arguments);
+  };
+}
+
+function isRouterLike(fn: unknown): boolean {
+  const f = fn as { handle?: unknown; stack?: unknown };
+  return typeof f.handle === 'function' && Array.isArray(f.stack);
+}
+
+function isSubApp(fn: unknown): boolean {
+  const f = fn as { handle?: unknown; set?: unknown };
+  return typeof f.handle === 'function' && typeof f.set === 'function';
+}
+
+/** Express handler wrappers: route handlers, use() middleware (mounted or not) and error middleware. */
+function expressWrapper(site: Site, original: (...a: unknown[]) => unknown): ((...a: any[]) => unknown) | undefined {
+  const errorMiddleware = original.length === 4;
+  const isUse = site.rule === 'express.error-middleware';
+  const template = site.name ?? undefined;
+  if (errorMiddleware) {
+    return function (this: unknown) {
+      const core = installed;
+      const req = arguments[1] as Req | undefined;
+      const res = arguments[2] as Res | undefined;
+      if (core === undefined || !core.active() || !req || !res) return Reflect.apply(original, this, arguments);
+      const tx = requestTransaction(core, req, res);
+      if (!tx) return Reflect.apply(original, this, arguments);
+      setFramework(tx, 'express', frameworkVersion());
+      const err = arguments[0];
+      // The app's own error middleware took it: handled, unless it escaped a handler already (reported then).
+      if (req[NEXT_ERR] === err) req[NEXT_ERR] = undefined;
+      report(core, err, tx, true);
+      const args = Array.prototype.slice.call(arguments);
+      args[3] = wrapNext(req, args[3], false);
+      return runHandler(core, tx, original, this, args);
+    };
+  }
+  if (isUse) {
+    // A sub-application keeps its identity (Express mounts it, sets its parent, emits 'mount').
+    if (isSubApp(original)) return undefined;
+    const mountPath = typeof template === 'string' ? template : undefined;
+    // A router used without a path adds nothing to the name and passes errors on through its own next.
+    if (mountPath === undefined && isRouterLike(original)) return undefined;
+    const wrapper = function (this: unknown) {
+      const core = installed;
+      const req = arguments[0] as Req | undefined;
+      const res = arguments[1] as Res | undefined;
+      if (core === undefined || !core.active() || !req || !res || typeof arguments[2] !== 'function') return Reflect.apply(original, this, arguments);
+      const tx = requestTransaction(core, req, res);
+      if (!tx) return Reflect.apply(original, this, arguments);
+      setFramework(tx, 'express', frameworkVersion());
+      if (mountPath !== undefined) (req[MOUNT] ??= []).push(mountPath);
+      const args = Array.prototype.slice.call(arguments);
+      args[2] = wrapNext(req, args[2], mountPath !== undefined);
+      return runHandler(core, tx, original, this, args);
+    };
+    // A mounted router stays inspectable (router.stack, router.handle) through the wrapper.
+    if (isRouterLike(original)) {
+      try {
+        Object.setPrototypeOf(wrapper, original);
+      } catch {
+        // ignore
+      }
+    }
+    return wrapper;
+  }
+  return function (this: unknown) {
+    const core = installed;
+    const req = arguments[0] as Req | undefined;
+    const res = arguments[1] as Res | undefined;
+    if (core === undefined || !core.active() || !req || !res) return Reflect.apply(original, this, arguments);
+    const tx = requestTransaction(core, req, res);
+    if (!tx) return Reflect.apply(original, this, arguments);
+    setFramework(tx, 'express', frameworkVersion());
+    const method = req.method ?? site.method ?? 'GET';
+    const route = expressRouteName(req);
+    if (route !== undefined) setName(tx, `${method} ${route}`, true);
+    else if (template !== undefined) setName(tx, `${method} ${joinPaths([...(req[MOUNT] ?? []), template])}`, true);
+    const args = Array.prototype.slice.call(arguments);
+    if (args.length >= 3) args[2] = wrapNext(req, args[2], false);
+    return runHandler(core, tx, original, this, args);
+  };
+}
+
+// Fastify: hooks added to each instance when it is created (fastify.initialization).
+interface FastifyRequestLike {
+  raw?: Req;
+  method?: string;
+  body?: unknown;
+  routeOptions?: { url?: unknown };
+}
+interface FastifyLike {
+  server?: unknown;
+  version?: unknown;
+  addHook?(name: string, fn: (...a: any[]) => unknown): unknown;
+}
+
+function fastifyHooks(fastify: FastifyLike | undefined): void {
+  if (!fastify || typeof fastify.addHook !== 'function') return;
+  // Once per instance, however many copies of the runtime are loaded.
+  const mark = fastify as unknown as Record<symbol, unknown>;
+  if (mark[HOOKED]) return;
+  mark[HOOKED] = true;
+  const version = typeof fastify.version === 'string' ? fastify.version : undefined;
+  fastify.addHook('onRequest', function spanforgeOnRequest(request: FastifyRequestLike, _reply: unknown, done: () => void) {
+    try {
+      const tx = request?.raw?.[TX] as RequestTx | undefined;
+      if (tx) {
+        setFramework(tx, 'fastify', version);
+        const url = request.routeOptions?.url;
+        const method = request.method ?? request.raw?.method ?? 'GET';
+        // routeOptions.url includes register() prefixes; it is undefined for the not-found handler.
+        if (typeof url === 'string') setName(tx, `${method} ${url}`, true);
+      }
+    } catch {
+      // never into the app
+    }
+    done();
+  });
+  fastify.addHook('onError', function spanforgeOnError(request: FastifyRequestLike, _reply: unknown, error: unknown, done: () => void) {
+    try {
+      const core = installed;
+      const tx = request?.raw?.[TX];
+      // Reached Fastify's error handling: the app's code did not catch it (schema validation and
+      // thrown HTTP errors included, as elastic-apm-node reports them).
+      if (core !== undefined && tx) report(core, error, tx, false);
+    } catch {
+      // never into the app
+    }
+    done();
+  });
+}
+
+/**
+ * Wraps a route handler (or an array of them) registered at a site: the request's transaction (started at
+ * arrival) is named from the route and made current while the handler runs. `length`, `name` and `this`
+ * are kept (Express tells error middleware apart by `length === 4`). At use() sites, plain middleware is
+ * run in the transaction's context and a mount path (`app.use('/users', router)`) names the requests it
+ * answers; routers used without a path and sub-applications are returned untouched.
  * @example app.get("/users/:id", __spanforge.route(__spanforge_sites[1], handler))
  */
 export function route<T>(site: Site, handler: T): T {
@@ -621,38 +978,27 @@ export function route<T>(site: Site, handler: T): T {
   if (typeof handler !== 'function' || site.off) return handler;
   const original = handler as unknown as (...a: unknown[]) => unknown;
   if ((original as unknown as Record<symbol, unknown>)[WRAPPED]) return handler;
-  let wrapper: (...a: any[]) => unknown;
+  let wrapper: ((...a: any[]) => unknown) | undefined;
   switch (site.handler) {
     case 'express': {
-      const errorMiddleware = original.length === 4;
-      // use(): only error middleware is wrapped; plain middleware and routers pass untouched.
-      if (site.rule === 'express.error-middleware' && !errorMiddleware) return handler;
-      const template = site.name ?? undefined;
-      wrapper = function (this: unknown) {
-        const core = installed;
-        const req = (errorMiddleware ? arguments[1] : arguments[0]) as Req | undefined;
-        const res = (errorMiddleware ? arguments[2] : arguments[1]) as Res | undefined;
-        if (core === undefined || !core.active() || !req || !res) return Reflect.apply(original, this, arguments);
-        const tx = requestTransaction(core, req, res);
-        if (!tx) return Reflect.apply(original, this, arguments);
-        if (errorMiddleware) report(core, arguments[0], tx, true);
-        else nameTransaction(tx, site, req, template === undefined ? undefined : (req.baseUrl ?? '') + template);
-        return runHandler(core, tx, original, this, arguments);
-      };
+      wrapper = expressWrapper(site, original);
+      if (wrapper === undefined) return handler;
       break;
     }
     case 'fastify': {
       const template = site.name ?? undefined;
-      wrapper = function (this: unknown, request: { raw?: Req; body?: unknown; routeOptions?: { url?: unknown } }, reply: { raw?: Res }) {
+      wrapper = function (this: unknown, request: FastifyRequestLike, reply: { raw?: Res }) {
         const core = installed;
         const req = request?.raw;
         const res = reply?.raw;
         if (core === undefined || !core.active() || !req || !res) return Reflect.apply(original, this, arguments);
-        const tx = requestTransaction(core, req, res, request.body);
+        const tx = requestTransaction(core, req, res, request.body) as RequestTx | undefined;
         if (!tx) return Reflect.apply(original, this, arguments);
+        setFramework(tx, 'fastify', typeof (this as FastifyLike | undefined)?.version === 'string' ? ((this as FastifyLike).version as string) : undefined);
         // routeOptions.url includes any register() prefix, which build time cannot see.
         const url = request.routeOptions?.url;
-        nameTransaction(tx, site, req, typeof url === 'string' ? url : template);
+        const name = typeof url === 'string' ? url : template;
+        if (name !== undefined) setName(tx, `${req.method ?? site.method ?? 'GET'} ${name}`, true);
         return runHandler(core, tx, original, this, arguments);
       };
       break;
@@ -705,7 +1051,7 @@ function traceWith<R>(core: AbiCore, site: Site, name: string, fn: (...a: any[])
     try {
       if (failed) {
         h.setOutcome('failure');
-        report(core, v, h, true);
+        reportLater(core, v, h);
       } else h.setOutcome('success');
       if (isTx) (h as Transaction).setResult(failed ? 'failure' : 'success');
       h.end();

@@ -42,6 +42,7 @@ export interface AgentOptions {
   longFieldMaxLength?: number | string;
   hostname?: string;
   disableSend?: boolean | string;
+  usePathAsTransactionName?: boolean | string;
 }
 
 /** The resolved configuration: every value parsed, units normalised (durations in ms, sizes in bytes). */
@@ -79,6 +80,8 @@ export interface AgentConfig {
   longFieldMaxLength: number;
   hostname: string | undefined;
   disableSend: boolean;
+  /** Requests no route matched are named `GET /the/path` instead of `GET unknown route`. */
+  usePathAsTransactionName: boolean;
 }
 
 type Kind =
@@ -147,6 +150,7 @@ export const OPTIONS: readonly OptionSpec[] = [
   { name: 'longFieldMaxLength', env: 'ELASTIC_APM_LONG_FIELD_MAX_LENGTH', kind: { t: 'int', min: 1 }, def: 10000 },
   { name: 'hostname', env: 'ELASTIC_APM_HOSTNAME', kind: { t: 'string' }, def: undefined },
   { name: 'disableSend', env: 'ELASTIC_APM_DISABLE_SEND', kind: { t: 'bool' }, def: false },
+  { name: 'usePathAsTransactionName', env: 'ELASTIC_APM_USE_PATH_AS_TRANSACTION_NAME', kind: { t: 'bool' }, def: false },
 ];
 
 class BadValue extends Error {}

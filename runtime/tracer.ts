@@ -67,6 +67,8 @@ export class TransactionImpl implements Transaction {
   _labels: Record<string, LabelValue> | undefined = undefined;
   _user: Record<string, unknown> | undefined = undefined;
   _custom: Record<string, unknown> | undefined = undefined;
+  /** context.service.framework of a request handled by Express or Fastify. */
+  _framework: { name: string; version?: string } | undefined = undefined;
   _request: Record<string, unknown> | undefined = undefined;
   _response: Record<string, unknown> | undefined = undefined;
   /** The raw request body kept for errors when capture_body=errors. */
@@ -124,6 +126,21 @@ export class TransactionImpl implements Transaction {
   setCustomContext(custom: Record<string, unknown>): void {
     if (this.ended || !custom || typeof custom !== 'object') return;
     Object.assign((this._custom ??= {}), custom);
+  }
+  /** The web framework that handled the request (context.service.framework). */
+  setFramework(name: string, version?: string): void {
+    if (this.ended || typeof name !== 'string' || !name) return;
+    this._framework = { name: truncate(name), ...(typeof version === 'string' && version ? { version: truncate(version) } : {}) };
+  }
+  /**
+   * Names a request that no route matched as elastic-apm-node does: `GET unknown route`, or
+   * `GET /the/path` when use_path_as_transaction_name is on.
+   */
+  nameUnmatched(method: string): void {
+    if (this.ended) return;
+    const m = String(method || 'GET').toUpperCase();
+    const url = this._request?.url as { pathname?: unknown } | undefined;
+    this.name = this._host.config.usePathAsTransactionName && typeof url?.pathname === 'string' ? `${m} ${url.pathname}` : `${m} unknown route`;
   }
   setRequestContext(req: IncomingRequestInfo): void {
     if (this.ended || !req || typeof req !== 'object') return;
@@ -262,6 +279,7 @@ export class TransactionImpl implements Transaction {
       if (this._user) c.user = this._user;
       if (this._labels) c.tags = this._labels;
       if (this._custom) c.custom = this._custom;
+      if (this._framework) c.service = { framework: this._framework };
       for (const _ in c) {
         o.context = c;
         break;
@@ -495,7 +513,7 @@ function guardMethods(proto: object, names: readonly string[]): void {
     });
   }
 }
-guardMethods(TransactionImpl.prototype, ['setLabel', 'addLabels', 'setOutcome', 'setResult', 'setUserContext', 'setCustomContext', 'setRequestContext', 'setResponseContext']);
+guardMethods(TransactionImpl.prototype, ['setLabel', 'addLabels', 'setOutcome', 'setResult', 'setUserContext', 'setCustomContext', 'setRequestContext', 'setResponseContext', 'setFramework', 'nameUnmatched']);
 guardMethods(SpanImpl.prototype, ['setLabel', 'addLabels', 'setOutcome', 'setDbContext', 'setHttpContext', 'setDestination', 'setCodeLocation']);
 
 // -------------------------------------------------------------------------------------------------

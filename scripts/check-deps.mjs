@@ -6,7 +6,7 @@ import { dirname, join, relative, resolve, sep } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
-const parts = ['runtime', 'rules', 'transformer', 'babel-plugin', 'bundler', 'receiver', 'cli'];
+const parts = ['runtime', 'rules', 'transformer', 'babel-plugin', 'bundler', 'receiver', 'cli', 'register'];
 // part -> parts it may import from (besides itself)
 const allowed = {
   rules: [],
@@ -15,6 +15,7 @@ const allowed = {
   'babel-plugin': ['rules', 'runtime-types'],
   bundler: ['rules', 'babel-plugin', 'runtime-types'],
   receiver: ['runtime-types'],
+  register: ['rules', 'babel-plugin', 'bundler'],
   cli: ['receiver', 'runtime', 'rules', 'transformer', 'babel-plugin', 'bundler'],
 };
 // packages a part must never import

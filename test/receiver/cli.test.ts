@@ -108,13 +108,17 @@ test('a port already in use is a clear error, exit code 1', async () => {
 
 test('serve defaults: port 8200, host 127.0.0.1, data dir ~/.spanforge/data unless SPANFORGE_DATA_DIR', () => {
   const d = parseServeArgs([], {});
-  assert.deepEqual(d, { port: 8200, host: '127.0.0.1', dataDir: join(homedir(), '.spanforge', 'data'), secretToken: undefined, apiKey: undefined, help: false });
+  assert.deepEqual(d, { port: 8200, host: '127.0.0.1', dataDir: join(homedir(), '.spanforge', 'data'), secretToken: undefined, apiKey: undefined, allowedHosts: [], rumAllowOrigins: [], help: false });
   assert.equal(defaultDataDir({}), join(homedir(), '.spanforge', 'data'));
   assert.equal(defaultDataDir({ SPANFORGE_DATA_DIR: 'rel/dir' }), resolve('rel/dir'));
   assert.equal(parseServeArgs([], { SPANFORGE_DATA_DIR: '/tmp/x' }).dataDir, '/tmp/x');
   // Flags win over the environment; --host is passed through as given.
   const f = parseServeArgs(['--port', '0', '--host', '0.0.0.0', '--data-dir', 'd', '--secret-token', 't'], { SPANFORGE_DATA_DIR: '/tmp/x', SPANFORGE_API_KEY: 'k' });
-  assert.deepEqual(f, { port: 0, host: '0.0.0.0', dataDir: resolve('d'), secretToken: 't', apiKey: 'k', help: false });
+  assert.deepEqual(f, { port: 0, host: '0.0.0.0', dataDir: resolve('d'), secretToken: 't', apiKey: 'k', allowedHosts: [], rumAllowOrigins: [], help: false });
+  const g = parseServeArgs(['--allowed-host', 'a.test', '--allowed-host', 'b.test,.c.test', '--rum-allow-origin', 'https://*.shop.test'], { SPANFORGE_RUM_ALLOW_ORIGINS: 'ignored' });
+  assert.deepEqual([g.allowedHosts, g.rumAllowOrigins], [['a.test', 'b.test', '.c.test'], ['https://*.shop.test']]);
+  const e = parseServeArgs([], { SPANFORGE_ALLOWED_HOSTS: 'x.test, y.test', SPANFORGE_RUM_ALLOW_ORIGINS: 'http://localhost:3000' });
+  assert.deepEqual([e.allowedHosts, e.rumAllowOrigins], [['x.test', 'y.test'], ['http://localhost:3000']]);
   assert.equal(parseServeArgs(['--port', '65535'], {}).port, 65535);
   assert.throws(() => parseServeArgs(['--port', '65536'], {}), UsageError);
   assert.throws(() => parseServeArgs(['--host', ''], {}), /--host must not be empty/);
@@ -167,7 +171,10 @@ test('better-sqlite3 is optional: without it (and without node:sqlite) `serve` e
   const { existsSync, readFileSync } = await import('node:fs');
   const pkg = JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8'));
   assert.equal(pkg.dependencies?.['better-sqlite3'], undefined, 'better-sqlite3 must not be a hard dependency');
-  assert.ok(pkg.optionalDependencies?.['better-sqlite3'], 'better-sqlite3 is an optional dependency');
+  // An optional peer: never installed (nor compiled) with spanforge; the user adds it where the receiver needs it.
+  assert.equal(pkg.optionalDependencies?.['better-sqlite3'], undefined, 'better-sqlite3 is not installed with spanforge');
+  assert.ok(pkg.peerDependencies?.['better-sqlite3'], 'better-sqlite3 is a peer dependency');
+  assert.equal(pkg.peerDependenciesMeta?.['better-sqlite3']?.optional, true, 'and an optional one');
   assert.equal(pkg.allowScripts?.['better-sqlite3'], true);
   const hook = ['-r', join(__dirname, 'fixtures', 'no-sqlite.cjs')];
   const t = tempDir();

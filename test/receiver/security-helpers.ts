@@ -22,9 +22,12 @@ export interface Served {
   stop(): Promise<void>;
 }
 
-/** Starts `spanforge serve --port 0` with extra flags and env; resolves once it prints its URLs. */
-export async function serveChild(args: string[] = [], env: Record<string, string> = {}): Promise<Served> {
-  const t = tempDir('sf-sec-');
+/**
+ * Starts `spanforge serve --port 0` with extra flags and env (and an existing data dir, else a
+ * fresh one removed by stop()); resolves once it prints its URLs.
+ */
+export async function serveChild(args: string[] = [], env: Record<string, string> = {}, dataDir?: string): Promise<Served> {
+  const t = dataDir ? { dir: dataDir, remove: () => {} } : tempDir('sf-sec-');
   const child = spawn(process.execPath, ['--import', 'tsx', join(ROOT, 'cli', 'index.ts'), 'serve', '--port', '0', '--data-dir', t.dir, ...args], {
     cwd: ROOT,
     env: { ...process.env, SPANFORGE_FLUSH_INTERVAL_MS: '20', ...env },

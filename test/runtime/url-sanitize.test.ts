@@ -57,8 +57,14 @@ test('transactions, their errors and outgoing spans never carry the secrets of a
   assert.equal(await got.text(), `Basic ${Buffer.from('svc:pw').toString('base64')}`);
   await new Promise((r) => setTimeout(r, 50));
   await flush();
-  const [tx] = transport.of('transaction');
+  // Both servers' requests are recorded (every request gets a transaction, instrumented handler or not).
+  const txs = transport.of('transaction');
+  assert.equal(txs.length, 2);
+  const tx = txs.find((x) => x.context.request.url.pathname === '/login');
+  const down = txs.find((x) => x.context.request.url.pathname === '/v1/items');
   assertValid({ transaction: tx! });
+  assert.equal(down!.context.request.url.raw, '/v1/items?token=[REDACTED]&limit=5');
+  assert.equal(down!.parent_id, transport.of('span')[0]!.id, 'the downstream request continues the trace');
   assert.deepEqual(
     { raw: tx!.context.request.url.raw, search: tx!.context.request.url.search, full: tx!.context.request.url.full },
     {

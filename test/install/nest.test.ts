@@ -1,0 +1,105 @@
+// Getting started, the Nest CLI path, from the packed tarball into a fresh Nest project: `nest build`
+// calls the TypeScript API itself, so ts-patch patches TypeScript in place (`ts-patch install`) and
+// the tsconfig plugin runs. Nest controllers are not in the rules catalogue: a @Traced() handler is a
+// transaction and its fetch a span in it; that trace must arrive at a test intake.
+import { after, before, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { agentEnv, assertValidEvent, bin, freshProject, packSpanforge, startIntake, type Intake } from './_project.js';
+
+let tarball: string;
+let intake: Intake;
+before(async () => {
+  tarball = packSpanforge();
+  intake = await startIntake();
+});
+after(() => intake.close());
+
+const CONTROLLER = `import { Controller, Get } from '@nestjs/common';
+import { Traced } from 'spanforge';
+
+@Controller()
+export class AppController {
+  static port = 0;
+
+  @Get('hello')
+  @Traced()
+  async hello(): Promise<string> {
+    const upstream = await fetch(\`http://127.0.0.1:\${AppController.port}/ping\`);
+    return 'hello ' + (await upstream.text());
+  }
+
+  @Get('ping')
+  ping(): string {
+    return 'pong';
+  }
+}
+`;
+const MODULE = `import { Module } from '@nestjs/common';
+import { AppController } from './app.controller';
+
+@Module({ controllers: [AppController] })
+export class AppModule {}
+`;
+const MAIN = `import 'spanforge/start';
+import { NestFactory } from '@nestjs/core';
+import { AppModule } from './app.module';
+import { AppController } from './app.controller';
+
+async function bootstrap(): Promise<void> {
+  const app = await NestFactory.create(AppModule, { logger: false });
+  await app.listen(0, '127.0.0.1');
+  AppController.port = (app.getHttpServer().address() as { port: number }).port;
+  const r = await fetch(\`http://127.0.0.1:\${AppController.port}/hello\`);
+  console.log('app said:', await r.text());
+  await app.close();
+}
+void bootstrap();
+`;
+const TSCONFIG = {
+  compilerOptions: {
+    module: 'commonjs', target: 'es2022', rootDir: 'src', outDir: 'dist', types: ['node'], skipLibCheck: true,
+    experimentalDecorators: true, emitDecoratorMetadata: true, esModuleInterop: true,
+    plugins: [{ transform: 'spanforge/transformer' }],
+  },
+  include: ['src'],
+};
+
+test('nest build with ts-patch install and the tsconfig plugin: the @Traced() handler and its fetch arrive as a trace', { timeout: 300_000 }, async (t) => {
+  const p = freshProject('nest', 'commonjs');
+  t.after(() => p.remove());
+  await p.install([tarball, '@nestjs/core', '@nestjs/common', '@nestjs/platform-express', 'reflect-metadata', 'rxjs']);
+  await p.install(['-D', '@nestjs/cli', 'typescript@6', 'ts-patch', '@types/node@20']);
+  p.write('nest-cli.json', JSON.stringify({ sourceRoot: 'src' }) + '\n');
+  p.write('tsconfig.json', JSON.stringify(TSCONFIG, null, 2) + '\n');
+  p.write('src/app.controller.ts', CONTROLLER);
+  p.write('src/app.module.ts', MODULE);
+  p.write('src/main.ts', MAIN);
+  const patch = await p.run(bin(p, 'ts-patch'), ['install', '-s']);
+  assert.equal(patch.status, 0, patch.output);
+  const build = await p.run(bin(p, 'nest'), ['build']);
+  assert.equal(build.status, 0, build.output);
+  assert.match(build.output, /spanforge: instrumented 2 sites in 1 of 3 files \(traced\.decorator 1, fetch 1\)/);
+  const service = 'gs-nest';
+  const run = await p.run(process.execPath, ['dist/main.js'], { env: { ...agentEnv(intake, service), ELASTIC_APM_SERVICE_NAME: service } });
+  assert.equal(run.status, 0, run.output);
+  assert.match(run.output, /app said: hello pong/);
+  const deadline = Date.now() + 15_000;
+  for (;;) {
+    let current: string | undefined;
+    const mine: Record<string, Record<string, unknown>>[] = [];
+    for (const e of intake.events) {
+      if (e.metadata) current = (e.metadata.service as { name?: string }).name;
+      else if (current === service) mine.push(e);
+    }
+    const tx = mine.find((e) => e.transaction?.name === 'AppController.hello')?.transaction;
+    const span = tx && mine.find((e) => e.span?.parent_id === tx.id)?.span;
+    if (tx && span) {
+      for (const e of mine) assertValidEvent(e);
+      assert.equal(span.type, 'external');
+      assert.equal(span.trace_id, tx.trace_id);
+      return;
+    }
+    if (Date.now() > deadline) assert.fail(`no AppController.hello trace after 15 s: ${JSON.stringify(mine).slice(0, 1500)}\n${run.output}`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+});
