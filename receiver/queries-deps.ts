@@ -23,6 +23,10 @@ CREATE TABLE IF NOT EXISTS dep_link (
   service TEXT NOT NULL, dest TEXT NOT NULL, downstream TEXT NOT NULL, last_seen INTEGER NOT NULL,
   PRIMARY KEY (service, dest, downstream)) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS deps_state (k TEXT PRIMARY KEY, v INTEGER NOT NULL);
+CREATE TABLE IF NOT EXISTS tx_label (
+  key TEXT NOT NULL, value TEXT NOT NULL, ts INTEGER NOT NULL, tx INTEGER NOT NULL,
+  PRIMARY KEY (key, value, ts, tx)) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS tx_label_ts ON tx_label (ts);
 `;
 
 /** Span rows read per catch-up step (one SQLite transaction each). */
@@ -30,9 +34,7 @@ const SYNC_CHUNK = 20_000;
 /** Ranges over 6 h read the hourly rollups, like the transaction charts. */
 const HOURLY_ABOVE_US = 6 * 3600e6;
 /** Exit spans read (newest first) for the calling transactions and operations of one dependency. */
-export const DETAIL_SAMPLE = 2000;
-/** Transactions scanned (newest first) by a search that filters on labels. */
-export const LABEL_SCAN = 20_000;
+export const DETAIL_SAMPLE = 1000;
 
 interface DepRow {
   service: string;
@@ -160,6 +162,10 @@ export class DepsQueries {
       newSpans: db.prepare(
         'SELECT id, ts, service, trace_id, span_id, type, subtype, duration_us, outcome, dest FROM spans WHERE id > ? AND id <= ? AND dest IS NOT NULL ORDER BY id LIMIT ?',
       ),
+      newTxDocs: db.prepare('SELECT id, ts, doc FROM transactions WHERE id > ? AND id <= ? ORDER BY id LIMIT ?'),
+      putLabel: db.prepare('INSERT OR IGNORE INTO tx_label (key, value, ts, tx) VALUES (?,?,?,?)'),
+      minTxTs: db.prepare('SELECT min(ts) AS m FROM transactions'),
+      trimLabels: db.prepare('DELETE FROM tx_label WHERE ts < ?'),
       newTx: db.prepare('SELECT id, ts, service, trace_id, parent_id FROM transactions WHERE id > ? AND id <= ? AND parent_id IS NOT NULL ORDER BY id LIMIT ?'),
       childTx: db.prepare('SELECT service FROM transactions WHERE trace_id = ? AND parent_id = ? LIMIT 1'),
       parentSpan: db.prepare('SELECT service, dest FROM spans WHERE trace_id = ? AND span_id = ? LIMIT 1'),
@@ -285,6 +291,33 @@ export class DepsQueries {
       })();
       txHwm = next;
     }
+    // Labels of new transactions (context.tags) into tx_label, for the search's label filter.
+    let lh = this.state('label_hwm');
+    if (maxTx < lh) lh = 0;
+    while (lh < maxTx && read < maxRows) {
+      const lim = Math.min(SYNC_CHUNK, maxRows - read);
+      const rows = s.newTxDocs!.all(lh, maxTx, lim) as Array<{ id: number; ts: number; doc: string }>;
+      const next = rows.length < lim ? maxTx : rows[rows.length - 1]!.id;
+      read += rows.length;
+      db.transaction(() => {
+        for (const t of rows) {
+          if (!t.doc.includes('"tags"')) continue;
+          let tags: unknown;
+          try {
+            tags = (unwrap(t.doc, 'transaction').context as Obj | undefined)?.tags;
+          } catch {
+            continue;
+          }
+          if (!tags || typeof tags !== 'object') continue;
+          for (const [k, v] of Object.entries(tags as Obj)) {
+            if (v === null || typeof v === 'object' || k.length > 1024) continue;
+            s.putLabel!.run(k, String(v).slice(0, 1024), t.ts, t.id);
+          }
+        }
+        s.setState!.run('label_hwm', next);
+      })();
+      lh = next;
+    }
     // Retention deleted spans: drop the rollup buckets older than the oldest span left (once a minute).
     const now = Date.now();
     if (now - this.lastTrim > 60_000) {
@@ -294,6 +327,8 @@ export class DepsQueries {
       s.trimMinute!.run(Math.floor(cutS / 60) * 60);
       s.trimHour!.run(Math.floor(cutS / 3600) * 3600);
       s.trimLinks!.run(min === null ? Number.MAX_SAFE_INTEGER : min);
+      const txMin = (s.minTxTs!.get() as { m: number | null }).m;
+      s.trimLabels!.run(txMin === null ? Number.MAX_SAFE_INTEGER : txMin);
     }
     return read;
   }
@@ -511,12 +546,16 @@ export class DepsQueries {
   /**
    * Transactions matching every given filter in the range, newest first (at most `limit`, 100).
    * Columns and indexes serve service/name/trace/outcome/result/duration; version and environment
-   * go through the (small) metadata table; a label filter checks the newest LABEL_SCAN candidates' documents.
+   * go through the (small) metadata table; a label goes through tx_label (key, value, ts), so a
+   * rare label is found without reading documents. Label values compare as text (`attempt:4`).
    */
   search(f: SearchFilters, r: Range): Obj {
+    this.sync();
+    const where: string[] = [];
+    const args: unknown[] = [];
     // A trace id is unique: it is found whatever the time range.
-    const where: string[] = f.traceId ? ['t.trace_id = ?'] : ['t.ts BETWEEN ? AND ?'];
-    const args: unknown[] = f.traceId ? [f.traceId.toLowerCase()] : [r.fromUs, r.toUs];
+    const [from, to] = f.traceId ? [0, Number.MAX_SAFE_INTEGER] : [r.fromUs, r.toUs];
+    if (f.traceId) where.push('t.trace_id = ?'), args.push(f.traceId.toLowerCase());
     if (f.service) where.push('t.service = ?'), args.push(f.service);
     if (f.name) where.push('t.name = ?'), args.push(f.name);
     if (f.outcome) where.push('t.outcome = ?'), args.push(f.outcome);
@@ -531,31 +570,20 @@ export class DepsQueries {
     }
     const limit = Math.min(100, Math.max(1, f.limit ?? 50));
     const cols = 't.ts, t.service, t.name, t.type, t.trace_id AS traceId, t.tx_id AS id, t.duration_us AS durationUs, t.result, t.outcome';
-    let truncatedScan = false;
     let rows: Obj[];
     if (f.label) {
       const i = f.label.indexOf(':');
-      const key = f.label.slice(0, i);
-      const value = f.label.slice(i + 1);
-      // Candidates newest first, bounded; then the label compared exactly (string, number or boolean).
-      const cand = this.db
-        .prepare(`SELECT ${cols}, t.doc FROM transactions t WHERE ${where.join(' AND ')} AND instr(t.doc, ?) > 0 ORDER BY t.ts DESC LIMIT ${LABEL_SCAN}`)
-        .all(...args, JSON.stringify(key)) as Obj[];
-      truncatedScan = cand.length === LABEL_SCAN;
-      rows = [];
-      for (const c of cand) {
-        const tags = (unwrap(c.doc, 'transaction').context as Obj | undefined)?.tags as Obj | undefined;
-        const v = tags && Object.prototype.hasOwnProperty.call(tags, key) ? tags[key] : undefined;
-        if (v !== undefined && v !== null && String(v) === value) {
-          delete c.doc;
-          rows.push(c);
-          if (rows.length >= limit) break;
-        }
-      }
+      rows = this.db
+        .prepare(
+          `SELECT ${cols} FROM tx_label l JOIN transactions t ON t.id = l.tx
+           WHERE l.key = ? AND l.value = ? AND l.ts BETWEEN ? AND ?${where.length ? ` AND ${where.join(' AND ')}` : ''} ORDER BY l.ts DESC LIMIT ${limit}`,
+        )
+        .all(f.label.slice(0, i), f.label.slice(i + 1), from, to, ...args) as Obj[];
     } else {
-      rows = this.db.prepare(`SELECT ${cols} FROM transactions t WHERE ${where.join(' AND ')} ORDER BY t.ts DESC LIMIT ${limit}`).all(...args) as Obj[];
+      where.unshift('t.ts BETWEEN ? AND ?');
+      rows = this.db.prepare(`SELECT ${cols} FROM transactions t WHERE ${where.join(' AND ')} ORDER BY t.ts DESC LIMIT ${limit}`).all(from, to, ...args) as Obj[];
     }
-    return { rows, limit, truncatedScan, scanLimit: LABEL_SCAN };
+    return { rows, limit };
   }
 
   /** One transaction or span in full, with its service metadata and the errors recorded under it. */

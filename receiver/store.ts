@@ -88,6 +88,12 @@ CREATE INDEX IF NOT EXISTS tx_trace ON transactions (trace_id);
 CREATE INDEX IF NOT EXISTS tx_service_ts ON transactions (service, ts);
 CREATE INDEX IF NOT EXISTS tx_service_name_ts ON transactions (service, name, ts);
 CREATE INDEX IF NOT EXISTS tx_ts ON transactions (ts);
+-- The transaction search (receiver/queries-deps.ts): each filter that has no better index gets one,
+-- so a value that matches nothing is not a scan of the whole range (docs/receiver.md, Measured).
+CREATE INDEX IF NOT EXISTS tx_name_ts ON transactions (name, ts);
+CREATE INDEX IF NOT EXISTS tx_outcome_ts ON transactions (outcome, ts);
+CREATE INDEX IF NOT EXISTS tx_result_ts ON transactions (result, ts);
+CREATE INDEX IF NOT EXISTS tx_meta_ts ON transactions (meta_id, ts);
 CREATE TABLE IF NOT EXISTS spans (
   id INTEGER PRIMARY KEY, ts INTEGER NOT NULL, service TEXT NOT NULL, trace_id TEXT, span_id TEXT,
   parent_id TEXT, tx_id TEXT, name TEXT, type TEXT, subtype TEXT, action TEXT, duration_us INTEGER,

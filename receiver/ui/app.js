@@ -74,6 +74,11 @@
   async function api(path, params) {
     const q = new URLSearchParams(params || {});
     const res = await fetch(`/api/${path}${q.toString() ? `?${q}` : ''}`, { headers: { Accept: 'application/json' } });
+    // With a secret token the session may have expired (or the receiver restarted): sign in again.
+    if (res.status === 401) {
+      location.assign('/ui/login');
+      throw new Error('signed out: sign in again');
+    }
     if (!res.ok) {
       const err = new Error(`${res.status} ${await res.text()}`);
       err.status = res.status;
@@ -109,9 +114,12 @@
   // ---------------------------------------------------------------- charts (inline SVG)
   const PALETTE = ['#2f6fdf', '#d9822b', '#3a9c5a', '#c23a3a', '#8a5cc2', '#1c9aa6', '#b5a100', '#7a7a7a'];
   /** The drawing width of a chart: the pixel width its grid cell will have, so text renders at its CSS size. */
-  function chartWidth() {
+  function contentWidth() {
     const cs = getComputedStyle(main);
-    const content = main.clientWidth - parseFloat(cs.paddingLeft) - parseFloat(cs.paddingRight);
+    return main.clientWidth - parseFloat(cs.paddingLeft) - parseFloat(cs.paddingRight);
+  }
+  function chartWidth() {
+    const content = contentWidth();
     const cols = Math.max(1, Math.floor((content + 12) / (420 + 12)));
     const cell = (content - 12 * (cols - 1)) / cols;
     return Math.max(240, Math.floor(cell - 22));
@@ -400,7 +408,7 @@
   // ---------------------------------------------------------------- latency distribution
   /** A histogram of the group's durations; dragging over (or clicking) bars selects a range of them. */
   function histogram(dist, key, onSelect) {
-    const W = chartWidth() * 2 > main.clientWidth ? chartWidth() : Math.min(900, chartWidth() * 2), H = 210, L = 56, R = 12, T = 12, B = 44;
+    const W = Math.max(240, Math.floor(contentWidth() - 22)), H = 210, L = 56, R = 12, T = 12, B = 44;
     const bins = dist.bins;
     const box = el('figure', { class: 'chart wide', 'data-chart': 'Latency distribution' });
     box.appendChild(el('figcaption', null, `Latency distribution · ${dist.count} transactions`));
@@ -1110,7 +1118,6 @@
     return [
       ...parts,
       el('h2', { id: 'search-count' }, `${res.rows.length}${res.rows.length >= res.limit ? '+' : ''} matching transactions`),
-      res.truncatedScan ? el('p', { class: 'muted' }, `The label filter looked at the newest ${res.scanLimit} transactions of the range; narrow the range to search further back.`) : null,
       table(
         [
           { title: 'Time', render: (s) => fmtTime(s.ts), sort: (s) => s.ts, opt: true },

@@ -346,9 +346,10 @@ describe('web UI views in headless Chromium: map, dependencies, panel, distribut
     const prevMax = await page.locator('figure[data-chart="Latency"] path.previous').evaluate((p) => p.getAttribute('d'));
     assert.ok(prevMax && prevMax.length > 0);
     await page.screenshot({ path: join(ARTIFACTS, 'views-overview-compare-15m.png'), fullPage: true });
-    await page.locator('#range').selectOption('3600000');
-    await rerendered(() => page.locator('#compare-toggle').uncheck());
-    assert.equal(await page.locator('path.previous').count(), 0);
+    await rerendered(() => page.locator('#range').selectOption('3600000').then(() => undefined));
+    await page.locator('#compare-toggle').uncheck();
+    await page.waitForFunction(() => document.querySelectorAll('path.previous').length === 0);
+    assert.equal(await page.locator('figure.chart').count(), 3);
   });
 
   test('error occurrence: exception, request, user and labels tabs', T, async () => {
@@ -375,6 +376,36 @@ describe('web UI views in headless Chromium: map, dependencies, panel, distribut
     await page.locator('#occurrence-tabs button', { hasText: 'Exception' }).click();
     assert.equal(await page.evaluate(() => (window as unknown as { __xss?: number }).__xss), undefined);
     assert.equal(await page.locator('main img, main script, #panel img').count(), 0);
+  });
+
+  test('with a secret token: after signing in, the map, dependencies, panel and search work', T, async () => {
+    const TOKEN = 'browser-views-token';
+    const s = await withReceiver({ secretToken: TOKEN });
+    const ctx = await browser.newContext({ viewport: { width: 1300, height: 900 } });
+    try {
+      const auth = { ...NDJSON, Authorization: `Bearer ${TOKEN}` };
+      const tr = buildDepsTraffic();
+      for (const body of [tr.frontend, ...tr.checkout, tr.inventory]) assert.equal((await send(`${s.url}/intake/v2/events`, body, { headers: auth })).status, 202);
+      await eventually(async () => (await (await fetch(`${s.url}/api/stats`, { headers: { Authorization: `Bearer ${TOKEN}` } })).json()).spans === N * 6 + N / 2, 5000);
+      const p = await ctx.newPage();
+      p.on('pageerror', (e) => pageErrors.push(e.message));
+      await p.goto(`${s.url}/ui/#/map`);
+      assert.equal(new URL(p.url()).pathname, '/ui/login');
+      await p.fill('input[name=token]', TOKEN);
+      await Promise.all([p.waitForURL(/\/ui\/$/), p.click('button[type=submit], input[type=submit]')]);
+      await open('#/map', 'auth-map', p);
+      assert.equal(await p.locator('#service-map [data-node]').count(), 8);
+      await open('#/dependencies', undefined, p);
+      assert.equal(await p.locator('#dependencies-table tbody tr').count(), 7);
+      await open(`#/trace/${traceId(0)}`, undefined, p);
+      await p.locator(`#waterfall .wf-row[data-id="${id(4, 0)}"]`).click();
+      await p.waitForSelector(`#panel[data-for="${id(4, 0)}"]`);
+      await open(`#/search?${new URLSearchParams({ label: 'tenant:acme', service: 'checkout' })}`, undefined, p);
+      assert.equal(await p.locator('#search-results tbody tr').count(), 14);
+    } finally {
+      await ctx.close();
+      await s.cleanup();
+    }
   });
 
   test('at 390 px wide nothing overflows and no word is broken, on every view', T, async () => {
