@@ -133,7 +133,7 @@ export function analyzeProgram(program: NodePath<BT.Program>, rules: readonly Ru
         const matched = rule.id.startsWith('user:') || rule.handler === 'app'
           ? matchUserRule(rule, p, isMember, b)
           : matchTarget(rule.target, isMember, calleeValue, recvValue);
-        if (matched === 'no') continue;
+        if (matched === 'no' || (matched !== 'yes' && rule.quietWhenUnknown)) continue;
         if (matched !== 'yes') {
           skip(p, [rule.id], matched);
           return;
