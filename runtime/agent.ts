@@ -60,6 +60,8 @@ export interface StartDeps {
 }
 
 const ON_EXIT_FLUSH_MS = 1000;
+/** setTimeout's longest delay (2^31-1 ms, ~24.8 days). */
+const MAX_TIMER_MS = 2_147_483_647;
 /** runtime/abi-core.ts reads the core from this slot. */
 const ABI_CORE_SLOT = Symbol.for('spanforge.abi.core.v1');
 
@@ -470,11 +472,14 @@ export class Agent implements TracerHost {
   /** Waits for pending errors, then the transport; bounded by timeoutMs; never rejects. */
   async flush(timeoutMs = 10_000): Promise<void> {
     try {
+      // Infinity (wait as long as it takes) and anything past setTimeout's 2^31-1 ms limit would make
+      // Node print a TimeoutOverflowWarning and fire after 1 ms: clamp; NaN or a negative uses the default.
+      timeoutMs = typeof timeoutMs === 'number' && timeoutMs >= 0 ? Math.min(timeoutMs, MAX_TIMER_MS) : 10_000;
       const deadline = Date.now() + timeoutMs;
       if (this._pendingErrors.size) await withTimeout(Promise.all([...this._pendingErrors]), timeoutMs);
       this._emittedSinceFlush = 0;
       const left = Math.max(0, deadline - Date.now());
-      if (this.transport) await withTimeout(this.transport.flush(left), left + 50);
+      if (this.transport) await withTimeout(this.transport.flush(left), Math.min(left + 50, MAX_TIMER_MS));
     } catch (e) {
       this.logger.debug('flush failed: %s', (e as Error)?.message);
     }

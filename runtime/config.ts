@@ -312,11 +312,16 @@ export function findPackageJson(dir: string): { name?: unknown; version?: unknow
 export function sanitizeServiceName(name: string): string {
   return name
     .replace(/^@/, '')
-    .replace(/[^a-zA-Z0-9 _-]/g, '-')
-    .slice(0, 1024);
+    .replace(/[^a-zA-Z0-9 _-]/g, '-');
 }
 
 const SERVICE_NAME_RE = /^[a-zA-Z0-9 _-]+$/;
+/** The shortest metrics interval accepted (a non-zero value below it is raised to it, with a warning). */
+const MIN_METRICS_INTERVAL_MS = 1000;
+/** The intake schemas' maxLength of keyword fields. */
+const KEYWORD_MAX = 1024;
+/** Options sent as metadata keywords (service.name, .version, .environment, .node.configured_name, system.configured_hostname). */
+const KEYWORD_OPTIONS = new Set<string>(['serviceName', 'serviceVersion', 'environment', 'serviceNodeName', 'hostname']);
 
 /**
  * Resolves the configuration. Precedence: environment variable > start() option > default (as Elastic's Node
@@ -375,6 +380,26 @@ export function resolveConfig(
     out.serviceName = n || 'unknown-nodejs-service';
   }
   if (out.serviceVersion === undefined && typeof pkg?.version === 'string') out.serviceVersion = pkg.version;
+  // The intake schemas limit these keywords to 1024 characters and APM Server refuses a whole request
+  // whose metadata has a longer one, so every event would be lost: shorten them, and say so once.
+  for (const spec of OPTIONS) {
+    if (!KEYWORD_OPTIONS.has(spec.name)) continue;
+    const v = out[spec.name];
+    if (typeof v === 'string' && v.length > KEYWORD_MAX) {
+      // A plain cut, no "…": service.name must also match ^[a-zA-Z0-9 _-]+$.
+      const c = v.charCodeAt(KEYWORD_MAX - 1);
+      out[spec.name] = v.slice(0, c >= 0xd800 && c <= 0xdbff ? KEYWORD_MAX - 1 : KEYWORD_MAX);
+      warn(`${spec.name} (${spec.env}) is ${v.length} characters long, more than the ${KEYWORD_MAX} APM Server accepts; using its first ${KEYWORD_MAX}`);
+    }
+  }
+  // Below a second the collectors (CPU, memory, event loop, GC) cost more than they tell and flood the
+  // server; Elastic's Python agent refuses 1-999 ms for the same reason. Clamp to 1 s and say so.
+  const mi = out.metricsInterval as number;
+  if (mi > 0 && mi < MIN_METRICS_INTERVAL_MS) {
+    const raw = env.ELASTIC_APM_METRICS_INTERVAL !== undefined && env.ELASTIC_APM_METRICS_INTERVAL !== '' ? 'ELASTIC_APM_METRICS_INTERVAL' : 'option metricsInterval';
+    warn(`${raw} of ${mi} ms is below the minimum of 1s; using 1s (0 disables metrics)`);
+    out.metricsInterval = MIN_METRICS_INTERVAL_MS;
+  }
   // Elastic: metricsInterval=0 disables metrics, and so breakdown metrics too.
   if (out.metricsInterval === 0) out.breakdownMetrics = false;
   return out as unknown as AgentConfig;

@@ -5,6 +5,7 @@ import type { LogLevel } from './config.js';
 
 const RANK: Record<LogLevel, number> = { trace: 0, debug: 1, info: 2, warning: 3, error: 4, critical: 5, off: 6 };
 const noop = (): void => {};
+const OWN_PREFIX = 'spanforge: ';
 
 /** Creates a logger; disabled levels are bound to a no-op once (no per-call level check). */
 export function createLogger(level: LogLevel, write: (line: string) => void = defaultWrite): Logger {
@@ -14,7 +15,9 @@ export function createLogger(level: LogLevel, write: (line: string) => void = de
       ? noop
       : (msg: string, ...args: unknown[]): void => {
           try {
-            write(`spanforge ${name}: ${args.length ? format(msg, ...args) : msg}\n`);
+            const text = args.length ? format(msg, ...args) : String(msg);
+            // One prefix: a message that brings its own "spanforge: " does not get a second one.
+            write(`spanforge ${name}: ${text.startsWith(OWN_PREFIX) ? text.slice(OWN_PREFIX.length) : text}\n`);
           } catch {
             // A closed stderr must not take the app down.
           }

@@ -15,9 +15,49 @@ export interface TracedOptions {
 
 const NATIVE_PROMISE_PROTO = Promise.prototype;
 
-function normalize(opts: string | TracedOptions | undefined): TracedOptions {
+/**
+ * The options as plain strings: a field that is not a string (or whose getter throws) is left out with
+ * one warning, so bad options can neither throw into the caller nor put a non-string into an event.
+ */
+function normalize(opts: unknown): TracedOptions {
   if (typeof opts === 'string') return { name: opts };
-  return opts && typeof opts === 'object' ? opts : {};
+  if (opts === undefined || opts === null) return {};
+  if (typeof opts !== 'object') {
+    warn(`traced()/@Traced() options must be a string or an object, got ${typeof opts}; ignored`);
+    return {};
+  }
+  const out: TracedOptions = {};
+  for (const k of ['name', 'type', 'subtype', 'action'] as const) {
+    let v: unknown;
+    try {
+      v = (opts as Record<string, unknown>)[k];
+    } catch {
+      warn(`traced()/@Traced() option "${k}" could not be read; ignored`);
+      continue;
+    }
+    if (v === undefined || v === null) continue;
+    if (typeof v === 'string') out[k] = v;
+    else if (typeof v === 'number' || typeof v === 'boolean') out[k] = String(v);
+    else warn(`traced()/@Traced() option "${k}" must be a string, got ${typeof v}; ignored`);
+  }
+  return out;
+}
+
+function warn(msg: string): void {
+  try {
+    getAgent().logger.warn(msg);
+  } catch {
+    // never into user code
+  }
+}
+
+/** fn.name, or '' when it is not a string or its getter throws. */
+function nameOf(fn: Function): string {
+  try {
+    return typeof fn.name === 'string' ? fn.name : '';
+  } catch {
+    return '';
+  }
 }
 
 function end(span: Span | Transaction, outcome: 'success' | 'failure', err?: unknown): void {
@@ -81,20 +121,39 @@ function invoke(fn: Function, thisArg: unknown, args: unknown[], name: string, o
  * @example const load = traced(async function loadUser(id: string) { ... });
  */
 export function traced<F extends (...args: any[]) => any>(fn: F, opts?: string | TracedOptions): F {
-  if (typeof fn !== 'function') throw new TypeError(`spanforge traced(): expected a function, got ${fn === null ? 'null' : typeof fn}`);
+  // Not a function: nothing to trace. Hand it back untouched (a later call fails exactly as it would
+  // have without spanforge) and say so, rather than throwing into the caller.
+  if (typeof fn !== 'function') {
+    warn(`traced() expects a function, got ${fn === null ? 'null' : typeof fn}; returned as is`);
+    return fn;
+  }
   const o = normalize(opts);
-  const name = o.name || fn.name || 'anonymous';
+  const own = nameOf(fn);
+  const name = o.name || own || 'anonymous';
   const wrapped = function (this: unknown, ...args: unknown[]) {
     return invoke(fn, this, args, name, o);
   };
-  Object.defineProperty(wrapped, 'name', { value: fn.name, configurable: true });
-  Object.defineProperty(wrapped, 'length', { value: fn.length, configurable: true });
+  copyShape(wrapped, fn, own);
   return wrapped as unknown as F;
 }
 
+/** Gives the wrapper the original's name and length (best effort: a hostile `length` getter is skipped). */
+function copyShape(wrapped: Function, fn: Function, name: string): void {
+  try {
+    Object.defineProperty(wrapped, 'name', { value: name, configurable: true });
+    Object.defineProperty(wrapped, 'length', { value: fn.length, configurable: true });
+  } catch {
+    // keep the wrapper's own
+  }
+}
+
 function ownerName(thisArg: unknown): string | undefined {
-  if (typeof thisArg === 'function') return thisArg.name || undefined;
-  if (thisArg && typeof thisArg === 'object') return (thisArg as { constructor?: { name?: string } }).constructor?.name || undefined;
+  try {
+    if (typeof thisArg === 'function') return thisArg.name || undefined;
+    if (thisArg && typeof thisArg === 'object') return (thisArg as { constructor?: { name?: string } }).constructor?.name || undefined;
+  } catch {
+    // a hostile getter: no owner name
+  }
   return undefined;
 }
 
@@ -105,8 +164,7 @@ function wrapMethod(fn: Function, methodName: string, className: string | undefi
     name ??= `${ownerName(this) ?? 'anonymous'}.${methodName}`;
     return invoke(fn, this, args, name, o);
   };
-  Object.defineProperty(wrapped, 'name', { value: fn.name, configurable: true });
-  Object.defineProperty(wrapped, 'length', { value: fn.length, configurable: true });
+  copyShape(wrapped, fn, nameOf(fn));
   return wrapped;
 }
 

@@ -57,10 +57,20 @@ function ensureCompat(dir, marker, testFile, envVar, what) {
 ensureCompat('ts5', 'ts-patch', 'ts5.test.ts', 'SPANFORGE_TS5_DIR', 'TypeScript 5.9.3 + ts-patch 3.3.0');
 ensureCompat('express4', join('@types', 'express'), 'express4-app.test.ts', 'SPANFORGE_EXPRESS4_DIR', 'express 4 + @types/express 4');
 ensureCompat('fastify-demo', 'fastify-plugin', 'fastify-demo-app.test.ts', 'SPANFORGE_FASTIFY_DEMO_DIR', "the Fastify demo's plugin libraries (autoload, fastify-plugin, TypeBox)");
-console.log(`running ${files.length} test files`);
+// A test that hangs must fail, not stall the run. Node's --test-timeout bounds every test, and (as the
+// runner puts each file in a subtest of its own, on Node 20 and 24) every file as a whole too, so it
+// must exceed the slowest file: test/transformer/ts5.test.ts took 216 s in a full run on a loaded
+// 2-CPU machine (2026-12-03, 6 sessions at work; about 60 s when quiet). 600 s leaves room for a
+// slower machine; the files that used to hang also set short per-test { timeout }s of their own.
+// SPANFORGE_TEST_TIMEOUT_MS overrides it. --test-force-exit ends a file once its tests are done even
+// if a failing test left a server or socket open (Node 20.14 and later).
+const timeoutMs = Number(process.env.SPANFORGE_TEST_TIMEOUT_MS) > 0 ? Number(process.env.SPANFORGE_TEST_TIMEOUT_MS) : 600_000;
+const [major, minor] = process.versions.node.split('.').map(Number);
+const forceExit = major > 20 || (major === 20 && minor >= 14) ? ['--test-force-exit'] : [];
+console.log(`running ${files.length} test files (timeout ${timeoutMs / 1000} s per test and per file)`);
 const r = spawnSync(
   process.execPath,
-  ['--import', 'tsx', '--test', '--test-concurrency=1', ...files.map((f) => relative(root, f))],
+  ['--import', 'tsx', '--test', '--test-concurrency=1', `--test-timeout=${timeoutMs}`, ...forceExit, ...files.map((f) => relative(root, f))],
   { cwd: root, stdio: 'inherit', env: { ...process.env } },
 );
 process.exit(r.status ?? 1);

@@ -5,11 +5,12 @@
 // build-time front-ends never rewrite: the agent's own requests are never traced.
 import { readFileSync } from 'node:fs';
 import { PassThrough, type Transform } from 'node:stream';
-import { constants as zlibConstants, createGzip } from 'node:zlib';
+import { constants as zlibConstants, createGzip, gzipSync } from 'node:zlib';
 import type { Dispatcher, Pool, buildConnector } from 'undici';
 import type { IntakeEvent, Logger, Transport, TransportOptions, TransportStats } from '../types.js';
 import { Fifo } from './fifo.js';
-import { backoffDelayMs, isLoopbackHost, parseErrorBody, parseServerVersion } from './wire.js';
+import { INTAKE_LIMITS } from './limits.js';
+import { applyLimits, backoffDelayMs, isLoopbackHost, parseErrorBody, parseServerVersion, stringifySafe } from './wire.js';
 
 /** Optional tuning on top of TransportOptions; every field has a documented default. */
 export interface TransportTuning {
@@ -26,6 +27,18 @@ export interface TransportTuning {
   backoffUnitMs?: number;
   /** Default timeout of flush() and close() when called without one. Default 10000 ms. */
   flushTimeout?: number;
+  /**
+   * How long the server has to answer an intake request once its body is complete, as
+   * elastic-apm-node's `intakeResTimeout` (an option of its HTTP client, not an ELASTIC_APM_*
+   * variable). A smaller serverTimeout wins. Default 10000 ms.
+   */
+  intakeResTimeout?: number;
+  /**
+   * Connection failures before anything was delivered are logged at debug level for this long after
+   * the first one (the app often starts a moment before the server); one error follows if they go on.
+   * Default 5000 ms; 0 logs the first failure at once.
+   */
+  startupQuietMs?: number;
 }
 
 export type HttpTransportOptions = TransportOptions & TransportTuning;
@@ -39,6 +52,8 @@ const DEFAULTS = {
   maxEventBytes: 300 * 1024,
   backoffUnitMs: 1000,
   flushTimeout: 10_000,
+  intakeResTimeout: 10_000,
+  startupQuietMs: 5_000,
 } as const;
 
 const DEFAULT_USER_AGENT = 'spanforge';
@@ -59,6 +74,19 @@ const COALESCE_MS = 20;
 const COALESCE_BYTES = 16 * 1024;
 /** Response bodies are read up to this size (error bodies are small). */
 const MAX_RESPONSE_BODY = 64 * 1024;
+/**
+ * A server that has not answered a complete request for STALL_AFTER_MS is suspected of accepting
+ * connections without answering: from then on a tiny probe (an intake request holding only the
+ * metadata line, which APM Server and the local receiver answer with 202) goes out every PROBE_EVERY_MS,
+ * each abandoned after PROBE_EVERY_MS. When one is answered the server answers new requests again:
+ * the stalled request is given up (its events counted as dropped, reason "timeout") and delivery
+ * goes on at once, without waiting out intakeResTimeout or a backoff. A merely slow server (one that
+ * answers the probe slowly too) is left its intakeResTimeout.
+ */
+const STALL_AFTER_MS = 1_000;
+const PROBE_EVERY_MS = 250;
+/** The first intake request waits this long at most for the server information (GET /), which names the server in messages. */
+const INFO_WAIT_MS = 500;
 /** A dropped event keeps its place in the encoded queue as this marker, so flush order holds. */
 const TOMBSTONE = '';
 
@@ -75,12 +103,15 @@ interface ActiveRequest {
   blocked: boolean;
   done: boolean;
   timer: NodeJS.Timeout | undefined;
+  /** Date.now() when the request started. */
+  startedAt: number;
+  stallTimer: NodeJS.Timeout | undefined;
 }
 
 type Outcome =
   | { kind: 'response'; status: number; body: string; premature: boolean }
   | { kind: 'network'; error: unknown }
-  | { kind: 'timeout' }
+  | { kind: 'timeout'; abandoned?: boolean }
   | { kind: 'shutdown' };
 
 interface FlushWaiter {
@@ -134,6 +165,8 @@ export class HttpTransport implements Transport {
   private readonly maxEventBytes: number;
   private readonly backoffUnitMs: number;
   private readonly flushTimeout: number;
+  private readonly intakeResTimeout: number;
+  private readonly startupQuietMs: number;
   private readonly metadata: () => Record<string, unknown>;
   /** undici is loaded on first use (it takes tens of ms to load): not on the app's start path. */
   private pool: Pool | undefined;
@@ -170,8 +203,24 @@ export class HttpTransport implements Transport {
   private closing: Promise<void> | undefined;
 
   private version: string | undefined;
+  /** What GET / said the server is: spanforge's local receiver, an APM Server, or not known. */
+  private serverKind: 'receiver' | 'apm' | undefined;
   private infoState: 'idle' | 'pending' | 'done' = 'idle';
-  private infoAttempts = 0;
+  private infoWaitOver = true;
+  /** The request (by number) that already waited for GET /: one wait per request. */
+  private infoGateFor = -1;
+
+  // Stalled-server detection (see STALL_AFTER_MS).
+  private stalled = false;
+  private probing = false;
+  private probeTimer: NodeJS.Timeout | undefined;
+  /** When the last probe that got no answer was sent: requests started before it went to a stalled server. */
+  private lastUnansweredProbeAt = 0;
+  /** Connection failures: quiet (debug) until startupQuietMs after the first, while nothing was ever delivered. */
+  private delivered = false;
+  private firstFailureAt = 0;
+  private quietTimer: NodeJS.Timeout | undefined;
+  private quietDropped = 0;
 
   private readonly logged = new Set<string>();
 
@@ -194,6 +243,8 @@ export class HttpTransport implements Transport {
     this.maxEventBytes = this.num(opts, 'maxEventBytes', 1);
     this.backoffUnitMs = this.num(opts, 'backoffUnitMs', 0);
     this.flushTimeout = this.num(opts, 'flushTimeout', 0);
+    this.intakeResTimeout = this.num(opts, 'intakeResTimeout', 1);
+    this.startupQuietMs = this.num(opts, 'startupQuietMs', 0);
 
     let url: URL | undefined;
     try {
@@ -205,7 +256,7 @@ export class HttpTransport implements Transport {
       this.disabledReason =
         `invalid serverUrl ${JSON.stringify(opts.serverUrl)} (${(err as Error).message}): ` +
         'expected an http: or https: URL such as http://localhost:8200; events will be dropped';
-      this.safeLog('error', `spanforge: ${this.disabledReason}`);
+      this.safeLog('error', `${this.disabledReason}`);
       return;
     }
 
@@ -235,7 +286,7 @@ export class HttpTransport implements Transport {
       } catch (err) {
         this.safeLog(
           'error',
-          `spanforge: cannot read serverCaCertFile ${JSON.stringify(opts.serverCaCertFile)}: ${(err as Error).message}; using the default CAs`,
+          `cannot read serverCaCertFile ${JSON.stringify(opts.serverCaCertFile)}: ${(err as Error).message}; using the default CAs`,
         );
       }
     }
@@ -275,7 +326,7 @@ export class HttpTransport implements Transport {
 
   private poolFailed(err: unknown): void {
     this.poolState = 'failed';
-    this.safeLog('error', `spanforge: cannot load undici, events will be dropped: ${(err as Error)?.message}`);
+    this.safeLog('error', `cannot load undici, events will be dropped: ${(err as Error)?.message}`);
     this.drop('invalid_config', this.pending.length + this.encodedLive);
     this.pending.clear();
     this.encoded.clear();
@@ -301,9 +352,9 @@ export class HttpTransport implements Transport {
       }
       return socket as undefined;
     };
-    // Two connections: the long streaming POST on one, GET / on the other.
+    // Three connections: the long streaming POST on one, GET / and the stall probe on the others.
     const pool = new PoolCtor(this.origin, {
-      connections: 2,
+      connections: 3,
       pipelining: 1,
       connect: unrefConnector,
       headersTimeout: 0,
@@ -325,7 +376,7 @@ export class HttpTransport implements Transport {
       }
       if (event === null || typeof event !== 'object') {
         this.drop('invalid_event', 1);
-        this.logOnce('drop:invalid_event', 'warn', `spanforge: transport.send() needs an intake event object, got ${event === null ? 'null' : typeof event}`);
+        this.logOnce('drop:invalid_event', 'warn', `transport.send() needs an intake event object, got ${event === null ? 'null' : typeof event}`);
         return;
       }
       if (this.pending.length + this.encodedLive >= this.maxQueueSize) {
@@ -333,7 +384,7 @@ export class HttpTransport implements Transport {
         this.logOnce(
           'drop:queue_full',
           'warn',
-          `spanforge: transport queue is full (maxQueueSize ${this.maxQueueSize}); new events are dropped and counted until it drains`,
+          `transport queue is full (maxQueueSize ${this.maxQueueSize}); new events are dropped and counted until it drains`,
         );
         return;
       }
@@ -413,10 +464,10 @@ export class HttpTransport implements Transport {
         n++;
         let line: string | undefined;
         try {
-          line = JSON.stringify(event);
+          line = encodeEvent(event);
         } catch (err) {
           this.dropEncoded('encode_error');
-          this.logOnce('drop:encode_error', 'error', `spanforge: dropped an event that cannot be serialised to JSON: ${(err as Error).message}`);
+          this.logOnce('drop:encode_error', 'error', `dropped an event that cannot be serialised to JSON: ${(err as Error).message}`);
           continue;
         }
         if (line === undefined) {
@@ -430,7 +481,7 @@ export class HttpTransport implements Transport {
           this.logOnce(
             'drop:too_large',
             'warn',
-            `spanforge: dropped a ${bytes}-byte event, larger than the ${this.maxEventBytes}-byte limit of one intake line`,
+            `dropped a ${bytes}-byte event, larger than the ${this.maxEventBytes}-byte limit of one intake line`,
           );
           continue;
         }
@@ -439,7 +490,7 @@ export class HttpTransport implements Transport {
           this.logOnce(
             'drop:queue_bytes',
             'warn',
-            `spanforge: transport queue holds ${this.encodedBytes} bytes (maxQueueBytes ${this.maxQueueBytes}); new events are dropped and counted until it drains`,
+            `transport queue holds ${this.encodedBytes} bytes (maxQueueBytes ${this.maxQueueBytes}); new events are dropped and counted until it drains`,
           );
           continue;
         }
@@ -560,12 +611,33 @@ export class HttpTransport implements Transport {
   private startRequest(): boolean {
     const pool = this.pool;
     if (pool === undefined) return false;
+    // While the server is not known, a request first waits (INFO_WAIT_MS at most) for one GET /, so
+    // that messages name the server (APM Server or the local receiver).
+    const n = this.counters.requests;
+    if (this.serverKind === undefined && this.infoState !== 'done') {
+      if (this.infoState === 'idle' && this.infoGateFor !== n) {
+        this.infoGateFor = n;
+        this.infoWaitOver = false;
+        const over = (): void => {
+          clearTimeout(waitTimer);
+          if (this.infoWaitOver) return;
+          this.infoWaitOver = true;
+          this.pump();
+        };
+        const waitTimer = setTimeout(over, INFO_WAIT_MS);
+        waitTimer.unref();
+        this.fetchServerInfo(over);
+      }
+      if (this.infoGateFor === n && this.infoState === 'pending' && !this.infoWaitOver) return false;
+    }
     let metaLine: string | undefined;
     try {
-      metaLine = JSON.stringify({ metadata: this.metadata() }) + '\n';
+      const metadata = this.metadata();
+      applyLimits(metadata, INTAKE_LIMITS.metadata!);
+      metaLine = (stringifySafe({ metadata }) as string) + '\n';
       this.lastMetadataLine = metaLine;
     } catch (err) {
-      this.logOnce('metadata', 'error', `spanforge: the metadata callback failed: ${(err as Error).message}`);
+      this.logOnce('metadata', 'error', `the metadata callback failed: ${(err as Error).message}`);
       metaLine = this.lastMetadataLine;
     }
     if (metaLine === undefined) {
@@ -596,6 +668,8 @@ export class HttpTransport implements Transport {
       blocked: false,
       done: false,
       timer: undefined,
+      startedAt: Date.now(),
+      stallTimer: undefined,
     };
     this.active = req;
     this.counters.requests++;
@@ -629,14 +703,97 @@ export class HttpTransport implements Transport {
     this.startResponseTimer(req);
   }
 
-  /** The server has serverTimeout ms to answer once the body is complete. */
+  /** The server has intakeResTimeout (or a smaller serverTimeout) ms to answer once the body is complete. */
   private startResponseTimer(req: ActiveRequest): void {
     clearTimeout(req.timer);
-    req.timer = undefined;
-    if (this.serverTimeout > 0) {
-      req.timer = setTimeout(() => this.finish(req, { kind: 'timeout' }), this.serverTimeout);
-      req.timer.unref();
+    req.timer = setTimeout(() => this.finish(req, { kind: 'timeout' }), this.responseTimeout());
+    req.timer.unref();
+    clearTimeout(req.stallTimer);
+    req.stallTimer = setTimeout(() => this.suspectStall(), Math.min(STALL_AFTER_MS, this.responseTimeout()));
+    req.stallTimer.unref();
+    if (this.stalled) this.scheduleProbe(0);
+  }
+
+  private responseTimeout(): number {
+    return this.serverTimeout > 0 ? Math.min(this.serverTimeout, this.intakeResTimeout) : this.intakeResTimeout;
+  }
+
+  // ------------------------------------------------------------------------------------------
+  // A server that accepts connections but does not answer (see STALL_AFTER_MS)
+
+  private suspectStall(): void {
+    if (this.destroyed || this.stalled) return;
+    this.stalled = true;
+    this.safeLog('debug', `${this.dest()} has not answered for ${STALL_AFTER_MS} ms; probing whether it answers new requests`);
+    this.scheduleProbe(0);
+  }
+
+  private scheduleProbe(delay: number): void {
+    if (this.probing || this.probeTimer !== undefined || this.destroyed || !this.stalled) return;
+    this.probeTimer = setTimeout(() => {
+      this.probeTimer = undefined;
+      this.sendProbe();
+    }, delay);
+    this.probeTimer.unref();
+  }
+
+  private sendProbe(): void {
+    const pool = this.pool;
+    // Nothing waits for delivery: stop probing; the next request starts a new round when it stalls.
+    if (!this.stalled || this.destroyed || pool === undefined || this.lastMetadataLine === undefined) return;
+    if (this.active === undefined && this.encodedLive === 0 && this.pending.length === 0) return;
+    this.probing = true;
+    const sentAt = Date.now();
+    const abort = new AbortController();
+    const timer = setTimeout(() => abort.abort(), PROBE_EVERY_MS);
+    timer.unref();
+    const line = Buffer.from(this.lastMetadataLine);
+    (this.request as RequestFn)
+      .call(pool, {
+        method: 'POST',
+        path: this.intakePath,
+        headers: this.headers,
+        body: this.compress ? gzipSync(line, { level: zlibConstants.Z_BEST_SPEED }) : line,
+        signal: abort.signal,
+        headersTimeout: 0,
+        bodyTimeout: 0,
+      })
+      .then(async (res) => {
+        await readBody(res.body, MAX_RESPONSE_BODY).catch(noop);
+        clearTimeout(timer);
+        this.probing = false;
+        this.onProbeAnswer(res.statusCode);
+      })
+      .catch(() => {
+        clearTimeout(timer);
+        this.probing = false;
+        this.lastUnansweredProbeAt = sentAt;
+        this.scheduleProbe(Math.max(0, PROBE_EVERY_MS - (Date.now() - sentAt)));
+      })
+      .catch((err: unknown) => this.internalError(err));
+  }
+
+  /** The server answers new requests: give up on the one it holds, and go on at once when it said 2xx. */
+  private onProbeAnswer(status: number): void {
+    if (this.destroyed) return;
+    this.stalled = false;
+    const req = this.active;
+    if (req !== undefined && !req.done && req.startedAt <= this.lastUnansweredProbeAt) {
+      this.finish(req, { kind: 'timeout', abandoned: true });
     }
+    if (status >= 200 && status < 300) {
+      this.consecutiveFailures = 0;
+      clearTimeout(this.backoffTimer);
+      this.backoffTimer = undefined;
+      this.pump();
+    }
+  }
+
+  /** How messages name the server: from its GET / answer when known, else by its URL. */
+  private dest(): string {
+    if (this.serverKind === 'receiver') return `the local receiver at ${this.origin}`;
+    if (this.serverKind === 'apm') return `APM Server at ${this.origin}`;
+    return isLoopbackHost(new URL(this.origin).hostname) ? `the intake server at ${this.origin}` : `APM Server at ${this.origin}`;
   }
 
   private async onResponse(req: ActiveRequest, res: Dispatcher.ResponseData): Promise<void> {
@@ -662,14 +819,20 @@ export class HttpTransport implements Transport {
     req.done = true;
     req.ended = true;
     clearTimeout(req.timer);
+    clearTimeout(req.stallTimer);
     if (this.active === req) this.active = undefined;
+    // Any answer, even an error, shows the server answers: no stall.
+    if (outcome.kind === 'response') this.stalled = false;
     const n = req.events;
     const ok = outcome.kind === 'response' && outcome.status >= 200 && outcome.status < 300 && !outcome.premature;
     if (ok) {
       this.counters.sent += n;
-      if (this.consecutiveFailures > 0) {
-        this.safeLog('info', `spanforge: APM Server accepts events again after ${this.consecutiveFailures} failed request(s)`);
+      if (this.consecutiveFailures > 0 && !(this.firstFailureAt > 0 && !this.delivered && this.quietTimer !== undefined)) {
+        this.safeLog('info', `${this.dest()} accepts events again after ${this.consecutiveFailures} failed request(s)`);
       }
+      this.delivered = true;
+      clearTimeout(this.quietTimer);
+      this.quietTimer = undefined;
       this.consecutiveFailures = 0;
       // A new outage is worth a new log line; drop warnings (queue full, too large) are not
       // repeated: under sustained overload they would otherwise come back with every request.
@@ -705,7 +868,7 @@ export class HttpTransport implements Transport {
         this.logOnce(
           `http:${s}${outcome.premature && s < 300 ? ':premature' : ''}`,
           'error',
-          `spanforge: APM Server answered ${s} to POST ${this.origin}${this.intakePath}: ${detail}${hint}`,
+          `${this.dest()} answered ${s} to POST ${this.intakePath}: ${detail}${hint}`,
         );
         break;
       }
@@ -713,17 +876,28 @@ export class HttpTransport implements Transport {
         const e = outcome.error as { code?: string; message?: string } | undefined;
         reason = 'network';
         const what = [e?.code, e?.message].filter(Boolean).join(' ') || String(outcome.error);
-        this.logOnce(`net:${e?.code ?? what}`, 'error', `spanforge: cannot send events to APM Server at ${this.origin}: ${what}`);
+        let hint = '';
+        if (this.serverKind === undefined && isLoopbackHost(new URL(this.origin).hostname) && /ECONNREFUSED/.test(what)) {
+          hint = ' (nothing listens there: start the local receiver with `npx spanforge serve`, or set ELASTIC_APM_SERVER_URL to your APM Server)';
+        }
+        const msg = `cannot send events to ${this.dest()}: ${what}${hint}`;
+        const key = `net:${e?.code ?? what}`;
+        if (this.quietStart(events, key, msg)) break;
+        this.logOnce(key, 'error', msg);
         break;
       }
-      case 'timeout':
+      case 'timeout': {
         reason = 'timeout';
+        const which = this.serverTimeout > 0 && this.serverTimeout < this.intakeResTimeout ? 'serverTimeout' : 'intakeResTimeout';
         this.logOnce(
           'timeout',
           'error',
-          `spanforge: APM Server at ${this.origin} did not answer within serverTimeout (${this.serverTimeout} ms)`,
+          outcome.abandoned
+            ? `${this.dest()} did not answer a request it accepted, though it answers new ones; gave up on it (${events} event(s) dropped)`
+            : `${this.dest()} did not answer within ${which} (${this.responseTimeout()} ms); gave up on the request (${events} event(s) dropped)`,
         );
         break;
+      }
       case 'shutdown':
         reason = 'shutdown';
         break;
@@ -731,6 +905,33 @@ export class HttpTransport implements Transport {
     this.counters.sent += accepted;
     this.drop(reason, events - accepted);
   }
+
+  /**
+   * Connection failures before anything was ever delivered and within startupQuietMs of the first:
+   * logged at debug level only (the app often starts a moment before the server or the local
+   * receiver). When they go on past that, one error says so, with the events dropped meanwhile.
+   */
+  private quietStart(events: number, key: string, msg: string): boolean {
+    if (this.delivered || this.startupQuietMs === 0) return false;
+    const now = Date.now();
+    if (this.firstFailureAt === 0) {
+      this.firstFailureAt = now;
+      this.quietTimer = setTimeout(() => {
+        this.quietTimer = undefined;
+        if (this.delivered || this.destroyed) return;
+        this.logOnce(this.lastQuietKey, 'error', `${this.lastQuietMsg} (retried for ${this.startupQuietMs / 1000} s; ${this.quietDropped} event(s) dropped so far)`);
+      }, this.startupQuietMs);
+      this.quietTimer.unref();
+    }
+    if (this.quietTimer === undefined) return false;
+    this.quietDropped += events;
+    this.lastQuietMsg = msg;
+    this.lastQuietKey = key;
+    this.safeLog('debug', `${msg}; retrying`);
+    return true;
+  }
+  private lastQuietMsg = '';
+  private lastQuietKey = '';
 
   private scheduleBackoff(): void {
     this.consecutiveFailures++;
@@ -747,13 +948,12 @@ export class HttpTransport implements Transport {
   // ------------------------------------------------------------------------------------------
   // Server information (GET /), read once, lazily at the first intake request.
 
-  private fetchServerInfo(): void {
+  private fetchServerInfo(onSettled: () => void = noop): void {
     const pool = this.pool;
     if (pool === undefined || this.infoState !== 'idle') return;
     this.infoState = 'pending';
-    this.infoAttempts++;
     const abort = new AbortController();
-    const timer = setTimeout(() => abort.abort(), this.serverTimeout > 0 ? this.serverTimeout : 10_000);
+    const timer = setTimeout(() => abort.abort(), this.responseTimeout());
     timer.unref();
     (this.request as RequestFn)
       .call(pool, { method: 'GET', path: this.infoPath, headers: this.infoHeaders, signal: abort.signal })
@@ -761,23 +961,27 @@ export class HttpTransport implements Transport {
         const text = await readBody(res.body, MAX_RESPONSE_BODY);
         this.infoState = 'done';
         if (res.statusCode !== 200) {
-          this.safeLog('debug', `spanforge: APM Server info (GET ${this.infoPath}) answered ${res.statusCode}`);
+          this.safeLog('debug', `APM Server info (GET ${this.infoPath}) answered ${res.statusCode}`);
           return;
         }
         this.version = parseServerVersion(text);
+        this.serverKind = serverKindOf(text);
         if (this.version === undefined) {
           this.safeLog(
             'debug',
-            `spanforge: APM Server info had no version${text.trim() === '' ? ' (empty body: the secret token or API key is probably wrong)' : ''}`,
+            `APM Server info had no version${text.trim() === '' ? ' (empty body: the secret token or API key is probably wrong)' : ''}`,
           );
         }
       })
       .catch((err: unknown) => {
-        // Network trouble: try again at the next request, at most three times in all.
-        this.infoState = this.infoAttempts < 3 ? 'idle' : 'done';
-        this.safeLog('debug', `spanforge: APM Server info (GET ${this.infoPath}) failed: ${(err as Error)?.message}`);
+        // Network trouble: try again at the next request (one GET / per intake request at most).
+        this.infoState = 'idle';
+        this.safeLog('debug', `APM Server info (GET ${this.infoPath}) failed: ${(err as Error)?.message}`);
       })
-      .finally(() => clearTimeout(timer));
+      .finally(() => {
+        clearTimeout(timer);
+        onSettled();
+      });
   }
 
   // ------------------------------------------------------------------------------------------
@@ -811,6 +1015,10 @@ export class HttpTransport implements Transport {
     this.backoffTimer = undefined;
     clearTimeout(this.coalesceTimer);
     this.coalesceTimer = undefined;
+    clearTimeout(this.probeTimer);
+    this.probeTimer = undefined;
+    clearTimeout(this.quietTimer);
+    this.quietTimer = undefined;
     const left = this.pending.length + this.encodedLive;
     if (left > 0) this.drop('shutdown', left);
     this.pending.clear();
@@ -849,7 +1057,7 @@ export class HttpTransport implements Transport {
   }
 
   private internalError(err: unknown): void {
-    this.logOnce('internal', 'error', `spanforge: internal transport error: ${(err as Error)?.stack ?? String(err)}`);
+    this.logOnce('internal', 'error', `internal transport error: ${(err as Error)?.stack ?? String(err)}`);
   }
 
   /** A string usable as an HTTP header value, or undefined (logged, naming the option, when unusable). */
@@ -858,7 +1066,7 @@ export class HttpTransport implements Transport {
     if (typeof v !== 'string' || !/^[\t\x20-\x7e\x80-\xff]*$/.test(v)) {
       this.safeLog(
         'error',
-        `spanforge: transport option ${name} must be a string of printable characters (no line breaks) to be sent in an HTTP header; ignoring it`,
+        `transport option ${name} must be a string of printable characters (no line breaks) to be sent in an HTTP header; ignoring it`,
       );
       return undefined;
     }
@@ -871,11 +1079,38 @@ export class HttpTransport implements Transport {
     if (typeof v !== 'number' || !Number.isFinite(v) || v < min) {
       this.safeLog(
         'warn',
-        `spanforge: transport option ${name} must be a number >= ${min}, got ${JSON.stringify(v)}; using the default ${DEFAULTS[name]}`,
+        `transport option ${name} must be a number >= ${min}, got ${JSON.stringify(v)}; using the default ${DEFAULTS[name]}`,
       );
       return DEFAULTS[name];
     }
     return v;
+  }
+}
+
+/** "receiver" when GET / was answered by spanforge's local receiver, "apm" for another server with a version. */
+function serverKindOf(body: string): 'receiver' | 'apm' | undefined {
+  try {
+    const o = JSON.parse(body) as Record<string, unknown> | null;
+    if (o && (typeof o.spanforge_version === 'string' || o.build_sha === 'spanforge')) return 'receiver';
+  } catch {
+    return undefined;
+  }
+  return parseServerVersion(body) !== undefined ? 'apm' : undefined;
+}
+
+/**
+ * One event's JSON: its limited fields shortened (in place) first; a value JSON.stringify refuses
+ * (a reference cycle in custom context, a BigInt) is encoded the safe way rather than losing the event.
+ */
+function encodeEvent(event: IntakeEvent): string | undefined {
+  for (const kind in event) {
+    const tree = INTAKE_LIMITS[kind];
+    if (tree !== undefined) applyLimits((event as Record<string, unknown>)[kind], tree);
+  }
+  try {
+    return JSON.stringify(event);
+  } catch {
+    return stringifySafe(event);
   }
 }
 

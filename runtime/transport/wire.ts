@@ -1,4 +1,6 @@
-// Pure helpers of the intake-v2 wire contract: backoff delay, error-body parsing, URL/host rules.
+// Pure helpers of the intake-v2 wire contract: backoff delay, error-body parsing, URL/host rules,
+// field limits and encoding of values JSON.stringify refuses.
+import type { LimitTree } from './limits.js';
 
 /**
  * Delay before the next intake request after `failures` consecutive failed requests, per the
@@ -70,4 +72,67 @@ export function parseServerVersion(body: string): string | undefined {
     // not JSON: unknown version
   }
   return undefined;
+}
+
+/**
+ * Shortens, in place, every string longer than its schema's maxLength (see limits.ts) to that many
+ * characters: APM Server rejects a whole request when one field is too long, so
+ * one overlong service name (or label, URL, user id) would otherwise lose every event.
+ */
+export function applyLimits(obj: unknown, tree: LimitTree): void {
+  if (obj === null || typeof obj !== 'object' || Array.isArray(obj)) return;
+  const o = obj as Record<string, unknown>;
+  const any = tree['*'];
+  for (const k in tree) {
+    if (k !== '*' && k in o) limitField(o, k, tree[k]!);
+  }
+  if (any !== undefined) {
+    for (const k in o) if (!(k in tree)) limitField(o, k, any);
+  }
+}
+
+function limitField(o: Record<string, unknown>, k: string, limit: number | LimitTree): void {
+  const v = o[k];
+  if (typeof limit === 'number') {
+    if (typeof v === 'string' && v.length > limit) o[k] = clipTo(v, limit);
+    return;
+  }
+  if (v === null || typeof v !== 'object') return;
+  if (!Array.isArray(v)) {
+    applyLimits(v, limit);
+    return;
+  }
+  const item = limit['[]'];
+  if (item === undefined) return;
+  for (let i = 0; i < v.length; i++) {
+    if (typeof item === 'number') {
+      if (typeof v[i] === 'string' && (v[i] as string).length > item) v[i] = clipTo(v[i] as string, item);
+    } else applyLimits(v[i], item);
+  }
+}
+
+/**
+ * The first `max` UTF-16 units (so at most `max` characters), never splitting a surrogate pair. No
+ * "…" marker, as elastic-apm-node's truncate.js: some limited fields also have a pattern (service.name).
+ */
+function clipTo(s: string, max: number): string {
+  const c = s.charCodeAt(max - 1);
+  return s.slice(0, c >= 0xd800 && c <= 0xdbff ? max - 1 : max);
+}
+
+/**
+ * JSON for a value JSON.stringify refuses: a reference cycle becomes "[Circular]" (only true cycles:
+ * an object seen twice side by side is written twice) and a BigInt its decimal string, as
+ * elastic-apm-node's encoder does. Throws only when a toJSON or getter throws.
+ */
+export function stringifySafe(value: unknown): string | undefined {
+  const ancestors: object[] = [];
+  return JSON.stringify(value, function (this: unknown, _key: string, v: unknown) {
+    if (typeof v === 'bigint') return v.toString();
+    if (v === null || typeof v !== 'object') return v;
+    while (ancestors.length > 0 && ancestors[ancestors.length - 1] !== this) ancestors.pop();
+    if (ancestors.includes(v)) return '[Circular]';
+    ancestors.push(v);
+    return v;
+  });
 }

@@ -78,9 +78,9 @@ test('real agent: metricsets validate and breakdown sums match the spans that we
   assert.equal(txs.length, 15);
   assert.equal(spans.length, 12 * 5);
 
-  // Several 100 ms rounds of system/runtime metrics arrived, with plausible values.
+  // Several 1 s rounds of system/runtime metrics arrived, with plausible values.
   const system = metricsets.filter((m) => 'system.memory.total' in m.samples);
-  assert.ok(system.length >= 5, `system rounds: ${system.length}`);
+  assert.ok(system.length >= 2, `system rounds: ${system.length}`);
   for (const m of system) {
     const pct = m.samples['system.process.cpu.total.norm.pct']!.value;
     assert.ok(pct >= 0 && pct <= 1);

@@ -58,7 +58,7 @@ test('every option is read from its ELASTIC_APM_* variable', () => {
     ELASTIC_APM_CAPTURE_HEADERS: 'false',
     ELASTIC_APM_SANITIZE_FIELD_NAMES: 'foo, *bar*',
     ELASTIC_APM_TRANSACTION_MAX_SPANS: '-1',
-    ELASTIC_APM_METRICS_INTERVAL: '500ms',
+    ELASTIC_APM_METRICS_INTERVAL: '5s',
     ELASTIC_APM_API_REQUEST_TIME: '2s',
     ELASTIC_APM_API_REQUEST_SIZE: '1mb',
     ELASTIC_APM_SERVER_TIMEOUT: '1m',
@@ -83,7 +83,7 @@ test('every option is read from its ELASTIC_APM_* variable', () => {
   assert.equal(cfg.captureHeaders, false);
   assert.deepEqual(cfg.sanitizeFieldNames, ['foo', '*bar*']);
   assert.equal(cfg.transactionMaxSpans, -1);
-  assert.equal(cfg.metricsInterval, 500);
+  assert.equal(cfg.metricsInterval, 5000);
   assert.equal(cfg.apiRequestTime, 2000);
   assert.equal(cfg.apiRequestSize, 1024 * 1024);
   assert.equal(cfg.serverTimeout, 60_000);

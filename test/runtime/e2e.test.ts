@@ -185,7 +185,7 @@ test('with metrics on, the process still exits on its own and metricsets validat
 test('metrics started by start(): metricsets and breakdown arrive and validate', async () => {
   const srv = await intake();
   await resetAgentForTests();
-  const agent = getAgent().start({ serverUrl: srv.url, serviceName: 'metrics-svc', metricsInterval: '300ms' }, { noProcessHandlers: true, env: {} });
+  const agent = getAgent().start({ serverUrl: srv.url, serviceName: 'metrics-svc', metricsInterval: '1s' }, { noProcessHandlers: true, env: {} });
   await storage.run(undefined as never, async () => {
     const tx = agent.startTransaction('GET /m', 'request');
     const span = agent.startSpan('q', 'db', { subtype: 'postgresql', exitSpan: true });

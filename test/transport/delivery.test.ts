@@ -3,15 +3,16 @@
 import assert from 'node:assert/strict';
 import { after, test } from 'node:test';
 import { createTransport } from '../../runtime/transport/index.js';
-import { METADATA, MockApmServer, baseOptions, recordingLogger, sleep, span, trackUnhandled, waitFor } from './helpers.js';
+import { METADATA, baseOptions, recordingLogger, serve, sleep, span, trackUnhandled, waitFor } from './helpers.js';
 
 const unhandled = trackUnhandled();
 after(() => assert.deepEqual(unhandled, []));
 
-test('gzip NDJSON arrives in order, metadata first, with the intake headers', async () => {
-  const srv = await MockApmServer.start();
+test('gzip NDJSON arrives in order, metadata first, with the intake headers', { timeout: 20_000 }, async (ctx) => {
+  const srv = await serve(ctx);
   const log = recordingLogger();
   const t = createTransport({ ...baseOptions(srv.url, log), compress: true, secretToken: 's3cr3t' });
+  ctx.after(() => t.close(100));
   for (let i = 0; i < 50; i++) t.send(span(i));
   await t.flush(3000);
 
@@ -35,9 +36,10 @@ test('gzip NDJSON arrives in order, metadata first, with the intake headers', as
   await srv.close();
 });
 
-test('ApiKey authorization (it wins over a secret token, as in elastic-apm-node); loopback hosts get plain NDJSON by default (spec: SHOULD NOT compress to localhost)', async () => {
-  const srv = await MockApmServer.start();
+test('ApiKey authorization (it wins over a secret token, as in elastic-apm-node); loopback hosts get plain NDJSON by default (spec: SHOULD NOT compress to localhost)', { timeout: 20_000 }, async (ctx) => {
+  const srv = await serve(ctx);
   const t = createTransport({ ...baseOptions(`http://localhost:${srv.port}`, recordingLogger()), apiKey: 'aWQ6a2V5', secretToken: 'also-set' });
+  ctx.after(() => t.close(100));
   t.send(span(1));
   await t.flush(3000);
   const r = srv.intake[0]!;
@@ -48,9 +50,23 @@ test('ApiKey authorization (it wins over a secret token, as in elastic-apm-node)
   await srv.close();
 });
 
-test('no Authorization header without credentials; a serverUrl path prefix is kept', async () => {
-  const srv = await MockApmServer.start();
+test('a server that is not on loopback gets gzip by default (no compress option)', { timeout: 20_000 }, async (ctx) => {
+  // 127.0.0.2 is routed to this machine but is not one of the loopback names the spec exempts.
+  const srv = await serve(ctx, { host: '127.0.0.2' });
+  const t = createTransport(baseOptions(srv.url, recordingLogger()));
+  ctx.after(() => t.close(100));
+  t.send(span(1));
+  await t.flush(3000);
+  const r = srv.intake[0]!;
+  assert.equal(r.headers['content-encoding'], 'gzip');
+  assert.deepEqual([...r.raw.subarray(0, 2)], [0x1f, 0x8b], 'the body is really gzip');
+  assert.deepEqual(r.lines, [{ metadata: METADATA }, span(1)]);
+});
+
+test('no Authorization header without credentials; a serverUrl path prefix is kept', { timeout: 20_000 }, async (ctx) => {
+  const srv = await serve(ctx);
   const t = createTransport(baseOptions(`${srv.url}/apm/`, recordingLogger()));
+  ctx.after(() => t.close(100));
   t.send(span(1));
   await t.flush(3000);
   assert.equal(srv.intake[0]!.url, '/apm/intake/v2/events');
@@ -59,9 +75,10 @@ test('no Authorization header without credentials; a serverUrl path prefix is ke
   await srv.close();
 });
 
-test('server information (GET /) is read once, lazily, for serverVersion()', async () => {
-  const srv = await MockApmServer.start();
+test('server information (GET /) is read once, lazily, for serverVersion()', { timeout: 20_000 }, async (ctx) => {
+  const srv = await serve(ctx);
   const t = createTransport({ ...baseOptions(srv.url, recordingLogger()), secretToken: 'tok' });
+  ctx.after(() => t.close(100));
   await sleep(50);
   assert.equal(srv.info.length, 0, 'nothing is requested before the first event');
   assert.equal(t.serverVersion(), undefined);
@@ -79,10 +96,11 @@ test('server information (GET /) is read once, lazily, for serverVersion()', asy
   await srv.close();
 });
 
-test('pre-7.0 server info (fields under "ok") also gives the version', async () => {
-  const srv = await MockApmServer.start();
+test('pre-7.0 server info (fields under "ok") also gives the version', { timeout: 20_000 }, async (ctx) => {
+  const srv = await serve(ctx);
   srv.infoBody = '{"ok":{"build_date":"2018-01-01T00:00:00Z","build_sha":"x","version":"6.8.0"}}';
   const t = createTransport(baseOptions(srv.url, recordingLogger()));
+  ctx.after(() => t.close(100));
   t.send(span(1));
   await t.flush(3000);
   await sleep(20);
@@ -91,9 +109,10 @@ test('pre-7.0 server info (fields under "ok") also gives the version', async () 
   await srv.close();
 });
 
-test('rotation by time: each request ends after apiRequestTime, the next starts with new events', async () => {
-  const srv = await MockApmServer.start();
+test('rotation by time: each request ends after apiRequestTime, the next starts with new events', { timeout: 20_000 }, async (ctx) => {
+  const srv = await serve(ctx);
   const t = createTransport({ ...baseOptions(srv.url, recordingLogger()), apiRequestTime: 100 });
+  ctx.after(() => t.close(100));
   for (let i = 0; i < 3; i++) t.send(span(i));
   await waitFor(() => srv.intake.length === 1, 3000, 'the first request to end by time'); // no flush
   await waitFor(() => t.stats().sent === 3, 3000, 'the acknowledgement');
@@ -111,13 +130,14 @@ test('rotation by time: each request ends after apiRequestTime, the next starts 
   await srv.close();
 });
 
-test('rotation by size: no request exceeds apiRequestSize uncompressed bytes', async () => {
-  const srv = await MockApmServer.start();
+test('rotation by size: no request exceeds apiRequestSize uncompressed bytes', { timeout: 20_000 }, async (ctx) => {
+  const srv = await serve(ctx);
   const metaBytes = Buffer.byteLength(JSON.stringify({ metadata: METADATA }) + '\n');
   const eventBytes = Buffer.byteLength(JSON.stringify(span(0)) + '\n');
   // Room for exactly 3 events per request.
   const size = metaBytes + 3 * eventBytes + Math.floor(eventBytes / 2);
   const t = createTransport({ ...baseOptions(srv.url, recordingLogger()), compress: true, apiRequestSize: size });
+  ctx.after(() => t.close(100));
   for (let i = 0; i < 10; i++) t.send(span(i));
   await t.flush(3000);
   assert.deepEqual(
@@ -137,11 +157,12 @@ test('rotation by size: no request exceeds apiRequestSize uncompressed bytes', a
   await srv.close();
 });
 
-test('rotation by size, exact fit: a request that reaches the size exactly ends at once', async () => {
-  const srv = await MockApmServer.start();
+test('rotation by size, exact fit: a request that reaches the size exactly ends at once', { timeout: 20_000 }, async (ctx) => {
+  const srv = await serve(ctx);
   const metaBytes = Buffer.byteLength(JSON.stringify({ metadata: METADATA }) + '\n');
   const eventBytes = Buffer.byteLength(JSON.stringify(span(0)) + '\n');
   const t = createTransport({ ...baseOptions(srv.url, recordingLogger()), apiRequestSize: metaBytes + 2 * eventBytes });
+  ctx.after(() => t.close(100));
   for (let i = 0; i < 4; i++) t.send(span(i));
   await waitFor(() => srv.intake.length === 2, 3000, 'two requests'); // no flush: both end by size alone
   await sleep(50);
@@ -153,10 +174,11 @@ test('rotation by size, exact fit: a request that reaches the size exactly ends 
   await srv.close();
 });
 
-test('an event larger than the request size still goes, alone', async () => {
-  const srv = await MockApmServer.start();
+test('an event larger than the request size still goes, alone', { timeout: 20_000 }, async (ctx) => {
+  const srv = await serve(ctx);
   const metaBytes = Buffer.byteLength(JSON.stringify({ metadata: METADATA }) + '\n');
   const t = createTransport({ ...baseOptions(srv.url, recordingLogger()), apiRequestSize: metaBytes + 10 });
+  ctx.after(() => t.close(100));
   t.send(span(0));
   t.send(span(1, 500));
   t.send(span(2));

@@ -4,7 +4,7 @@
 import assert from 'node:assert/strict';
 import { after, test } from 'node:test';
 import { createTransport } from '../../runtime/transport/index.js';
-import { MockApmServer, baseOptions, deadPort, recordingLogger, sleep, span, trackUnhandled, waitFor } from './helpers.js';
+import { baseOptions, deadPort, recordingLogger, sleep, span, trackUnhandled, waitFor, serve } from './helpers.js';
 
 const unhandled = trackUnhandled();
 after(() => assert.deepEqual(unhandled, []));
@@ -13,8 +13,8 @@ function sendRange(t: { send: (e: ReturnType<typeof span>) => void }, from: numb
   for (let i = from; i < to; i++) t.send(span(i));
 }
 
-test('503 with {accepted, errors}: events dropped as server_error, logged once with the message, delivery resumes', async () => {
-  const srv = await MockApmServer.start();
+test('503 with {accepted, errors}: events dropped as server_error, logged once with the message, delivery resumes', { timeout: 20_000 }, async (ctx) => {
+  const srv = await serve(ctx);
   let status = 503;
   srv.respond = (_r, res) => {
     res.statusCode = status;
@@ -25,6 +25,7 @@ test('503 with {accepted, errors}: events dropped as server_error, logged once w
   };
   const log = recordingLogger();
   const t = createTransport(baseOptions(srv.url, log));
+  ctx.after(() => t.close(100));
   sendRange(t, 0, 5);
   await t.flush(3000);
   sendRange(t, 5, 8);
@@ -39,7 +40,7 @@ test('503 with {accepted, errors}: events dropped as server_error, logged once w
     failedRequests: 2,
   });
   assert.deepEqual(log.at('error'), [
-    `spanforge: APM Server answered 503 to POST ${srv.url}/intake/v2/events: cannot handle stream: cannot process batch: queue is full`,
+    `APM Server at ${srv.url} answered 503 to POST /intake/v2/events: cannot handle stream: cannot process batch: queue is full`,
   ]);
 
   status = 202;
@@ -49,13 +50,13 @@ test('503 with {accepted, errors}: events dropped as server_error, logged once w
   assert.equal(t.stats().sent, 3);
   assert.equal(t.stats().failedRequests, 2);
   assert.equal(log.at('error').length, 1);
-  assert.deepEqual(log.at('info'), ['spanforge: APM Server accepts events again after 2 failed request(s)']);
+  assert.deepEqual(log.at('info'), [`APM Server at ${srv.url} accepts events again after 2 failed request(s)`]);
   await t.close(1000);
   await srv.close();
 });
 
-test('429 with the middleware {error} body: rate_limited, message logged', async () => {
-  const srv = await MockApmServer.start();
+test('429 with the middleware {error} body: rate_limited, message logged', { timeout: 20_000 }, async (ctx) => {
+  const srv = await serve(ctx);
   srv.respond = (_r, res) => {
     res.statusCode = 429;
     res.setHeader('content-type', 'application/json');
@@ -63,18 +64,19 @@ test('429 with the middleware {error} body: rate_limited, message logged', async
   };
   const log = recordingLogger();
   const t = createTransport(baseOptions(srv.url, log));
+  ctx.after(() => t.close(100));
   sendRange(t, 0, 4);
   await t.flush(3000);
   assert.deepEqual(t.stats().droppedByReason, { rate_limited: 4 });
   assert.deepEqual(log.at('error'), [
-    `spanforge: APM Server answered 429 to POST ${srv.url}/intake/v2/events: too many requests: rate limit exceeded`,
+    `APM Server at ${srv.url} answered 429 to POST /intake/v2/events: too many requests: rate limit exceeded`,
   ]);
   await t.close(1000);
   await srv.close();
 });
 
-test('400 with errors[] and a partial accepted count: accepted events count as sent, the rest as rejected', async () => {
-  const srv = await MockApmServer.start();
+test('400 with errors[] and a partial accepted count: accepted events count as sent, the rest as rejected', { timeout: 20_000 }, async (ctx) => {
+  const srv = await serve(ctx);
   srv.respond = (_r, res) => {
     res.statusCode = 400;
     res.setHeader('content-type', 'application/json');
@@ -90,6 +92,7 @@ test('400 with errors[] and a partial accepted count: accepted events count as s
   };
   const log = recordingLogger();
   const t = createTransport(baseOptions(srv.url, log));
+  ctx.after(() => t.close(100));
   sendRange(t, 0, 5);
   await t.flush(3000);
   assert.deepEqual(t.stats(), {
@@ -101,14 +104,14 @@ test('400 with errors[] and a partial accepted count: accepted events count as s
     failedRequests: 1,
   });
   assert.deepEqual(log.at('error'), [
-    `spanforge: APM Server answered 400 to POST ${srv.url}/intake/v2/events: decode error: data read error: v2.spanRoot.Span: ReadString: expects " or n; did not recognize object type: "tennis-court"`,
+    `APM Server at ${srv.url} answered 400 to POST /intake/v2/events: decode error: data read error: v2.spanRoot.Span: ReadString: expects " or n; did not recognize object type: "tennis-court"`,
   ]);
   await t.close(1000);
   await srv.close();
 });
 
-test('401 logs the server message with a credentials hint', async () => {
-  const srv = await MockApmServer.start();
+test('401 logs the server message with a credentials hint', { timeout: 20_000 }, async (ctx) => {
+  const srv = await serve(ctx);
   srv.respond = (_r, res) => {
     res.statusCode = 401;
     res.setHeader('content-type', 'application/json');
@@ -116,18 +119,19 @@ test('401 logs the server message with a credentials hint', async () => {
   };
   const log = recordingLogger();
   const t = createTransport({ ...baseOptions(srv.url, log), secretToken: 'wrong' });
+  ctx.after(() => t.close(100));
   sendRange(t, 0, 2);
   await t.flush(3000);
   assert.deepEqual(t.stats().droppedByReason, { rejected: 2 });
   assert.deepEqual(log.at('error'), [
-    `spanforge: APM Server answered 401 to POST ${srv.url}/intake/v2/events: authentication failed (check secretToken / apiKey)`,
+    `APM Server at ${srv.url} answered 401 to POST /intake/v2/events: authentication failed (check secretToken / apiKey)`,
   ]);
   await t.close(1000);
   await srv.close();
 });
 
-test('connection reset mid-request: network drop, logged once, next request succeeds', async () => {
-  const srv = await MockApmServer.start();
+test('connection reset mid-request: network drop, logged once, next request succeeds', { timeout: 20_000 }, async (ctx) => {
+  const srv = await serve(ctx);
   let resets = 1;
   srv.raw = (req) => {
     if (req.method !== 'POST' || resets === 0) return false;
@@ -137,13 +141,14 @@ test('connection reset mid-request: network drop, logged once, next request succ
   };
   const log = recordingLogger();
   const t = createTransport({ ...baseOptions(srv.url, log), compress: true });
+  ctx.after(() => t.close(100));
   sendRange(t, 0, 6);
   await t.flush(3000);
   assert.deepEqual(t.stats().droppedByReason, { network: 6 });
   assert.equal(t.stats().failedRequests, 1);
   const errors = log.at('error');
   assert.equal(errors.length, 1);
-  assert.match(errors[0]!, /^spanforge: cannot send events to APM Server at http:\/\/127\.0\.0\.1:\d+: UND_ERR_SOCKET other side closed$/);
+  assert.match(errors[0]!, /^cannot send events to APM Server at http:\/\/127\.0\.0\.1:\d+: UND_ERR_SOCKET other side closed$/);
 
   sendRange(t, 6, 8);
   await t.flush(3000);
@@ -153,8 +158,8 @@ test('connection reset mid-request: network drop, logged once, next request succ
   await srv.close();
 });
 
-test('a premature response (the server answers before the body is complete) is a failure even when 2xx', async () => {
-  const srv = await MockApmServer.start();
+test('a premature response (the server answers before the body is complete) is a failure even when 2xx', { timeout: 20_000 }, async (ctx) => {
+  const srv = await serve(ctx);
   let premature = true;
   srv.raw = (req, res) => {
     if (req.method !== 'POST' || !premature) return false;
@@ -167,11 +172,12 @@ test('a premature response (the server answers before the body is complete) is a
   const log = recordingLogger();
   // A long request time: only the server's early answer can end this request.
   const t = createTransport({ ...baseOptions(srv.url, log), apiRequestTime: 60_000 });
+  ctx.after(() => t.close(100));
   sendRange(t, 0, 4);
   await waitFor(() => t.stats().failedRequests === 1, 3000, 'the premature response');
   assert.deepEqual(t.stats().droppedByReason, { premature_response: 4 });
   assert.deepEqual(log.at('error'), [
-    `spanforge: APM Server answered 202 to POST ${srv.url}/intake/v2/events: the server answered before the request body was complete`,
+    `APM Server at ${srv.url} answered 202 to POST /intake/v2/events: the server answered before the request body was complete`,
   ]);
   sendRange(t, 4, 6);
   await t.flush(3000);
@@ -180,8 +186,8 @@ test('a premature response (the server answers before the body is complete) is a
   await srv.close();
 });
 
-test('a server that never answers: serverTimeout ends the wait, events dropped as timeout, send() stays fast', async () => {
-  const srv = await MockApmServer.start();
+test('a server that never answers: serverTimeout ends the wait, events dropped as timeout, send() stays fast', { timeout: 20_000 }, async (ctx) => {
+  const srv = await serve(ctx);
   srv.raw = (req) => {
     if (req.method !== 'POST') return false;
     req.resume(); // read everything, answer nothing
@@ -189,13 +195,14 @@ test('a server that never answers: serverTimeout ends the wait, events dropped a
   };
   const log = recordingLogger();
   const t = createTransport({ ...baseOptions(srv.url, log), serverTimeout: 150 });
+  ctx.after(() => t.close(100));
   sendRange(t, 0, 5);
   const started = Date.now();
   await t.flush(3000);
   const waited = Date.now() - started;
   assert.ok(waited >= 140 && waited < 1500, `flush waited ${waited} ms for the serverTimeout`);
   assert.deepEqual(t.stats().droppedByReason, { timeout: 5 });
-  assert.deepEqual(log.at('error'), [`spanforge: APM Server at ${srv.url} did not answer within serverTimeout (150 ms)`]);
+  assert.deepEqual(log.at('error'), [`APM Server at ${srv.url} did not answer within serverTimeout (150 ms); gave up on the request (5 event(s) dropped)`]);
 
   // While the server hangs, send() costs what it always costs.
   const events = Array.from({ length: 100_000 }, (_, i) => span(i));
@@ -213,10 +220,11 @@ test('a server that never answers: serverTimeout ends the wait, events dropped a
   await srv.close();
 });
 
-test('a server that is down, then comes back: network drops counted, logged once, delivery resumes', async () => {
+test('a server that is down, then comes back: network drops counted, logged once, delivery resumes', { timeout: 20_000 }, async (ctx) => {
   const port = await deadPort();
   const log = recordingLogger();
   const t = createTransport(baseOptions(`http://127.0.0.1:${port}`, log));
+  ctx.after(() => t.close(100));
   sendRange(t, 0, 3);
   await t.flush(3000);
   sendRange(t, 3, 5);
@@ -230,26 +238,27 @@ test('a server that is down, then comes back: network drops counted, logged once
     failedRequests: 2,
   });
   assert.equal(log.at('error').length, 1);
-  assert.match(log.at('error')[0]!, /^spanforge: cannot send events to APM Server at http:\/\/127\.0\.0\.1:\d+: ECONNREFUSED/);
+  assert.match(log.at('error')[0]!, /^cannot send events to the intake server at http:\/\/127\.0\.0\.1:\d+: ECONNREFUSED .* \(nothing listens there: start the local receiver with `npx spanforge serve`, or set ELASTIC_APM_SERVER_URL to your APM Server\)$/);
 
-  const srv = await MockApmServer.start({ port });
+  const srv = await serve(ctx, { port });
   sendRange(t, 5, 9);
   await t.flush(3000);
   assert.deepEqual(srv.names(), ['span-000005', 'span-000006', 'span-000007', 'span-000008']);
   assert.equal(t.stats().sent, 4);
-  assert.deepEqual(log.at('info'), ['spanforge: APM Server accepts events again after 2 failed request(s)']);
+  assert.deepEqual(log.at('info'), [`APM Server at ${srv.url} accepts events again after 2 failed request(s)`]);
   await t.close(1000);
   await srv.close();
 });
 
-test('backoff: after consecutive failures the next request waits min(n-1, 6)² units ±10 %', async () => {
-  const srv = await MockApmServer.start();
+test('backoff: after consecutive failures the next request waits min(n-1, 6)² units ±10 %', { timeout: 20_000 }, async (ctx) => {
+  const srv = await serve(ctx);
   srv.respond = (_r, res) => {
     res.statusCode = 503;
     res.end();
   };
   const log = recordingLogger();
   const t = createTransport({ ...baseOptions(srv.url, log), backoffUnitMs: 100, apiRequestTime: 20 });
+  ctx.after(() => t.close(100));
   const at: number[] = [];
   const origRespond = srv.respond;
   srv.respond = (r, res) => {
@@ -271,8 +280,8 @@ test('backoff: after consecutive failures the next request waits min(n-1, 6)² u
   await srv.close();
 });
 
-test('the server going away while a request streams does not crash, and a new server gets later events', async () => {
-  let srv = await MockApmServer.start();
+test('the server going away while a request streams does not crash, and a new server gets later events', { timeout: 20_000 }, async (ctx) => {
+  let srv = await serve(ctx);
   const port = srv.port;
   srv.raw = (req) => {
     if (req.method !== 'POST') return false;
@@ -281,13 +290,14 @@ test('the server going away while a request streams does not crash, and a new se
   };
   const log = recordingLogger();
   const t = createTransport({ ...baseOptions(srv.url, log), apiRequestTime: 60_000 });
+  ctx.after(() => t.close(100));
   sendRange(t, 0, 3);
   await waitFor(() => t.stats().requests === 1, 3000, 'the request to start');
   await sleep(50);
   await srv.close();
   await waitFor(() => t.stats().failedRequests === 1, 3000, 'the failure');
   assert.deepEqual(t.stats().droppedByReason, { network: 3 });
-  srv = await MockApmServer.start({ port });
+  srv = await serve(ctx, { port });
   sendRange(t, 3, 5);
   await t.flush(3000);
   assert.deepEqual(srv.names(), ['span-000003', 'span-000004']);
@@ -295,8 +305,8 @@ test('the server going away while a request streams does not crash, and a new se
   await srv.close();
 });
 
-test('400s whose messages differ from request to request are still one log line per outage', async () => {
-  const srv = await MockApmServer.start();
+test('400s whose messages differ from request to request are still one log line per outage', { timeout: 20_000 }, async (ctx) => {
+  const srv = await serve(ctx);
   let n = 0;
   srv.respond = (_r, res) => {
     res.statusCode = 400;
@@ -305,13 +315,14 @@ test('400s whose messages differ from request to request are still one log line 
   };
   const log = recordingLogger();
   const t = createTransport(baseOptions(srv.url, log));
+  ctx.after(() => t.close(100));
   for (let round = 0; round < 4; round++) {
     t.send(span(round));
     await t.flush(3000);
   }
   assert.equal(t.stats().failedRequests, 4);
   assert.deepEqual(log.at('error'), [
-    `spanforge: APM Server answered 400 to POST ${srv.url}/intake/v2/events: validation error: span 0 invalid`,
+    `APM Server at ${srv.url} answered 400 to POST /intake/v2/events: validation error: span 0 invalid`,
   ]);
   await t.close(1000);
   await srv.close();

@@ -66,17 +66,20 @@ export class MockApmServer {
   private server!: http.Server;
   private readonly sockets = new Set<Socket>();
 
-  static async start(opts: { port?: number; tls?: boolean } = {}): Promise<MockApmServer> {
+  static async start(opts: { port?: number; tls?: boolean; host?: string } = {}): Promise<MockApmServer> {
     const s = new MockApmServer();
-    await s.listen(opts.port ?? 0, opts.tls ?? false);
+    await s.listen(opts.port ?? 0, opts.tls ?? false, opts.host);
     return s;
   }
 
+  host = '127.0.0.1';
+
   get url(): string {
-    return `http://127.0.0.1:${this.port}`;
+    return `http://${this.host}:${this.port}`;
   }
 
-  async listen(port: number, tls: boolean): Promise<void> {
+  async listen(port: number, tls: boolean, host = '127.0.0.1'): Promise<void> {
+    this.host = host;
     const handler = (req: http.IncomingMessage, res: http.ServerResponse) => this.handle(req, res);
     this.server = tls
       ? https.createServer(
@@ -98,7 +101,7 @@ export class MockApmServer {
     this.server.on('tlsClientError', () => {});
     await new Promise<void>((resolve, reject) => {
       this.server.once('error', reject);
-      this.server.listen(port, '127.0.0.1', () => resolve());
+      this.server.listen(port, host, () => resolve());
     });
     this.port = (this.server.address() as AddressInfo).port;
   }
@@ -152,6 +155,16 @@ export class MockApmServer {
     for (const s of this.sockets) s.destroy();
     await new Promise<void>((resolve) => this.server.close(() => resolve()));
   }
+}
+
+/**
+ * A mock server closed by the test's own cleanup (t.after), so a failing assertion fails the test
+ * instead of leaving a listening socket that keeps the test process alive.
+ */
+export async function serve(t: { after(fn: () => unknown): void }, opts: { port?: number; tls?: boolean; host?: string } = {}): Promise<MockApmServer> {
+  const s = await MockApmServer.start(opts);
+  t.after(() => s.close());
+  return s;
 }
 
 /** A port that nothing listens on (bound then released). */
@@ -229,6 +242,8 @@ export function baseOptions(url: string, logger: Logger) {
     metadata: () => METADATA,
     logger,
     backoffUnitMs: 20,
+    // Connection failures are logged at once (the start-up quiet period has its own test).
+    startupQuietMs: 0,
   };
 }
 

@@ -3,17 +3,18 @@
 import assert from 'node:assert/strict';
 import { after, test } from 'node:test';
 import { createTransport } from '../../runtime/transport/index.js';
-import { MockApmServer, baseOptions, recordingLogger, sleep, span, trackUnhandled } from './helpers.js';
+import { baseOptions, recordingLogger, sleep, span, trackUnhandled, serve } from './helpers.js';
 
 const unhandled = trackUnhandled();
 after(() => assert.deepEqual(unhandled, []));
 
 for (const idleMs of [300, 1200]) {
-  test(`the server closes idle connections after ${idleMs} ms: every event still arrives`, async () => {
-    const srv = await MockApmServer.start();
+  test(`the server closes idle connections after ${idleMs} ms: every event still arrives`, { timeout: 20_000 }, async (ctx) => {
+    const srv = await serve(ctx);
     srv.setKeepAliveTimeout(idleMs);
     const log = recordingLogger();
     const t = createTransport(baseOptions(srv.url, log));
+    ctx.after(() => t.close(100));
     for (let round = 0; round < 3; round++) {
       t.send(span(round));
       await t.flush(3000);

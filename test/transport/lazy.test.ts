@@ -3,14 +3,15 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { createTransport } from '../../runtime/transport/index.js';
-import { MockApmServer, baseOptions, recordingLogger, span } from './helpers.js';
+import { baseOptions, recordingLogger, span, serve } from './helpers.js';
 
 const undiciLoaded = () => Object.keys(require.cache).some((k) => k.includes('/node_modules/undici/'));
 
-test('creating the transport does not load undici; the first request does', async () => {
+test('creating the transport does not load undici; the first request does', { timeout: 20_000 }, async (ctx) => {
   assert.equal(undiciLoaded(), false, 'nothing else in this test file loads undici');
-  const srv = await MockApmServer.start();
+  const srv = await serve(ctx);
   const t = createTransport(baseOptions(srv.url, recordingLogger()));
+  ctx.after(() => t.close(100));
   await t.flush(100);
   assert.equal(undiciLoaded(), false);
   t.send(span(0));

@@ -7,7 +7,7 @@ import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
 import { createTransport } from '../../runtime/transport/index.js';
 import type { IntakeEvent } from '../../runtime/types.js';
-import { MockApmServer, baseOptions, deadPort, recordingLogger, trackUnhandled } from './helpers.js';
+import { baseOptions, deadPort, recordingLogger, trackUnhandled, serve } from './helpers.js';
 
 const unhandled = trackUnhandled();
 after(() => assert.deepEqual(unhandled, []));
@@ -53,6 +53,7 @@ test('1M events at a dead server: queue stays at its bound, heap stays bounded, 
   const port = await deadPort();
   const log = recordingLogger();
   const t = createTransport({ ...baseOptions(`http://127.0.0.1:${port}`, log), backoffUnitMs: 1000 });
+  ctx.after(() => t.close(100));
   const heap0 = heapAfterGc();
   const maxSeen = await pushMany(t, 1_000_000, 1024);
   assert.equal(maxSeen, 1024, 'the queue filled up to its bound');
@@ -75,7 +76,7 @@ test('1M events at a dead server: queue stays at its bound, heap stays bounded, 
 });
 
 test('a server that accepts but never reads: back-pressure holds the queue at its bound', async (ctx) => {
-  const srv = await MockApmServer.start();
+  const srv = await serve(ctx);
   srv.raw = (req) => {
     if (req.method !== 'POST') return false;
     req.pause(); // never read: TCP and gzip buffers fill up
@@ -83,6 +84,7 @@ test('a server that accepts but never reads: back-pressure holds the queue at it
   };
   const log = recordingLogger();
   const t = createTransport({ ...baseOptions(srv.url, log), compress: false, serverTimeout: 0, apiRequestTime: 60_000 });
+  ctx.after(() => t.close(100));
   const heap0 = heapAfterGc();
   const maxSeen = await pushMany(t, 300_000, 1024);
   assert.equal(maxSeen, 1024);
@@ -98,8 +100,8 @@ test('a server that accepts but never reads: back-pressure holds the queue at it
   await srv.close();
 });
 
-test('drops at encode time (byte bound) against a stalled server do not pile up queue entries', async () => {
-  const srv = await MockApmServer.start();
+test('drops at encode time (byte bound) against a stalled server do not pile up queue entries', { timeout: 20_000 }, async (ctx) => {
+  const srv = await serve(ctx);
   srv.raw = (req) => {
     if (req.method !== 'POST') return false;
     req.pause();
@@ -112,6 +114,7 @@ test('drops at encode time (byte bound) against a stalled server do not pile up 
     apiRequestTime: 60_000,
     maxQueueBytes: 64 * 1024,
   });
+  ctx.after(() => t.close(100));
   await pushMany(t, 200_000, 1024);
   // Invariant of the queue's internals: consecutive drops share one tombstone entry.
   const encoded = (t as unknown as { encoded: { length: number } }).encoded;

@@ -4,16 +4,17 @@ import assert from 'node:assert/strict';
 import { after, test } from 'node:test';
 import { createTransport } from '../../runtime/transport/index.js';
 import type { IntakeEvent } from '../../runtime/types.js';
-import { METADATA, MockApmServer, baseOptions, recordingLogger, sleep, span, trackUnhandled } from './helpers.js';
+import { METADATA, baseOptions, recordingLogger, serve, sleep, span, trackUnhandled } from './helpers.js';
 
 const unhandled = trackUnhandled();
 after(() => assert.deepEqual(unhandled, []));
 
 const EVENT_BYTES = Buffer.byteLength(JSON.stringify(span(0)) + '\n');
 
-test('flush() with nothing queued resolves at once', async () => {
-  const srv = await MockApmServer.start();
+test('flush() with nothing queued resolves at once', { timeout: 20_000 }, async (ctx) => {
+  const srv = await serve(ctx);
   const t = createTransport(baseOptions(srv.url, recordingLogger()));
+  ctx.after(() => t.close(100));
   const t0 = Date.now();
   await t.flush(5000);
   assert.ok(Date.now() - t0 < 50);
@@ -22,8 +23,8 @@ test('flush() with nothing queued resolves at once', async () => {
   await srv.close();
 });
 
-test('flush() resolves once the server acknowledged what was queued before it, not later events', async () => {
-  const srv = await MockApmServer.start();
+test('flush() resolves once the server acknowledged what was queued before it, not later events', { timeout: 20_000 }, async (ctx) => {
+  const srv = await serve(ctx);
   srv.respond = (_r, res) => {
     setTimeout(() => {
       res.statusCode = 202;
@@ -31,6 +32,7 @@ test('flush() resolves once the server acknowledged what was queued before it, n
     }, 150);
   };
   const t = createTransport(baseOptions(srv.url, recordingLogger()));
+  ctx.after(() => t.close(100));
   // Warm up: undici is loaded on the first request; until then every event joins that request.
   t.send(span(100));
   await t.flush(5000);
@@ -51,13 +53,14 @@ test('flush() resolves once the server acknowledged what was queued before it, n
   await srv.close();
 });
 
-test('flush() resolves (never rejects) on timeout while the transport backs off', async () => {
-  const srv = await MockApmServer.start();
+test('flush() resolves (never rejects) on timeout while the transport backs off', { timeout: 20_000 }, async (ctx) => {
+  const srv = await serve(ctx);
   srv.respond = (_r, res) => {
     res.statusCode = 503;
     res.end('{"error":"server is shutting down"}');
   };
   const t = createTransport({ ...baseOptions(srv.url, recordingLogger()), backoffUnitMs: 10_000 });
+  ctx.after(() => t.close(100));
   t.send(span(0));
   await t.flush(2000); // failure 1: no backoff yet
   t.send(span(1));
@@ -81,10 +84,11 @@ test('flush() resolves (never rejects) on timeout while the transport backs off'
   await srv.close();
 });
 
-test('queue bound by count: events beyond maxQueueSize are dropped as queue_full and logged once', async () => {
-  const srv = await MockApmServer.start();
+test('queue bound by count: events beyond maxQueueSize are dropped as queue_full and logged once', { timeout: 20_000 }, async (ctx) => {
+  const srv = await serve(ctx);
   const log = recordingLogger();
   const t = createTransport({ ...baseOptions(srv.url, log), maxQueueSize: 10 });
+  ctx.after(() => t.close(100));
   for (let i = 0; i < 25; i++) t.send(span(i));
   assert.equal(t.stats().queued, 10);
   await t.flush(3000);
@@ -98,14 +102,14 @@ test('queue bound by count: events beyond maxQueueSize are dropped as queue_full
     failedRequests: 0,
   });
   assert.deepEqual(log.at('warn'), [
-    'spanforge: transport queue is full (maxQueueSize 10); new events are dropped and counted until it drains',
+    'transport queue is full (maxQueueSize 10); new events are dropped and counted until it drains',
   ]);
   await t.close(1000);
   await srv.close();
 });
 
-test('queue bound by bytes: encoded events beyond maxQueueBytes are dropped as queue_full', async () => {
-  const srv = await MockApmServer.start();
+test('queue bound by bytes: encoded events beyond maxQueueBytes are dropped as queue_full', { timeout: 20_000 }, async (ctx) => {
+  const srv = await serve(ctx);
   srv.raw = (req) => {
     if (req.method !== 'POST') return false;
     req.resume(); // never answers: the queue cannot drain
@@ -113,6 +117,7 @@ test('queue bound by bytes: encoded events beyond maxQueueBytes are dropped as q
   };
   const log = recordingLogger();
   const t = createTransport({ ...baseOptions(srv.url, log), serverTimeout: 0, maxQueueBytes: 5 * EVENT_BYTES });
+  ctx.after(() => t.close(100));
   t.send(span(0));
   await t.flush(100); // ends request 1, which then hangs
   for (let i = 1; i <= 20; i++) t.send(span(i));
@@ -125,43 +130,51 @@ test('queue bound by bytes: encoded events beyond maxQueueBytes are dropped as q
     requests: 1,
     failedRequests: 0,
   });
-  assert.match(log.at('warn')[0]!, /^spanforge: transport queue holds \d+ bytes \(maxQueueBytes \d+\); new events are dropped/);
+  assert.match(log.at('warn')[0]!, /^transport queue holds \d+ bytes \(maxQueueBytes \d+\); new events are dropped/);
   await t.close(100);
   assert.deepEqual(t.stats().droppedByReason, { queue_full: 15, shutdown: 6 });
   await srv.close();
 });
 
-test('events that cannot be serialised, or are too large, are dropped alone; the rest arrive in order', async () => {
-  const srv = await MockApmServer.start();
+test('an event with a reference cycle or a BigInt is still sent (cycle replaced, BigInt as digits); one that cannot be serialised or is too large is dropped alone', { timeout: 20_000 }, async (ctx) => {
+  const srv = await serve(ctx);
   const log = recordingLogger();
   const t = createTransport({ ...baseOptions(srv.url, log), maxEventBytes: 2 * EVENT_BYTES });
-  const circular: Record<string, unknown> = { name: 'loop' };
-  circular.self = circular;
+  ctx.after(() => t.close(100));
+  const circular = span(1) as { span: Record<string, unknown> };
+  circular.span.context = { custom: { self: circular.span } };
+  const big = span(4) as { span: Record<string, unknown> };
+  big.span.context = { custom: { n: 10n } };
   t.send(span(0));
-  t.send({ span: { big: 1n } } as unknown as IntakeEvent);
-  t.send(span(1));
-  t.send({ span: circular });
+  t.send({ span: { toJSON: () => { throw new Error('not today'); } } } as unknown as IntakeEvent);
+  t.send(circular as IntakeEvent);
   t.send(span(2, 3 * EVENT_BYTES));
   t.send(span(3));
   t.send(null as unknown as IntakeEvent);
+  t.send(big as IntakeEvent);
   await t.flush(3000);
-  assert.deepEqual(srv.events(), [span(0), span(1), span(3)]);
-  assert.deepEqual(t.stats().droppedByReason, { encode_error: 2, too_large: 1, invalid_event: 1 });
-  assert.equal(t.stats().sent, 3);
+  const arrived = srv.events() as { span: Record<string, any> }[];
+  assert.deepEqual(arrived.map((e) => e.span.name), ['span-000000', 'span-000001', 'span-000003', 'span-000004']);
+  assert.deepEqual(arrived[1]!.span.context, { custom: { self: '[Circular]' } });
+  assert.deepEqual(arrived[3]!.span.context, { custom: { n: '10' } });
+  assert.deepEqual(srv.invalid, []);
+  assert.deepEqual(t.stats().droppedByReason, { encode_error: 1, too_large: 1, invalid_event: 1 });
+  assert.equal(t.stats().sent, 4);
   assert.deepEqual(
-    log.lines.map((l) => `${l.level}: ${l.msg.replace(/:.*$/s, '')}`),
-    ['warn: spanforge', 'error: spanforge', 'warn: spanforge'], // null is refused at send(), the others when encoded
+    log.lines.map((l) => `${l.level}: ${l.msg.replace(/ .*$/s, '')}`),
+    ['warn: transport.send()', 'error: dropped', 'warn: dropped'], // null is refused at send(), the others when encoded
   );
-  assert.match(log.at('error')[0]!, /cannot be serialised to JSON: Do not know how to serialize a BigInt/);
+  assert.equal(log.at('error')[0], 'dropped an event that cannot be serialised to JSON: not today');
   assert.match(log.at('warn')[1]!, new RegExp(`dropped a ${Buffer.byteLength(JSON.stringify(span(2, 3 * EVENT_BYTES)) + '\n')}-byte event, larger than the ${2 * EVENT_BYTES}-byte limit`));
-  assert.equal(log.at('warn')[0], 'spanforge: transport.send() needs an intake event object, got null');
+  assert.equal(log.at('warn')[0], 'transport.send() needs an intake event object, got null');
   await t.close(1000);
   await srv.close();
 });
 
-test('flush() resolves when everything queued was dropped before sending', async () => {
-  const srv = await MockApmServer.start();
+test('flush() resolves when everything queued was dropped before sending', { timeout: 20_000 }, async (ctx) => {
+  const srv = await serve(ctx);
   const t = createTransport({ ...baseOptions(srv.url, recordingLogger()), maxEventBytes: 10 });
+  ctx.after(() => t.close(100));
   t.send(span(0));
   t.send(span(1));
   const t0 = Date.now();
@@ -173,8 +186,8 @@ test('flush() resolves when everything queued was dropped before sending', async
   await srv.close();
 });
 
-test('a metadata callback that throws drops the waiting events, logs, and later requests use good metadata', async () => {
-  const srv = await MockApmServer.start();
+test('a metadata callback that throws drops the waiting events, logs, and later requests use good metadata', { timeout: 20_000 }, async (ctx) => {
+  const srv = await serve(ctx);
   const log = recordingLogger();
   let broken = true;
   const t = createTransport({
@@ -184,10 +197,11 @@ test('a metadata callback that throws drops the waiting events, logs, and later 
       return METADATA;
     },
   });
+  ctx.after(() => t.close(100));
   t.send(span(0));
   await t.flush(1000);
   assert.deepEqual(t.stats().droppedByReason, { metadata_error: 1 });
-  assert.deepEqual(log.at('error'), ['spanforge: the metadata callback failed: no hostname']);
+  assert.deepEqual(log.at('error'), ['the metadata callback failed: no hostname']);
   broken = false;
   t.send(span(1));
   await t.flush(3000);
@@ -196,9 +210,10 @@ test('a metadata callback that throws drops the waiting events, logs, and later 
   await srv.close();
 });
 
-test('close(): flushes, then drops later sends as closed; a second close() is the same promise', async () => {
-  const srv = await MockApmServer.start();
+test('close(): flushes, then drops later sends as closed; a second close() is the same promise', { timeout: 20_000 }, async (ctx) => {
+  const srv = await serve(ctx);
   const t = createTransport(baseOptions(srv.url, recordingLogger()));
+  ctx.after(() => t.close(100));
   t.send(span(0));
   t.send(span(1));
   const c1 = t.close(2000);
@@ -219,11 +234,12 @@ test('close(): flushes, then drops later sends as closed; a second close() is th
   await srv.close();
 });
 
-test('an invalid serverUrl is logged with what is wrong; the transport drops and counts, never throws', async () => {
+test('an invalid serverUrl is logged with what is wrong; the transport drops and counts, never throws', { timeout: 20_000 }, async (ctx) => {
   const log = recordingLogger();
   const t = createTransport(baseOptions('localhost:8200', log));
+  ctx.after(() => t.close(100));
   assert.deepEqual(log.at('error'), [
-    'spanforge: invalid serverUrl "localhost:8200" (unsupported protocol "localhost:"): expected an http: or https: URL such as http://localhost:8200; events will be dropped',
+    'invalid serverUrl "localhost:8200" (unsupported protocol "localhost:"): expected an http: or https: URL such as http://localhost:8200; events will be dropped',
   ]);
   t.send(span(0));
   await t.flush(1000);
@@ -232,16 +248,17 @@ test('an invalid serverUrl is logged with what is wrong; the transport drops and
 
   const log2 = recordingLogger();
   createTransport(baseOptions('not a url', log2));
-  assert.match(log2.at('error')[0]!, /^spanforge: invalid serverUrl "not a url" \(Invalid URL\)/);
+  assert.match(log2.at('error')[0]!, /^invalid serverUrl "not a url" \(Invalid URL\)/);
 });
 
-test('invalid numeric options are named in a warning and fall back to their defaults', async () => {
-  const srv = await MockApmServer.start();
+test('invalid numeric options are named in a warning and fall back to their defaults', { timeout: 20_000 }, async (ctx) => {
+  const srv = await serve(ctx);
   const log = recordingLogger();
   const t = createTransport({ ...baseOptions(srv.url, log), apiRequestSize: -1, maxQueueSize: Number.NaN });
+  ctx.after(() => t.close(100));
   assert.deepEqual(log.at('warn'), [
-    'spanforge: transport option apiRequestSize must be a number >= 1, got -1; using the default 786432',
-    'spanforge: transport option maxQueueSize must be a number >= 1, got null; using the default 1024',
+    'transport option apiRequestSize must be a number >= 1, got -1; using the default 786432',
+    'transport option maxQueueSize must be a number >= 1, got null; using the default 1024',
   ]);
   t.send(span(0));
   await t.flush(3000);
@@ -250,8 +267,8 @@ test('invalid numeric options are named in a warning and fall back to their defa
   await srv.close();
 });
 
-test('flush(Infinity) waits for the acknowledgement (not 1 ms, as a raw setTimeout would); flush(NaN) uses the default', async () => {
-  const srv = await MockApmServer.start();
+test('flush(Infinity) waits for the acknowledgement (not 1 ms, as a raw setTimeout would); flush(NaN) uses the default', { timeout: 20_000 }, async (ctx) => {
+  const srv = await serve(ctx);
   srv.respond = (_r, res) => {
     setTimeout(() => {
       res.statusCode = 202;
@@ -259,6 +276,7 @@ test('flush(Infinity) waits for the acknowledgement (not 1 ms, as a raw setTimeo
     }, 100);
   };
   const t = createTransport(baseOptions(srv.url, recordingLogger()));
+  ctx.after(() => t.close(100));
   t.send(span(0));
   await t.flush(Number.POSITIVE_INFINITY);
   assert.equal(t.stats().sent, 1);
@@ -269,8 +287,8 @@ test('flush(Infinity) waits for the acknowledgement (not 1 ms, as a raw setTimeo
   await srv.close();
 });
 
-test('header options that cannot be sent are named in an error and ignored, delivery still works', async () => {
-  const srv = await MockApmServer.start();
+test('header options that cannot be sent are named in an error and ignored, delivery still works', { timeout: 20_000 }, async (ctx) => {
+  const srv = await serve(ctx);
   const log = recordingLogger();
   const t = createTransport({
     ...baseOptions(srv.url, log),
@@ -278,8 +296,9 @@ test('header options that cannot be sent are named in an error and ignored, deli
     secretToken: 'abc\r\nX-Injected: 1',
     apiKey: 'a2V5',
   });
+  ctx.after(() => t.close(100));
   assert.deepEqual(log.at('error'), [
-    'spanforge: transport option secretToken must be a string of printable characters (no line breaks) to be sent in an HTTP header; ignoring it',
+    'transport option secretToken must be a string of printable characters (no line breaks) to be sent in an HTTP header; ignoring it',
   ]);
   t.send(span(0));
   await t.flush(3000);
@@ -292,10 +311,11 @@ test('header options that cannot be sent are named in an error and ignored, deli
   await srv.close();
 });
 
-test('queue-full warnings are not repeated after each successful request (sustained overload stays one line)', async () => {
-  const srv = await MockApmServer.start();
+test('queue-full warnings are not repeated after each successful request (sustained overload stays one line)', { timeout: 20_000 }, async (ctx) => {
+  const srv = await serve(ctx);
   const log = recordingLogger();
   const t = createTransport({ ...baseOptions(srv.url, log), maxQueueSize: 5 });
+  ctx.after(() => t.close(100));
   for (let round = 0; round < 3; round++) {
     for (let i = 0; i < 8; i++) t.send(span(round * 8 + i));
     await t.flush(3000);
@@ -307,9 +327,10 @@ test('queue-full warnings are not repeated after each successful request (sustai
   await srv.close();
 });
 
-test('send() does not serialise: JSON.stringify runs later, in a batch, off the caller path', async () => {
-  const srv = await MockApmServer.start();
+test('send() does not serialise: JSON.stringify runs later, in a batch, off the caller path', { timeout: 20_000 }, async (ctx) => {
+  const srv = await serve(ctx);
   const t = createTransport(baseOptions(srv.url, recordingLogger()));
+  ctx.after(() => t.close(100));
   const serialisedAt: string[] = [];
   let phase = 'send';
   const ev = (i: number) => {

@@ -36,10 +36,11 @@ async function traceNames(traceId: string): Promise<string[]> {
 }
 
 for (const compress of [true, false]) {
-  test(`spans shipped ${compress ? 'gzip' : 'plain'} are stored by the receiver`, async () => {
+  test(`spans shipped ${compress ? 'gzip' : 'plain'} are stored by the receiver`, { timeout: 20_000 }, async (ctx) => {
     const traceId = compress ? '11111111111111111111111111111111' : '22222222222222222222222222222222';
     const log = recordingLogger();
     const t = createTransport({ ...baseOptions(receiver.url, log), secretToken: 'sekrit', compress });
+    ctx.after(() => t.close(100));
     for (let i = 0; i < 25; i++) t.send(traceSpan(traceId, i));
     await t.flush(5000);
     assert.deepEqual(t.stats(), { queued: 0, sent: 25, dropped: 0, droppedByReason: {}, requests: 1, failedRequests: 0 });
@@ -58,15 +59,16 @@ for (const compress of [true, false]) {
   });
 }
 
-test('a wrong secret token: the receiver answers 401, logged once with its message', async () => {
+test('a wrong secret token: the receiver answers 401, logged once with its message', { timeout: 20_000 }, async (ctx) => {
   const log = recordingLogger();
   const t = createTransport({ ...baseOptions(receiver.url, log), secretToken: 'wrong' });
+  ctx.after(() => t.close(100));
   for (let i = 0; i < 3; i++) t.send(span(i));
   await t.flush(5000);
   t.send(span(3));
   await t.flush(5000);
   assert.deepEqual(t.stats().droppedByReason, { rejected: 4 });
   assert.equal(log.at('error').length, 1);
-  assert.match(log.at('error')[0]!, /^spanforge: APM Server answered 401 to POST http:\/\/127\.0\.0\.1:\d+\/intake\/v2\/events: authentication failed.* \(check secretToken \/ apiKey\)$/);
+  assert.match(log.at('error')[0]!, /^the intake server at http:\/\/127\.0\.0\.1:\d+ answered 401 to POST \/intake\/v2\/events: authentication failed.* \(check secretToken \/ apiKey\)$/);
   await t.close(1000);
 });
