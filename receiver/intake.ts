@@ -27,7 +27,12 @@ export function writeResult(req: IncomingMessage, res: ServerResponse, status: n
   if (res.headersSent || res.destroyed) return;
   const accept = String(req.headers.accept ?? '');
   const json = accept.includes('application/json') || accept.includes('*/*');
-  if (status >= 400) res.setHeader('Connection', 'close');
+  if (status >= 400) {
+    res.setHeader('Connection', 'close');
+    // An early answer (wrong Content-Type, auth, origin) while the agent still sends: read and drop
+    // the rest for up to 1 s so that it sees the answer rather than a reset, then close.
+    if (!req.complete) drainThenClose(req);
+  }
   if (body === undefined) {
     res.writeHead(status);
     res.end();
@@ -86,6 +91,13 @@ export interface IntakeHandle {
 export const SHUTTING_DOWN = 'server is shutting down';
 /** APM Server's answer (503) when a request did not arrive within the read timeout. */
 export const TIMED_OUT = 'request timed out';
+
+function drainThenClose(req: IncomingMessage): void {
+  req.resume();
+  const t = setTimeout(() => req.socket?.destroy(), 1000);
+  t.unref();
+  req.once('end', () => clearTimeout(t));
+}
 
 /**
  * After an answer sent before the body ended: stop reading it and close the connection once the

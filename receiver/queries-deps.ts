@@ -2,7 +2,7 @@
 // transaction search and the event detail panel. Exit spans (spans.dest) are summed into 1-minute
 // and 1-hour dependency rollups by an incremental catch-up over new span rows (sync()), so the map
 // and the tables read O(buckets) rows whatever the number of spans stored.
-import type Database from 'better-sqlite3';
+import type { SqlDatabase, SqlStatement } from './sqlite.js';
 import type { Range } from './queries.js';
 import { bucketValue } from './store.js';
 
@@ -138,12 +138,12 @@ export interface SearchFilters {
 }
 
 export class DepsQueries {
-  private readonly st: Record<string, Database.Statement>;
+  private readonly st: Record<string, SqlStatement>;
   /** (service \0 dest) → newest minute a span-side downstream lookup was done (bounds lookups). */
   private looked = new Map<string, number>();
   private lastTrim = 0;
 
-  constructor(private readonly db: Database.Database) {
+  constructor(private readonly db: SqlDatabase) {
     db.exec(SCHEMA);
     const upsert = (table: string) =>
       db.prepare(

@@ -1,6 +1,6 @@
 // The read side of the store: the queries behind the web UI's JSON API (/api/...). Overview and
 // charts read the 1-minute rollups; trace and error pages use the trace_id / group indexes.
-import type Database from 'better-sqlite3';
+import type { SqlDatabase, SqlStatement } from './sqlite.js';
 import { bucketValue } from './store.js';
 
 type Obj = Record<string, unknown>;
@@ -118,8 +118,8 @@ export function stepSeconds(r: Range): number {
 }
 
 export class Queries {
-  private readonly st: Record<string, Database.Statement>;
-  constructor(private readonly db: Database.Database) {
+  private readonly st: Record<string, SqlStatement>;
+  constructor(private readonly db: SqlDatabase) {
     this.st = {
       services: db.prepare(
         `SELECT name, environment, agent_name AS agentName, agent_version AS agentVersion, first_seen AS firstSeen, last_seen AS lastSeen FROM services ORDER BY name LIMIT ${MAX_ROWS}`,

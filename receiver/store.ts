@@ -1,42 +1,14 @@
-// The receiver's embedded store: SQLite through better-sqlite3 (WAL, batched transactions), one
-// table per event kind, 1-minute and 1-hour transaction rollups with latency histograms, retention.
+// The receiver's embedded store: SQLite (node:sqlite where Node has it, else better-sqlite3, through
+// receiver/sqlite.ts; WAL, batched transactions), one table per event kind, 1-minute and 1-hour
+// transaction rollups with latency histograms, retention.
 import { createHash } from 'node:crypto';
 import { EventEmitter } from 'node:events';
 import { mkdirSync } from 'node:fs';
-import { createRequire } from 'node:module';
 import { join } from 'node:path';
-import type Database from 'better-sqlite3';
 import { safeStringify } from './safe-json.js';
+import { openDatabase, sqliteBackend, SqliteUnavailableError, type SqlDatabase, type SqlStatement } from './sqlite.js';
 
-/** better-sqlite3 is missing or its native module does not load; the message says how to fix it. */
-export class SqliteUnavailableError extends Error {
-  override readonly name = 'SqliteUnavailableError';
-}
-
-let sqlite: typeof Database | undefined;
-/**
- * Loads better-sqlite3 on first use: it is an optional dependency (a native module), so users of
- * the runtime, the transformer or the bundler plugins never need it; only the receiver does.
- */
-export function loadSqlite(): typeof Database {
-  if (sqlite) return sqlite;
-  try {
-    sqlite = createRequire(__filename)('better-sqlite3') as typeof Database;
-    return sqlite;
-  } catch (err) {
-    const e = err as NodeJS.ErrnoException;
-    const missing = e.code === 'MODULE_NOT_FOUND' && /better-sqlite3/.test(e.message);
-    throw new SqliteUnavailableError(
-      missing
-        ? 'the local receiver needs the optional dependency better-sqlite3 (its SQLite store), which is not installed. ' +
-            'Install it next to spanforge with `npm install better-sqlite3` (prebuilt binaries for common platforms; others build it with a C++ toolchain and Python), ' +
-            'or make sure optional dependencies are not omitted (npm --omit=optional / --no-optional)'
-        : `the local receiver needs better-sqlite3 (its SQLite store), which is installed but does not load (${e.message.split('\n')[0]}). ` +
-            'Reinstall it for this Node version and platform: `npm rebuild better-sqlite3` or `npm install better-sqlite3`',
-      { cause: err },
-    );
-  }
-}
+export { SqliteUnavailableError };
 
 type Obj = Record<string, unknown>;
 
@@ -203,7 +175,7 @@ export function culpritOf(err: Obj): string {
 }
 
 export class Store extends EventEmitter {
-  readonly db: Database.Database;
+  readonly db: SqlDatabase;
   readonly path: string;
   private pending: Array<() => void> = [];
   private rollups = new Map<string, Rollup>();
@@ -220,7 +192,7 @@ export class Store extends EventEmitter {
   private retentionTimer: NodeJS.Timeout | undefined;
   private closed = false;
   private readonly opts: Required<Omit<StoreOptions, 'dataDir'>>;
-  private readonly stmts: Record<string, Database.Statement>;
+  private readonly stmts: Record<string, SqlStatement>;
   /** Total events written since open (for stats and tests). */
   written = 0;
 
@@ -234,10 +206,10 @@ export class Store extends EventEmitter {
       flushIntervalMs: options.flushIntervalMs ?? 100,
       retentionIntervalMs: options.retentionIntervalMs ?? 60_000,
     };
-    const Sqlite = loadSqlite(); // before touching the data dir
+    sqliteBackend(); // loads the backend before touching the data dir (a missing one creates nothing)
     mkdirSync(options.dataDir, { recursive: true });
     this.path = join(options.dataDir, 'spanforge.db');
-    this.db = new Sqlite(this.path);
+    this.db = openDatabase(this.path);
     // Incremental auto-vacuum (only takes effect on a new, empty database): pages freed by
     // retention are given back to the file system after each pass instead of staying in the file.
     this.db.pragma('auto_vacuum = INCREMENTAL');
@@ -432,7 +404,7 @@ export class Store extends EventEmitter {
     r.hist.set(b, (r.hist.get(b) ?? 0) + 1);
   }
 
-  private upsertRollup(get: Database.Statement, put: Database.Statement, r: Rollup, bucket: number): void {
+  private upsertRollup(get: SqlStatement, put: SqlStatement, r: Rollup, bucket: number): void {
     const old = get.get(r.service, bucket, r.type, r.name) as
       | { count: number; sum_us: number; max_us: number; failures: number; successes: number; hist: string }
       | undefined;

@@ -562,13 +562,20 @@
     }
     const ordered = [];
     const seen = new Set();
-    const walk = (it, depth) => {
-      if (seen.has(it)) return;
+    // Depth-first, children by start time, with an explicit stack: a trace may chain thousands of
+    // spans parent to child, and recursion would overflow the page's stack.
+    const stack = roots
+      .sort((a, b) => a.start - b.start)
+      .reverse()
+      .map((r) => [r, 0]);
+    while (stack.length > 0) {
+      const [it, depth] = stack.pop();
+      if (seen.has(it)) continue;
       seen.add(it);
       ordered.push({ it, depth });
-      for (const c of (children.get(it.id) || []).sort((a, b) => a.start - b.start)) walk(c, depth + 1);
-    };
-    roots.sort((a, b) => a.start - b.start).forEach((r) => walk(r, 0));
+      const kids = (children.get(it.id) || []).slice().sort((a, b) => a.start - b.start);
+      for (let i = kids.length - 1; i >= 0; i--) stack.push([kids[i], depth + 1]);
+    }
     const t0 = Math.min(...items.map((i) => i.start));
     const t1 = Math.max(...items.map((i) => i.start + i.dur));
     const total = Math.max(1, t1 - t0);

@@ -84,6 +84,13 @@ const MAX_RESPONSE_BODY = 64 * 1024;
  * answers the probe slowly too) is left its intakeResTimeout.
  */
 const STALL_AFTER_MS = 1_000;
+/**
+ * A request is given up on a probe's answer only once it has waited this long: a big request can
+ * legitimately be answered after a small probe sent later (a loaded server still decoding it), and
+ * under load a probe may miss its 250 ms now and then; 5 s of silence while new requests are
+ * answered is a stall, not a slow answer.
+ */
+const ABANDON_AFTER_MS = 5_000;
 const PROBE_EVERY_MS = 250;
 /** The first intake request waits this long at most for the server information (GET /), which names the server in messages. */
 const INFO_WAIT_MS = 500;
@@ -103,8 +110,9 @@ interface ActiveRequest {
   blocked: boolean;
   done: boolean;
   timer: NodeJS.Timeout | undefined;
-  /** Date.now() when the request started. */
+  /** Date.now() when the request started, and when its body was complete (0 until then). */
   startedAt: number;
+  endedAt: number;
   stallTimer: NodeJS.Timeout | undefined;
 }
 
@@ -669,6 +677,7 @@ export class HttpTransport implements Transport {
       done: false,
       timer: undefined,
       startedAt: Date.now(),
+      endedAt: 0,
       stallTimer: undefined,
     };
     this.active = req;
@@ -705,6 +714,7 @@ export class HttpTransport implements Transport {
 
   /** The server has intakeResTimeout (or a smaller serverTimeout) ms to answer once the body is complete. */
   private startResponseTimer(req: ActiveRequest): void {
+    req.endedAt = Date.now();
     clearTimeout(req.timer);
     req.timer = setTimeout(() => this.finish(req, { kind: 'timeout' }), this.responseTimeout());
     req.timer.unref();
@@ -779,7 +789,14 @@ export class HttpTransport implements Transport {
     this.stalled = false;
     const req = this.active;
     if (req !== undefined && !req.done && req.startedAt <= this.lastUnansweredProbeAt) {
-      this.finish(req, { kind: 'timeout', abandoned: true });
+      const waited = req.endedAt > 0 ? Date.now() - req.endedAt : 0;
+      if (req.endedAt === 0 || waited >= ABANDON_AFTER_MS) this.finish(req, { kind: 'timeout', abandoned: true });
+      else {
+        // Not yet: keep probing until it has waited ABANDON_AFTER_MS (or its intakeResTimeout ends it).
+        this.stalled = true;
+        this.scheduleProbe(PROBE_EVERY_MS);
+        return;
+      }
     }
     if (status >= 200 && status < 300) {
       this.consecutiveFailures = 0;

@@ -3,7 +3,7 @@
 // database created before spans.dest and the dependency tables, and 400s naming the parameter.
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { loadSqlite } from '../../receiver/store.js';
+import { openDatabase } from '../../receiver/sqlite.js';
 import { eventually, getJson, NDJSON, send, withReceiver } from './helpers.js';
 import { buildDepsTraffic, id, N, traceId } from './traffic-deps.js';
 
@@ -95,8 +95,7 @@ test('rollups survive a restart without double counting; a database from before 
   assert.deepEqual(summary(await getJson(`${r2.url}/api/dependencies`)), EXPECTED);
   await r2.close();
   // Make it a database of the previous schema: no spans.dest, no dependency tables.
-  const Sqlite = loadSqlite();
-  const db = new Sqlite(`${r.dataDir}/spanforge.db`);
+  const db = openDatabase(`${r.dataDir}/spanforge.db`);
   db.exec('DROP INDEX span_dest_ts; ALTER TABLE spans DROP COLUMN dest; DROP TABLE rollup_dep; DROP TABLE rollup_dep_hour; DROP TABLE dep_link; DROP TABLE deps_state; DROP TABLE tx_label');
   assert.equal((db.prepare('PRAGMA table_info(spans)').all() as Array<{ name: string }>).some((c) => c.name === 'dest'), false);
   db.close();

@@ -161,7 +161,13 @@ test('serve on loopback prints no warning', async () => {
   }
 });
 
-test('better-sqlite3 is optional: without it `serve` exits 1 naming the package and how to install it; --help and the runtime/transformer entries still load', async () => {
+/** Whether this Node loads node:sqlite without a flag (22.13+, 24): then the receiver needs no package. */
+function hasNodeSqlite(): boolean {
+  const r = spawnSync(process.execPath, ['-e', "require('node:sqlite')"], { encoding: 'utf8', timeout: 30_000 });
+  return r.status === 0;
+}
+
+test('better-sqlite3 is optional: without it (and without node:sqlite) `serve` exits 1 naming the package and how to install it; --help and the runtime/transformer entries still load', async () => {
   const { existsSync, readFileSync } = await import('node:fs');
   const pkg = JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8'));
   assert.equal(pkg.dependencies?.['better-sqlite3'], undefined, 'better-sqlite3 must not be a hard dependency');
@@ -174,18 +180,59 @@ test('better-sqlite3 is optional: without it `serve` exits 1 naming the package 
   const t = tempDir();
   try {
     const dataDir = join(t.dir, 'data');
-    const r = spawnSync(process.execPath, [...hook, ...CLI, 'serve', '--port', '0', '--data-dir', dataDir], { cwd: ROOT, encoding: 'utf8', timeout: 30_000 });
+    // SPANFORGE_SQLITE=better-sqlite3: the backend a Node without node:sqlite (20) has to use.
+    const env = { ...process.env, SPANFORGE_SQLITE: 'better-sqlite3' };
+    const r = spawnSync(process.execPath, [...hook, ...CLI, 'serve', '--port', '0', '--data-dir', dataDir], { cwd: ROOT, encoding: 'utf8', timeout: 30_000, env });
     assert.equal(r.status, 1, r.stderr);
     assert.match(r.stderr, /^spanforge serve: the local receiver needs the optional dependency better-sqlite3 \(its SQLite store\), which is not installed\. Install it next to spanforge with `npm install better-sqlite3`/);
+    assert.match(r.stderr, /Node 22\.13\+ and 24 .* need no package\)\n$/);
     assert.equal(r.stdout, '');
     assert.equal(existsSync(dataDir), false, 'nothing is created before the store can load');
-    const help = spawnSync(process.execPath, [...hook, ...CLI, '--help'], { cwd: ROOT, encoding: 'utf8', timeout: 30_000 });
+    const help = spawnSync(process.execPath, [...hook, ...CLI, '--help'], { cwd: ROOT, encoding: 'utf8', timeout: 30_000, env });
     assert.equal(help.status, 0, help.stderr);
-    // Nothing on the runtime, transformer, Babel or bundler path asks for better-sqlite3.
+    // Nothing on the runtime, transformer, Babel or bundler path asks for a SQLite module.
     const code = ['runtime/index.ts', 'transformer/index.ts', 'babel-plugin/index.ts', 'bundler/index.ts'].map((f) => `require(${JSON.stringify(join(ROOT, f))});`).join('');
-    const entries = spawnSync(process.execPath, [...hook, '--import', 'tsx', '-e', `${code} console.log('loaded')`], { cwd: ROOT, encoding: 'utf8', timeout: 60_000 });
+    const entries = spawnSync(process.execPath, [...hook, '--import', 'tsx', '-e', `${code} console.log(process.moduleLoadList.filter((m) => /sqlite/.test(m)).length ? 'sqlite loaded' : 'loaded')`], { cwd: ROOT, encoding: 'utf8', timeout: 60_000 });
     assert.equal(entries.status, 0, entries.stderr);
     assert.equal(entries.stdout.trim(), 'loaded');
+  } finally {
+    t.remove();
+  }
+});
+
+test('the store backend: node:sqlite where this Node has it (no package needed, no warning printed), else better-sqlite3', async () => {
+  const { sqliteBackend } = await import('../../receiver/sqlite.js');
+  const builtIn = hasNodeSqlite();
+  assert.equal(sqliteBackend(), builtIn ? 'node:sqlite' : 'better-sqlite3', `Node ${process.version}`);
+  const t = tempDir();
+  try {
+    // better-sqlite3 made to look uninstalled: with node:sqlite the receiver works all the same.
+    const child = spawn(process.execPath, ['-r', join(__dirname, 'fixtures', 'no-sqlite.cjs'), ...CLI, 'serve', '--port', '0', '--data-dir', t.dir], { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (c) => (stdout += c));
+    child.stderr.on('data', (c) => (stderr += c));
+    const exited = new Promise<number | null>((r) => child.on('exit', (code) => r(code)));
+    if (!builtIn) {
+      assert.equal(await exited, 1);
+      assert.match(stderr, /needs the optional dependency better-sqlite3/);
+      return;
+    }
+    for (let i = 0; i < 300 && !stdout.includes('Press Ctrl+C to stop.\n'); i++) await new Promise((r) => setTimeout(r, 50));
+    const url = /web UI: {2}(http:\/\/[^\s]+)\/ui\//.exec(stdout)?.[1];
+    assert.ok(url, `serve started: ${stdout} ${stderr}`);
+    const rep = await send(`${url}/intake/v2/events?verbose`, buildTraffic().checkout, { headers: NDJSON });
+    assert.deepEqual(rep.json(), { accepted: 80 });
+    child.kill('SIGTERM');
+    assert.equal(await exited, 0, stderr);
+    assert.doesNotMatch(stderr, /ExperimentalWarning|warning/i);
+    const again = await startReceiver({ port: 0, dataDir: t.dir });
+    try {
+      const stats = await getJson(`${again.url}/api/stats`);
+      assert.deepEqual([stats.transactions, stats.spans, stats.errors, stats.metrics], [62, 3, 5, 90]);
+    } finally {
+      await again.close();
+    }
   } finally {
     t.remove();
   }

@@ -2,9 +2,12 @@
 // read again (/api/traces/<id> answered 500 "Maximum call stack size exceeded"). Now the intake
 // refuses documents nested deeper than APM Server's decoder allows (10,000 levels) with its 400 and
 // message, documents up to the limit are stored and read back intact, and every read path copes
-// with any stored document, even one stored by an older receiver without the limit.
+// with any stored document, even one stored by an older receiver without the limit; the UI draws
+// a trace whose 10,000 spans are chained parent to child.
 import assert from 'node:assert/strict';
+import { existsSync } from 'node:fs';
 import { after, before, describe, test } from 'node:test';
+import { chromium } from 'playwright-core';
 import { Store } from '../../receiver/store.js';
 import { NDJSON, send, tempDir } from './helpers.js';
 import { raw, serveChild, type Served } from './security-helpers.js';
@@ -104,4 +107,37 @@ test('a 100,000-level event stored by an older receiver stays readable', { timeo
   assert.equal(depthOf(r.json().transactions[0].event.context.custom.deep), 100_000);
   const samples = await raw(`${s.url}/api/services/old/samples?from=0&to=${Date.now() + 60_000}`);
   assert.deepEqual(samples.json().map((x: { traceId: string }) => x.traceId), [traceId]);
+});
+
+const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
+if (!existsSync(CHROMIUM) && process.env.CI) throw new Error(`CI is set but Chromium is missing at ${CHROMIUM}`);
+
+test('in Chromium: a trace of 10,000 spans chained parent to child renders its waterfall', { timeout: 180_000, skip: existsSync(CHROMIUM) ? false : `no Chromium at ${CHROMIUM}` }, async (t) => {
+  const s = await serveChild();
+  t.after(() => s.stop());
+  const traceId = '8'.repeat(32);
+  const now = Date.now() * 1000;
+  const lines = [META, JSON.stringify({ transaction: { id: 't'.repeat(16), trace_id: traceId, name: 'GET /chain', type: 'request', duration: 100, timestamp: now, span_count: { started: 9_999 } } })];
+  let parent = 't'.repeat(16);
+  for (let i = 0; i < 9_999; i++) {
+    const id = i.toString(16).padStart(16, '0');
+    lines.push(JSON.stringify({ span: { id, parent_id: parent, trace_id: traceId, transaction_id: 't'.repeat(16), name: `s${i}`, type: 'app', duration: 0.01, timestamp: now + i } }));
+    parent = id;
+  }
+  const r = await raw(`${s.url}/intake/v2/events?verbose`, { method: 'POST', headers: NDJSON, body: lines.join('\n'), timeoutMs: 30_000 });
+  assert.deepEqual(r.json(), { accepted: 10_000 });
+  for (let i = 0; i < 200; i++) {
+    if ((await raw(`${s.url}/api/traces/${traceId}`, { timeoutMs: 10_000 })).json().spans.length === 9_999) break;
+    await new Promise((res) => setTimeout(res, 50));
+  }
+  const browser = await chromium.launch({ executablePath: CHROMIUM, args: ['--headless', '--no-sandbox', '--disable-gpu', '--no-first-run'] });
+  t.after(() => browser.close());
+  const page = await browser.newPage();
+  const errors: string[] = [];
+  page.on('pageerror', (e) => errors.push(e.message));
+  await page.goto(`${s.url}/ui/#/trace/${traceId}`);
+  await page.waitForSelector('main[data-rendered]', { timeout: 120_000 });
+  assert.deepEqual(errors, []);
+  assert.doesNotMatch(await page.locator('main').innerText(), /Could not load/);
+  assert.match(await page.locator('main').innerText(), /s9998/);
 });

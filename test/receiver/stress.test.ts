@@ -7,7 +7,7 @@ import { randomBytes } from 'node:crypto';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { gzipSync } from 'node:zlib';
-import Database from 'better-sqlite3';
+import { openDatabase } from '../../receiver/sqlite.js';
 import { NDJSON, send, withReceiver } from './helpers.js';
 
 const meta = (service: string) => JSON.stringify({ metadata: { service: { name: service, agent: { name: 'nodejs', version: '1.0.0' } } } });
@@ -93,7 +93,7 @@ test('concurrent agents, garbage and aborted streams: server stays up, valid eve
     assert.equal(info.status, 200);
     // close() flushes the last batch; then count straight from the database file
     await r.close();
-    const db = new Database(join(r.dataDir, 'spanforge.db'), { readonly: true });
+    const db = openDatabase(join(r.dataDir, 'spanforge.db'), { readonly: true });
     try {
       const q = (sql: string) => (db.prepare(sql).get() as { n: number }).n;
       assert.equal(q("SELECT count(*) AS n FROM spans WHERE service LIKE 'good-%'"), AGENTS * PER_AGENT * 0.8);
@@ -148,7 +148,7 @@ test('intake decodes at most maxConcurrentIntake requests at once; the others wa
       return { req, reply };
     };
     const agents = [open(1), open(2), open(3)];
-    const db = () => new Database(join(r.dataDir, 'spanforge.db'), { readonly: true });
+    const db = () => openDatabase(join(r.dataDir, 'spanforge.db'), { readonly: true });
     const services = () => {
       const d = db();
       try {
