@@ -369,10 +369,17 @@ function routeSite(p: NodePath<BT.CallExpression>, rule: RouteRule, name: string
       return base(url ?? null, method, [handler]);
     }
     case 'error-middleware': {
-      // Express tells error middleware apart by its four parameters; only those are wrapped.
-      const handlers = args.filter((a) => fourParams(a));
+      // use([path,] ...middleware): every argument that can be a function or an array of them is wrapped
+      // (as tsc does: factories' results, variables, arrays); route() decides at run time by length. A
+      // string path names the requests the middleware answers (the mount path of a router).
+      const hasPath = args.length >= 2 && isPathArg(args[0]!);
+      const mount = hasPath ? staticString(args[0]!.node) ?? null : null;
+      const handlers = args.filter((a, i) => !(i === 0 && hasPath) && isHandlerArg(a) && !a.isIdentifier({ name: 'undefined' }));
+      if (args.some((a) => a.isSpreadElement())) {
+        return "a spread argument (...list) to use() is not wrapped: its error middleware is reported only when next(err) reaches Express's final handler";
+      }
       if (handlers.length === 0) return '';
-      return base(null, undefined, handlers);
+      return base(mount, undefined, handlers);
     }
     case 'server-handler': {
       const fn = [...args].reverse().find(isFunctionArg);
@@ -389,17 +396,10 @@ function routeSite(p: NodePath<BT.CallExpression>, rule: RouteRule, name: string
   }
 }
 
-function fourParams(a: NodePath): boolean {
-  if (a.isFunctionExpression() || a.isArrowFunctionExpression()) return a.node.params.length === 4;
-  if (a.isIdentifier()) {
-    const binding = a.scope.getBinding(a.node.name);
-    const d = binding?.path;
-    if (d?.isFunctionDeclaration()) return d.node.params.length === 4;
-    if (binding?.constant && d?.isVariableDeclarator()) {
-      const init = d.node.init;
-      return !!init && (init.type === 'FunctionExpression' || init.type === 'ArrowFunctionExpression') && init.params.length === 4;
-    }
-  }
+/** The path argument of use(path, ...): a string or template literal, a RegExp, or an array of them. */
+function isPathArg(a: NodePath): boolean {
+  if (a.isStringLiteral() || a.isTemplateLiteral() || a.isRegExpLiteral()) return true;
+  if (a.isArrayExpression()) return a.node.elements.length > 0 && a.node.elements.every((e) => !!e && (e.type === 'StringLiteral' || e.type === 'RegExpLiteral' || e.type === 'TemplateLiteral'));
   return false;
 }
 

@@ -139,7 +139,7 @@ export const RULES: readonly Rule[] = [
       names: ['use'],
     },
     shape: 'error-middleware',
-    description: 'Express error-handling middleware (err, req, res, next) registered with use()',
+    description: 'Express use([path,] ...middleware): error middleware (err, req, res, next) reports errors; other middleware runs in the request transaction; a path names the requests it answers',
   },
   {
     id: 'fastify.route',

@@ -216,7 +216,7 @@ function joinPaths(parts: readonly unknown[] | undefined): string | undefined {
   return parts.filter((p) => p !== '/').map(normalizeSlash).join('') || '/';
 }
 /** The route part of an Express request's name, or undefined when no route matched and no mount applies. */
-export function expressRouteName(req: { route?: { path?: unknown; regexp?: { source?: string } }; [MOUNT]?: unknown[] }): string | undefined {
+function expressRouteName(req: { route?: { path?: unknown; regexp?: { source?: string } }; [MOUNT]?: unknown[] }): string | undefined {
   const path = joinPaths(req[MOUNT]);
   const r = req.route;
   const route = r ? r.path || r.regexp?.source : undefined;

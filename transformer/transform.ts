@@ -209,12 +209,22 @@ export function transformFile(
         return wrapAt(idx, site);
       }
       case 'error-middleware': {
+        // use([path,] ...middleware): every argument that can be a function or an array of them is
+        // wrapped (factories' results, variables, arrays included); route() decides at run time by
+        // length — error middleware reports, other middleware runs in the request's transaction, routers
+        // used without a path and sub-apps come back untouched. The path names requests it answers.
+        const hasPath = args.length >= 2 && isPathArg(args[0]!);
+        const mount = hasPath ? literalText(ts, args[0]!) : null;
         const idx: number[] = [];
+        const unresolved: string[] = [];
         args.forEach((a, i) => {
-          if (handlerArity(a) === 4) idx.push(i);
+          if (i === 0 && hasPath) return;
+          if (ts.isSpreadElement(a)) unresolved.push('a spread argument (...list)');
+          else if (mayBeMiddleware(a)) idx.push(i);
         });
+        for (const why of unresolved) skip(node, rule, `${why} is not wrapped: its error middleware is reported only when next(err) reaches Express's final handler`);
         if (idx.length === 0) return undefined;
-        const site = addSite(at, rule, handlerKind, null, 'request');
+        const site = addSite(at, rule, handlerKind, mount, 'request');
         return wrapAt(idx, site);
       }
       case 'server-handler': {
@@ -292,11 +302,28 @@ export function transformFile(
     return t.getCallSignatures().length > 0 || checker.isArrayType(t);
   }
 
-  function handlerArity(a: TS.Expression): number | undefined {
-    if (ts.isArrowFunction(a) || ts.isFunctionExpression(a)) return a.parameters.length;
-    if (ts.isSpreadElement(a) || ts.isObjectLiteralExpression(a) || ts.isStringLiteralLike(a)) return undefined;
-    const sigs = checker.getTypeAtLocation(a).getCallSignatures();
-    return sigs.length === 1 ? sigs[0]!.parameters.length : undefined;
+  /** A use() argument that may be a middleware function or an array of them (any/unknown included). */
+  function mayBeMiddleware(a: TS.Expression): boolean {
+    if (isHandlerArg(a)) return true;
+    if (ts.isObjectLiteralExpression(a) || ts.isStringLiteralLike(a) || ts.isRegularExpressionLiteral(a)) return false;
+    const t = checker.getTypeAtLocation(a);
+    if (t.flags & (ts.TypeFlags.Any | ts.TypeFlags.Unknown)) return true;
+    if (checker.isTupleType(t)) return true;
+    return t.isUnion() && t.types.some((u) => u.getCallSignatures().length > 0 || checker.isArrayType(u) || checker.isTupleType(u));
+  }
+
+  /** The mount path of use(path, ...): a string, a RegExp, or an array of them. */
+  function isPathArg(a: TS.Expression): boolean {
+    if (ts.isStringLiteralLike(a) || ts.isRegularExpressionLiteral(a) || ts.isTemplateExpression(a)) return true;
+    if (ts.isArrayLiteralExpression(a)) return a.elements.length > 0 && a.elements.every((e) => ts.isStringLiteralLike(e) || ts.isRegularExpressionLiteral(e));
+    const t = checker.getTypeAtLocation(a);
+    const isPathType = (u: TS.Type): boolean => !!(u.flags & ts.TypeFlags.StringLike) || u.getSymbol()?.getName() === 'RegExp';
+    if (isPathType(t)) return true;
+    if (checker.isArrayType(t)) {
+      const el = checker.getTypeArguments(t as TS.TypeReference)[0];
+      return !!el && (isPathType(el) || (el.isUnion() && el.types.every(isPathType)));
+    }
+    return false;
   }
 
   // ------------------------------------------------------------------------------------------
