@@ -54,6 +54,11 @@ export interface CallRule {
   handler: CallHandler;
   /** The site's name is the called member's name (`hset`), for handlers that name spans by it (ioredis). */
   nameFromMember?: boolean;
+  /**
+   * Babel: a call whose receiver cannot be resolved is not listed as skipped under this rule (its member
+   * names are too common to be worth a report: ioredis's get/set/del); other rules still see the call.
+   */
+  quietWhenUnknown?: boolean;
   span: SpanFacts;
   description: string;
   /**

@@ -174,7 +174,9 @@
     const multiDay = tMax - tMin > 36 * 3600000;
     for (const t of ticks) {
       root.appendChild(svg('line', { x1: x(t), x2: x(t), y1: H - B, y2: H - B + 4, class: 'tick' }));
-      root.appendChild(svg('text', { x: x(t), y: H - 10, class: 'axis x', 'text-anchor': 'middle' }, multiDay ? `${fmtDay(t)} ${fmtClock(t)}` : fmtClock(t)));
+      // Labels near the ends are anchored inwards, so they are never cut off by the chart's edge.
+      const anchor = x(t) > W - R - 36 ? 'end' : x(t) < L + 20 ? 'start' : 'middle';
+      root.appendChild(svg('text', { x: anchor === 'end' ? W - 2 : x(t), y: H - 10, class: 'axis x', 'text-anchor': anchor }, multiDay ? `${fmtDay(t)} ${fmtClock(t)}` : fmtClock(t)));
     }
     if (all.length === 0) root.appendChild(svg('text', { x: W / 2, y: H / 2, class: 'axis', 'text-anchor': 'middle' }, 'no data in this range'));
     series.forEach((s, i) => {
