@@ -78,8 +78,12 @@ export interface Harness {
    * transaction and its spans (start order) and errors as received by the intake, each schema-valid.
    */
   run(name: string, body: () => Promise<unknown>): Promise<{ tx: Ev; spans: Ev[]; errors: Ev[] }>;
-  /** Flushes the agent and returns the intake events of the transaction named `name` (see run). */
-  transaction(name: string): Promise<{ tx: Ev; spans: Ev[]; errors: Ev[] }>;
+  /**
+   * Flushes the agent and returns the intake events of the transaction named `name` (see run); `path`
+   * picks the request of that URL path (the test intake runs in the same process, and every HTTP server
+   * of a process is traced, so the intake's own requests are `GET unknown route` transactions too).
+   */
+  transaction(name: string, path?: string): Promise<{ tx: Ev; spans: Ev[]; errors: Ev[] }>;
   close(): Promise<void>;
 }
 
@@ -112,10 +116,11 @@ export async function startHarness(serviceName: string): Promise<Harness> {
       for (const [kind, list] of [['transaction', [tx]], ['span', spans], ['error', errors]] as const) for (const e of list) assertValid({ [kind]: e });
       return { tx, spans, errors };
     },
-    async transaction(name) {
+    async transaction(name, path) {
       await agent.flush(5000);
-      // The first not yet returned transaction of that name, once all the spans it started have arrived.
-      const fresh = (i: Intake) => i.of('transaction').find((t) => t.name === name && !seen.has(t.id));
+      // The first not yet returned transaction of that name (and path), once all the spans it started have arrived.
+      const fresh = (i: Intake) =>
+        i.of('transaction').find((t) => t.name === name && !seen.has(t.id) && (path === undefined || t.context?.request?.url?.pathname === path));
       await intake.waitFor((i) => {
         const t = fresh(i);
         return t !== undefined && i.of('span').filter((s) => s.transaction_id === t.id).length >= (t.span_count?.started ?? 0);
