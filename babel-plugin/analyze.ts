@@ -136,9 +136,8 @@ export function analyzeProgram(program: NodePath<BT.Program>, rules: readonly Ru
         const matched = rule.id.startsWith('user:') || rule.handler === 'app'
           ? matchUserRule(rule, p, isMember, b)
           : matchTarget(rule.target, isMember, calleeValue, recvValue);
-        if (matched === 'no' || (matched !== 'yes' && rule.quietWhenUnknown)) continue;
+        if (matched === 'no' || (matched !== 'yes' && rule.quiet)) continue;
         if (matched !== 'yes') {
-          if (rule.quiet && matched.startsWith('receiver unknown')) continue;
           skip(p, [rule.id], matched);
           return;
         }

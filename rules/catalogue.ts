@@ -54,16 +54,12 @@ export interface CallRule {
   handler: CallHandler;
   /** The site's name is the called member's name (`hset`), for handlers that name spans by it (ioredis). */
   nameFromMember?: boolean;
-  /**
-   * Babel: a call whose receiver cannot be resolved is not listed as skipped under this rule (its member
-   * names are too common to be worth a report: ioredis's get/set/del); other rules still see the call.
-   */
-  quietWhenUnknown?: boolean;
   span: SpanFacts;
   description: string;
   /**
-   * Method names too common to report (`get`, `add`, `publish`): a call of that name on a receiver the
-   * Babel front-end cannot follow is not listed as a skipped candidate (tsc resolves every one by type).
+   * Method names too common to report (`get`, `add`, `publish`, ioredis's `set`/`del`): a call of that name
+   * on a receiver the Babel front-end cannot follow is not listed as a skipped candidate under this rule,
+   * and other rules still see the call (tsc resolves every one by type).
    */
   quiet?: boolean;
 }

@@ -64,7 +64,7 @@ export const integration: Integration = {
       target: { module: ['ioredis'], owner: ['RedisCommander', 'Redis', 'Pipeline'], names: COMMANDS },
       handler: 'ioredis',
       nameFromMember: true,
-      quietWhenUnknown: true,
+      quiet: true,
       span: { type: 'db', subtype: 'redis', action: 'query' },
       description: 'ioredis commands of a client, pipeline or multi (callback and promise forms), call()',
     },
