@@ -448,7 +448,7 @@ export function plan(d: Detected): Plan {
     }
     if (t === 'jest') {
       if (tool !== 'babel') wireBabel();
-      notes.push('jest: babel-jest applies the Babel config (with spanforge/babel); run jest with NODE_OPTIONS=--experimental-vm-modules so that the agent can load its HTTP client inside jest\'s sandbox');
+      notes.push('jest: babel-jest applies the Babel config (with spanforge/babel)');
     }
   }
   if (tool === 'node') {

@@ -119,7 +119,10 @@ function subscribeArrival(): void {
  * handler. Receiver, function and arguments are evaluated by the caller in source order.
  * @example __spanforge.call(__spanforge_sites[0], pool, pool.query, "SELECT 1")
  */
-export function call(site: Site, thisArg: unknown, fn: (...a: unknown[]) => unknown, ...args: unknown[]): unknown {
+// `any` in the signature on purpose: emitted code passes any function (an overloaded `pool.query`, `fetch`) and
+// uses the result as the original call's, so a type-checking loader (ts-node) accepts instrumented source.
+// eslint-disable-next-line @typescript-eslint/no-explicit-any
+export function call(site: Site, thisArg: unknown, fn: (...a: any[]) => any, ...args: unknown[]): any {
   const core = installed;
   if (core === undefined || site.off || !core.active() || typeof fn !== 'function') return Reflect.apply(fn, thisArg, args);
   const h = CALLS[site.handler];

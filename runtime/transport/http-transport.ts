@@ -140,19 +140,29 @@ type RequestFn = (this: Dispatcher, opts: Dispatcher.RequestOptions) => Promise<
  * package entry should a later undici move these files.
  */
 async function loadUndici(): Promise<{ Pool: typeof Pool; buildConnector: typeof buildConnector; request: RequestFn }> {
+  // The CommonJS build loads with require(): jest's module sandbox refuses import() from CommonJS code
+  // unless node runs with --experimental-vm-modules, and the events would be dropped. The ESM build
+  // (no require in scope) uses import().
+  const viaRequire = typeof require === 'function';
   try {
-    const [pool, connect, api] = await Promise.all([
-      import('undici/lib/dispatcher/pool.js'),
-      import('undici/lib/core/connect.js'),
-      import('undici/lib/api/api-request.js'),
-    ]);
+    const [pool, connect, api] = viaRequire
+      ? [
+          { default: require('undici/lib/dispatcher/pool.js') as typeof Pool },
+          { default: require('undici/lib/core/connect.js') as typeof buildConnector },
+          { default: require('undici/lib/api/api-request.js') as RequestFn },
+        ]
+      : await Promise.all([
+          import('undici/lib/dispatcher/pool.js'),
+          import('undici/lib/core/connect.js'),
+          import('undici/lib/api/api-request.js'),
+        ]);
     if (typeof pool.default === 'function' && typeof connect.default === 'function' && typeof api.default === 'function') {
       return { Pool: pool.default, buildConnector: connect.default, request: api.default };
     }
   } catch {
     // the package entry below
   }
-  const undici = await import('undici');
+  const undici = viaRequire ? (require('undici') as typeof import('undici')) : await import('undici');
   return { Pool: undici.Pool, buildConnector: undici.buildConnector, request: undici.Pool.prototype.request as RequestFn };
 }
 

@@ -19,6 +19,12 @@ describe('API query parameters are validated (issue 12 item 1)', { timeout: 120_
     ];
     const rep = await send(`${s.url}/intake/v2/events?verbose`, lines.join('\n'), { headers: NDJSON });
     assert.deepEqual(rep.json(), { accepted: 1 });
+    // Accepted events are written in batches: wait until the transaction is stored (at most 5 s).
+    for (const end = Date.now() + 5000; ; await new Promise((r) => setTimeout(r, 25))) {
+      const st = await raw(`${s.url}/api/stats`, { timeoutMs: 3000 });
+      if (st.json().transactions === 1) break;
+      assert.ok(Date.now() < end, `the accepted transaction was not stored within 5 s: ${st.text}`);
+    }
   });
   after(async () => {
     await s?.stop();
