@@ -73,13 +73,17 @@ async function buildEsbuild(): Promise<string> {
   return outDir;
 }
 
-/** The same sites from both front-ends: each library's send and receive, the pg insert and the route. */
+/**
+ * The same sites from both front-ends: each library's send and receive, the pg insert, the routes, and
+ * `app.use(express.json())` (every use() argument is wrapped: error middleware is decided at run time).
+ */
 function assertSites(sites: string[]): void {
   assert.deepEqual(sites.slice().sort(), [
     'amqplib.consume src/consumer.ts:29',
     'amqplib.sendToQueue src/producer.ts:26',
     'bullmq.add src/producer.ts:38',
     'bullmq.worker src/consumer.ts:44',
+    'express.error-middleware src/producer.ts:22',
     'express.route src/producer.ts:24',
     'express.route src/producer.ts:30',
     'express.route src/producer.ts:36',
