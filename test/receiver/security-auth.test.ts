@@ -8,7 +8,7 @@ import { existsSync } from 'node:fs';
 import { after, before, describe, test } from 'node:test';
 import { chromium } from 'playwright-core';
 import { NDJSON } from './helpers.js';
-import { raw, serveChild, type Served } from './security-helpers.js';
+import { raw, serveChild, waitStored, type Served } from './security-helpers.js';
 
 const TOKEN = 's3cret-token';
 const API_KEY = Buffer.from('kid:kvalue').toString('base64');
@@ -32,6 +32,7 @@ describe('UI and API behind the token (issue 12 item 4)', { timeout: 120_000 }, 
     signIn = /sign in: (http:\/\/\S+\/ui\/login\?code=\S+)/.exec(s.stdout())![1]!;
     const r = await raw(`${s.url}/intake/v2/events`, { method: 'POST', headers: { ...NDJSON, Authorization: `Bearer ${TOKEN}` }, body: events });
     assert.equal(r.status, 202, r.text);
+    await waitStored(s, 1, { Authorization: `Bearer ${TOKEN}` });
   });
   after(async () => {
     await s?.stop();

@@ -124,3 +124,15 @@ export function raw(
     req.end(o.body);
   });
 }
+
+/**
+ * Waits (at most 5 s) until the receiver has stored `n` transactions: accepted events are written in
+ * batches a few ms after the 202, so a count read at once can still be the old one.
+ */
+export async function waitStored(s: Served, n: number, headers: Record<string, string> = {}): Promise<void> {
+  for (const end = Date.now() + 5000; ; await new Promise((r) => setTimeout(r, 25))) {
+    const st = await raw(`${s.url}/api/stats`, { headers, timeoutMs: 3000 });
+    if (st.status === 200 && st.json().transactions === n) return;
+    if (Date.now() > end) throw new Error(`the receiver did not store ${n} transaction(s) within 5 s: ${st.status} ${st.text}`);
+  }
+}

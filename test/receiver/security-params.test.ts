@@ -7,7 +7,7 @@ import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { MAX_TIME_MS } from '../../receiver/params.js';
 import { NDJSON, send } from './helpers.js';
-import { raw, serveChild, type Served } from './security-helpers.js';
+import { raw, serveChild, waitStored, type Served } from './security-helpers.js';
 
 describe('API query parameters are validated (issue 12 item 1)', { timeout: 120_000 }, () => {
   let s: Served;
@@ -19,12 +19,7 @@ describe('API query parameters are validated (issue 12 item 1)', { timeout: 120_
     ];
     const rep = await send(`${s.url}/intake/v2/events?verbose`, lines.join('\n'), { headers: NDJSON });
     assert.deepEqual(rep.json(), { accepted: 1 });
-    // Accepted events are written in batches: wait until the transaction is stored (at most 5 s).
-    for (const end = Date.now() + 5000; ; await new Promise((r) => setTimeout(r, 25))) {
-      const st = await raw(`${s.url}/api/stats`, { timeoutMs: 3000 });
-      if (st.json().transactions === 1) break;
-      assert.ok(Date.now() < end, `the accepted transaction was not stored within 5 s: ${st.text}`);
-    }
+    await waitStored(s, 1);
   });
   after(async () => {
     await s?.stop();
