@@ -23,16 +23,12 @@ interface JsonError {
 const MAX_REPORTED_ERRORS = 5;
 
 /** Writes a JSON (or text/plain, per Accept) body the way APM Server's WriteResult does. */
-export function writeResult(req: IncomingMessage, res: ServerResponse, status: number, body: unknown): void {
+export function writeResult(req: IncomingMessage, res: ServerResponse, status: number, body: unknown, o: { close?: boolean } = {}): void {
   if (res.headersSent || res.destroyed) return;
   const accept = String(req.headers.accept ?? '');
   const json = accept.includes('application/json') || accept.includes('*/*');
-  if (status >= 400) {
-    res.setHeader('Connection', 'close');
-    // An early answer (wrong Content-Type, auth, origin) while the agent still sends: read and drop
-    // the rest for up to 1 s so that it sees the answer rather than a reset, then close.
-    if (!req.complete) drainThenClose(req);
-  }
+  // APM Server adds `Connection: close` to every answer >= 400.
+  if (status >= 400) res.setHeader('Connection', 'close');
   if (body === undefined) {
     res.writeHead(status);
     res.end();
@@ -43,7 +39,25 @@ export function writeResult(req: IncomingMessage, res: ServerResponse, status: n
     'Content-Type': json ? 'application/json' : 'text/plain; charset=utf-8',
     'Content-Length': Buffer.byteLength(text),
   });
-  res.end(text);
+  if (status < 400 || req.complete || o.close) return void res.end(text);
+  // An early answer (wrong method or Content-Type, bad metadata, auth, origin) while the agent
+  // still sends: the answer goes out now, but the response ends (and Node closes the socket) only
+  // once the rest of the body was read and dropped, for at most 1 s. Closing with the body unread
+  // makes the kernel reset the connection, and the agent would see EPIPE/ECONNRESET instead of
+  // the answer. APM Server (Go's net/http) likewise reads on before it closes.
+  res.write(text);
+  req.resume();
+  const end = (): void => {
+    clearTimeout(t);
+    if (!res.writableEnded) res.end();
+  };
+  const t = setTimeout(() => {
+    end();
+    req.socket?.destroy();
+  }, 1000);
+  t.unref();
+  req.once('end', end);
+  req.once('close', end);
 }
 
 function requestMeta(m: Obj, rxUs: number): RequestMeta {
@@ -91,13 +105,6 @@ export interface IntakeHandle {
 export const SHUTTING_DOWN = 'server is shutting down';
 /** APM Server's answer (503) when a request did not arrive within the read timeout. */
 export const TIMED_OUT = 'request timed out';
-
-function drainThenClose(req: IncomingMessage): void {
-  req.resume();
-  const t = setTimeout(() => req.socket?.destroy(), 1000);
-  t.unref();
-  req.once('end', () => clearTimeout(t));
-}
 
 /**
  * After an answer sent before the body ended: stop reading it and close the connection once the
@@ -165,15 +172,9 @@ export function handleIntake(
     cleanup();
     const status = worst || 202;
     if (status === 202) writeResult(req, res, 202, verbose ? { accepted } : undefined);
-    else writeResult(req, res, status, { accepted, errors });
-    if (!req.complete) {
-      // The answer went out before the agent finished sending (like APM Server's early replies);
-      // drain a little, then drop the connection so a huge body cannot keep us busy.
-      req.resume();
-      const t = setTimeout(() => req.socket?.destroy(), 1000);
-      t.unref();
-      req.once('end', () => clearTimeout(t));
-    }
+    // An answer before the agent finished sending (like APM Server's early replies) reads the rest
+    // for up to 1 s before it closes (writeResult); at shutdown the connection is dropped at once.
+    else writeResult(req, res, status, { accepted, errors }, { close: terminal?.message === SHUTTING_DOWN });
   };
 
   const processLine = (line: string): void => {
@@ -352,7 +353,7 @@ export function handleIntake(
       done = true;
       cleanup();
       release();
-      writeResult(req, res, 503, { error: TIMED_OUT });
+      writeResult(req, res, 503, { error: TIMED_OUT }, { close: true });
       closeAfterReply(req, res);
     },
   };

@@ -191,11 +191,11 @@ export function createReceiverServer(opts: ServerOptions): Server {
     }
   };
   const timedOutReply = (req: IncomingMessage, res: ServerResponse): void => {
-    writeResult(req, res, 503, { error: TIMED_OUT });
+    writeResult(req, res, 503, { error: TIMED_OUT }, { close: true });
     closeAfterReply(req, res);
   };
   const shutdownReply = (req: IncomingMessage, res: ServerResponse, accepted = 0): void => {
-    writeResult(req, res, 503, { accepted, errors: [{ message: SHUTTING_DOWN }] });
+    writeResult(req, res, 503, { accepted, errors: [{ message: SHUTTING_DOWN }] }, { close: true });
     // Like an early reply: do not wait for the rest of the body, drop the connection soon.
     req.resume();
     const t = setTimeout(() => req.socket?.destroy(), 1000);
