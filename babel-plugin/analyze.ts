@@ -120,7 +120,7 @@ export function analyzeProgram(program: NodePath<BT.Program>, rules: readonly Ru
         const matched = matchTarget(rule.target, isMember, calleeValue, recvValue);
         if (matched === 'no') continue;
         if (matched !== 'yes') {
-          if (looksLikeRoute(rule, p)) skip(p, [rule.id], matched);
+          if (!rule.quiet && looksLikeRoute(rule, p)) skip(p, [rule.id], matched);
           continue;
         }
         const site = routeSite(p as NodePath<BT.CallExpression>, rule, name, b);
@@ -356,6 +356,8 @@ function routeSite(p: NodePath<BT.CallExpression>, rule: RouteRule, name: string
       if (rule.shape === 'path-handlers') {
         pathArg = args[0]?.node;
         handlers = args.slice(1).filter(isHandlerArg);
+        // @koa/router's named routes: router.get('user', '/users/:id', ...middleware).
+        if (rule.framework === 'koa' && args.length >= 3 && staticString(args[1]!.node) !== undefined) pathArg = args[1]!.node;
         // Fastify's (path, options, handler): only the handler function is wrapped.
         if (rule.framework === 'fastify') handlers = handlers.filter((h) => !h.isObjectExpression()).slice(-1);
       } else {

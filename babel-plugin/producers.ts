@@ -11,16 +11,20 @@ const express = { module: 'express', cls: 'Express' } as const;
 const router = { module: 'express', cls: 'Router' } as const;
 const route = { module: 'express', cls: 'IRoute' } as const;
 const fastify = { module: 'fastify', cls: 'FastifyInstance' } as const;
+const koa = { module: 'koa', cls: 'Application' } as const;
+const koaRouter = { module: '@koa/router', cls: 'RouterImplementation' } as const;
 const httpServer = { module: 'http', cls: 'Server' } as const;
 const httpsServer = { module: 'https', cls: 'Server' } as const;
 
 /** The frameworks' part of the table. */
 const FRAMEWORKS: Producers = {
   aliases: { 'node:http': 'http', 'node:https': 'https', 'express-serve-static-core': 'express' },
-  selfExports: { fastify: ['default', 'fastify'], express: ['default'], 'fastify-plugin': ['default', 'fastifyPlugin'] },
+  selfExports: { fastify: ['default', 'fastify'], express: ['default'], 'fastify-plugin': ['default', 'fastifyPlugin'], koa: ['default'], '@koa/router': ['default', 'Router'] },
   constructs: {
     'http.Server': httpServer,
     'https.Server': httpsServer,
+    koa: koa,
+    '@koa/router': koaRouter,
   },
   calls: {
     express: express,
@@ -48,6 +52,10 @@ const FRAMEWORKS: Producers = {
     ),
     // app.register(async (instance) => { instance.get(...) }): the plugin receives the (child) instance.
     'fastify.FastifyInstance#register': { returns: 'self', callbackParam: { index: 0, value: fastify } },
+    'koa.Application#use': { returns: 'self' },
+    ...Object.fromEntries(
+      ['get', 'post', 'put', 'patch', 'delete', 'del', 'all', 'head', 'options', 'use', 'param', 'prefix', 'redirect'].map((m) => [`@koa/router.RouterImplementation#${m}`, { returns: 'self' }]),
+    ),
     'http.Server#on': { returns: 'self' },
     'https.Server#on': { returns: 'self' },
   },
@@ -58,6 +66,9 @@ const FRAMEWORKS: Producers = {
     'express.IRouter': router,
     'express.Router': router,
     'fastify.FastifyInstance': fastify,
+    'koa.Application': koa,
+    '@koa/router.Router': koaRouter,
+    '@koa/router.RouterInstance': koaRouter,
   },
   // The first parameter of a Fastify plugin is the instance, whatever type provider the plugin type names.
   functionTypes: Object.fromEntries(

@@ -26,13 +26,13 @@ export interface TargetMatch {
 export type CallHandler = string;
 /** How a route registration is shaped. */
 export type RouteShape =
-  /** `app.get(path, ...handlers)`; Fastify `app.get(path, [opts,] handler)` */
+  /** `app.get(path, ...handlers)`; Fastify `app.get(path, [opts,] handler)`; @koa/router `router.get([name,] path, ...middleware)` */
   | 'path-handlers'
   /** `app.route(path).get(...handlers)` (Express): path from the inner call. */
   | 'chained-route'
   /** Fastify `app.route({ method, url, handler })` */
   | 'route-object'
-  /** Express `app.use(...)`: only 4-argument error middleware is wrapped (decided at run time). */
+  /** Express `app.use(...)`: error middleware reports, other middleware runs in the request (decided at run time); Koa `app.use(mw)` / @koa/router `router.use([path,] ...mw)`: every middleware. */
   | 'error-middleware'
   /** `http.createServer([opts,] handler)` */
   | 'server-handler'
@@ -68,10 +68,15 @@ export interface RouteRule {
   id: string;
   kind: 'route';
   /** Route rules of a framework, or of an integration whose handlers are passed to a constructor (`bullmq`). */
-  framework: 'express' | 'fastify' | 'node-http' | 'bullmq';
+  framework: 'express' | 'fastify' | 'koa' | 'node-http' | 'bullmq';
   target: TargetMatch;
   shape: RouteShape;
   description: string;
+  /**
+   * A call on a receiver the Babel front-end cannot follow is not listed as a skipped candidate under
+   * this rule (the Express and Fastify rules with the same member names list it already).
+   */
+  quiet?: boolean;
 }
 
 /** `@Traced()` / `@Traced({ name, type })` on methods. */
@@ -160,6 +165,33 @@ export const RULES: readonly Rule[] = [
     target: { module: ['fastify'], owner: ['FastifyInstance'], names: ['route'] },
     shape: 'route-object',
     description: 'Fastify .route({ method, url, handler })',
+  },
+  {
+    id: 'koa.route',
+    kind: 'route',
+    framework: 'koa',
+    target: { module: ['@koa/router'], owner: ['RouterImplementation', 'Router'], names: routeMemberNames },
+    shape: 'path-handlers',
+    quiet: true,
+    description: '@koa/router router.get/.post/...([name,] path, ...middleware): named by the matched layer (prefixes and nested routers included)',
+  },
+  {
+    id: 'koa.router-use',
+    kind: 'route',
+    framework: 'koa',
+    target: { module: ['@koa/router'], owner: ['RouterImplementation', 'Router'], names: ['use'] },
+    shape: 'error-middleware',
+    quiet: true,
+    description: '@koa/router router.use([path,] ...middleware): middleware run in the request transaction, errors reported (nested routers untouched)',
+  },
+  {
+    id: 'koa.use',
+    kind: 'route',
+    framework: 'koa',
+    target: { module: ['koa'], owner: ['Application'], names: ['use'] },
+    shape: 'error-middleware',
+    quiet: true,
+    description: 'Koa app.use(middleware): run in the request transaction; errors reaching Koa\'s default error handling reported handled: false',
   },
   {
     id: 'http.server',

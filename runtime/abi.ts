@@ -61,7 +61,7 @@ export function sites(version: number, file: string, list: readonly SiteDescript
     // Built here once instead of spreading a fresh options object for every span (startSpan below).
     const fixed: StartSpanOptions = { ...(d.subtype !== undefined ? { subtype: d.subtype } : {}), ...(d.action !== undefined ? { action: d.action } : {}) };
     out.push({ ...d, file, loc, off, appSpanOptions: { ...fixed, exitSpan: false }, exitSpanOptions: { ...fixed, exitSpan: true } });
-    if (!arrivalSubscribed && (d.handler === 'express' || d.handler === 'fastify' || d.handler === 'node-http')) subscribeArrival();
+    if (!arrivalSubscribed && (d.handler === 'express' || d.handler === 'fastify' || d.handler === 'koa' || d.handler === 'node-http')) subscribeArrival();
 
   }
   return out;
@@ -531,6 +531,99 @@ function fastifyHooks(fastify: FastifyLike | undefined): void {
   });
 }
 
+// Koa (+ @koa/router): middleware and route middleware run in the request's transaction. The name is
+// the matched layer's path (`ctx._matchedRoute`, set by @koa/router before a layer's middleware run;
+// it has the router's prefix and the mount paths of nested routers), as elastic-apm-node's koa-router
+// instrumentation names it from the router's match; the build-time template when it is missing.
+interface KoaContextLike {
+  req?: Req;
+  res?: Res;
+  method?: string;
+  request?: { body?: unknown };
+  _matchedRoute?: unknown;
+  onerror?: (err: unknown) => unknown;
+  [KOA_HOOKED]?: boolean;
+}
+const KOA_HOOKED = Symbol.for('spanforge.koa.onerror');
+
+let koaVersion: string | null | undefined;
+function koaFrameworkVersion(): string | undefined {
+  if (koaVersion === undefined) {
+    koaVersion = null;
+    try {
+      const v = (createRequire(`${process.cwd()}/`)('koa/package.json') as { version?: unknown }).version;
+      if (typeof v === 'string') koaVersion = v;
+    } catch {
+      // not resolvable from where the app runs (bundles)
+    }
+  }
+  return koaVersion ?? undefined;
+}
+
+/**
+ * Koa's default error handling (`ctx.onerror`, called by the application when the middleware chain
+ * rejects) answers 500 (or the error's `status`): an error that gets there was not handled by the app.
+ * An own, non-enumerable `onerror` that reports and then calls Koa's, once per request context.
+ */
+function hookKoaOnerror(core: AbiCore, ctx: KoaContextLike, tx: Transaction): void {
+  if (ctx[KOA_HOOKED]) return;
+  const original = ctx.onerror;
+  if (typeof original !== 'function') return;
+  try {
+    Object.defineProperty(ctx, KOA_HOOKED, { value: true, configurable: true });
+    Object.defineProperty(ctx, 'onerror', {
+      value: function onerror(this: unknown, err: unknown) {
+        try {
+          if (err !== null && err !== undefined) report(core, err, tx, false);
+        } catch {
+          // never into the app
+        }
+        return Reflect.apply(original, this, arguments);
+      },
+      writable: true,
+      configurable: true,
+      enumerable: false,
+    });
+  } catch {
+    // a frozen or exotic context: errors are then reported when they fail a wrapper only
+  }
+}
+
+function koaWrapper(site: Site, original: (...a: unknown[]) => unknown): ((...a: any[]) => unknown) | undefined {
+  const isRoute = site.rule === 'koa.route';
+  // router.use('/nested', other.routes()): @koa/router reads `.router` of the middleware to nest it.
+  if (!isRoute && (original as { router?: unknown }).router !== undefined && site.rule === 'koa.router-use') return undefined;
+  const template = isRoute ? site.name ?? undefined : undefined;
+  return function (this: unknown, ctx: KoaContextLike) {
+    const core = installed;
+    const req = ctx?.req;
+    const res = ctx?.res;
+    if (core === undefined || !core.active() || !req || !res) return Reflect.apply(original, this, arguments);
+    const tx = requestTransaction(core, req, res, ctx.request?.body);
+    if (!tx) return Reflect.apply(original, this, arguments);
+    setFramework(tx as RequestTx, 'koa', koaFrameworkVersion());
+    hookKoaOnerror(core, ctx, tx);
+    if (isRoute) {
+      const matched = ctx._matchedRoute;
+      const name = typeof matched === 'string' ? matched : template;
+      if (name !== undefined) setName(tx, `${req.method ?? site.method ?? 'GET'} ${name}`, true);
+    }
+    // What a middleware throws or rejects with is reported by Koa's onerror (handled: false) when it
+    // escapes the chain, else (an upstream middleware caught it) handled: true.
+    let result: unknown;
+    try {
+      result = core.runWith(tx, original, this, arguments);
+    } catch (err) {
+      reportLater(core, err, tx);
+      throw err;
+    }
+    if (!isThenable(result)) return result;
+    return settle(result, (failed, v) => {
+      if (failed) reportLater(core, v, tx);
+    });
+  };
+}
+
 /**
  * Wraps a route handler (or an array of them) registered at a site: the request's transaction (started at
  * arrival) is named from the route and made current while the handler runs. `length`, `name` and `this`
@@ -567,6 +660,11 @@ export function route<T>(site: Site, handler: T): T {
         if (name !== undefined) setName(tx, `${req.method ?? site.method ?? 'GET'} ${name}`, true);
         return runHandler(core, tx, original, this, arguments);
       };
+      break;
+    }
+    case 'koa': {
+      wrapper = koaWrapper(site, original);
+      if (wrapper === undefined) return handler;
       break;
     }
     case 'node-http': {

@@ -197,6 +197,11 @@ export function transformFile(
           if (args.length < 2) return undefined;
           template = literalText(ts, args[0]!);
           from = 1;
+          // @koa/router's named routes: router.get('user', '/users/:id', ...middleware).
+          if (rule.framework === 'koa' && args.length >= 3 && literalText(ts, args[1]!) !== null) {
+            template = literalText(ts, args[1]!);
+            from = 2;
+          }
         } else {
           template = chainedRoutePath(ts, node);
           from = 0;
