@@ -26,7 +26,7 @@ writeFileSync(join(root, 'dist', 'cjs', 'package.json'), '{ "type": "commonjs" }
   const swap = {
     name: 'spanforge-edge',
     setup(b) {
-      b.onResolve({ filter: /^\.\/(transport|metrics)\/index\.js$/ }, (a) => ({ path: join(a.resolveDir, a.path.replace(/index\.js$/, 'index.edge.js')) }));
+      b.onResolve({ filter: /^\.\/(transport\/index|metrics\/index|transport\/otlp-transport)\.js$/ }, (a) => ({ path: join(a.resolveDir, a.path.replace(/\.js$/, '.edge.js')) }));
     },
   };
   await build({
