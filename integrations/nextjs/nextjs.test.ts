@@ -78,3 +78,20 @@ test('files outside the conventions are untouched', () => {
   assert.equal(run('app/lib/users.ts', `export async function GET() { return 1; }\n`), null);
   assert.equal(run('lib/route.ts', `export async function GET() { return 1; }\n`), null);
 });
+
+test("index source maps (Turbopack's chunks: sections at offsets) map frames to each section's source", async () => {
+  const { createSourceMap } = await import('../../runtime/sourcemap.js');
+  // Section 1 at line 0, column 45: "AAAA" maps its first column to a.ts 1:1; ";AACA" maps its next line to a.ts 2:1.
+  // Section 2 at line 3, column 0: "AAAA,IAAI" maps columns 0 and 4 to b.ts 1:1 and 1:5.
+  const map = createSourceMap({
+    version: 3,
+    sections: [
+      { offset: { line: 0, column: 45 }, map: { version: 3, sources: ['../../app/a.ts'], mappings: 'AAAA;AACA' } },
+      { offset: { line: 3, column: 0 }, map: { version: 3, sources: ['../../app/b.ts'], mappings: 'AAAA,IAAI' } },
+    ],
+  } as never, '/p/.next/server');
+  assert.equal(map.lookup(1, 10), undefined); // before the first section
+  assert.deepEqual([map.lookup(1, 46)?.source, map.lookup(1, 46)?.line, map.lookup(1, 46)?.column], ['/p/app/a.ts', 1, 1]);
+  assert.deepEqual([map.lookup(2, 1)?.source, map.lookup(2, 1)?.line], ['/p/app/a.ts', 2]);
+  assert.deepEqual([map.lookup(4, 6)?.source, map.lookup(4, 6)?.line, map.lookup(4, 6)?.column], ['/p/app/b.ts', 1, 5]);
+});
