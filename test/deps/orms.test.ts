@@ -154,6 +154,9 @@ const APPS: { app: string; db: Db }[] = [
   { app: 'kysely-pg', db: { subtype: 'postgresql', statements: [/^select \* from "TABLE" where "id" = \$1$/, /^select count\(\*\) as "n" from "TABLE"$/] } },
   { app: 'typeorm-pg', db: { subtype: 'postgresql', statements: [/^SELECT .* FROM "TABLE" "User" WHERE \(\("User"\."id" = \$1\)\) LIMIT 1$/, /^SELECT COUNT\(1\) AS "cnt" FROM "TABLE" "User"$/] } },
   { app: 'sequelize-mariadb', db: { subtype: 'mysql', statements: [/^SELECT `id`, `name` FROM `TABLE` AS `User` WHERE `User`\.`id` = 1;$/, /^SELECT count\(\*\) AS `count` FROM `TABLE` AS `User`;$/] } },
+  // The app's own driver calls: a user-code site around the driver's dependency site, one span each.
+  { app: 'pg-direct', db: { subtype: 'postgresql', statements: [/^SELECT \* FROM TABLE WHERE id = \$1$/, /^SELECT count\(\*\) AS n FROM TABLE$/] } },
+  { app: 'mysql2-direct', db: { subtype: 'mysql', statements: [/^SELECT \* FROM TABLE WHERE id = \?$/, /^SELECT count\(\*\) AS n FROM TABLE$/] } },
 ];
 
 function withTable(db: Db, table: string): Db {
@@ -172,6 +175,7 @@ for (const { app, db } of APPS) {
         const out = `${app}.${mode}.bundle.cjs`;
         const log = await bundle(mode === 'bundle-esm' ? `${app}.mjs` : `${app}.cjs`, out);
         // The build's summary names the driver functions it rewrote.
+        assert.match(log, /spanforge \(bundler\): [1-9]\d* sites? instrumented/, log);
         assert.match(log, new RegExp(`driver functions? in dependencies \\((?:[^)]*)${db.subtype === 'mysql' ? 'mysql2@' : 'pg@'}`), log);
         output = run([out], service, table);
       }
