@@ -12,6 +12,7 @@ import { integration as ioredis } from '../integrations/ioredis/rules.js';
 import { integration as amqplib } from '../integrations/amqplib/rules.js';
 import { integration as nats } from '../integrations/nats/rules.js';
 import { integration as bullmq } from '../integrations/bullmq/rules.js';
+import { integration as mqtt } from '../integrations/mqtt/rules.js';
 import type { Integration } from './integration.js';
 
-export const INTEGRATIONS: readonly Integration[] = [pg, fetch, undici, http, mysql, mysql2, ioredis, amqplib, nats, bullmq];
+export const INTEGRATIONS: readonly Integration[] = [pg, fetch, undici, http, mysql, mysql2, ioredis, amqplib, nats, mqtt, bullmq];
