@@ -17,6 +17,11 @@ export interface TargetMatch {
   names: readonly string[];
   /** Also matches the global of that name (`fetch`), declared in a lib or @types file. */
   global?: boolean;
+  /**
+   * Also matches a call of the module itself (`pino()` after `import pino from 'pino'` or
+   * `require('pino')`), for Babel; tsc resolves the call to the function declaration named in `names`.
+   */
+  self?: boolean;
 }
 
 /**
