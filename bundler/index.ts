@@ -11,6 +11,7 @@ import type { SkippedSite } from '../babel-plugin/analyze.js';
 import type { SiteDescriptor } from '../rules/index.js';
 import { emitText } from './edit.js';
 import { looksCommonJs } from '../babel-plugin/emit.js';
+import { isConventionFile } from '../babel-plugin/nextjs.js';
 import { dependencyMatcher, instrumentDependency } from './deps.js';
 
 export type { SpanforgeOptions } from '../rules/index.js';
@@ -46,6 +47,9 @@ export function precheck(rules: readonly Rule[]): RegExp {
   const parts: string[] = [];
   if (modules.size) parts.push(`['"\`](?:node:)?(?:${[...modules].map(esc).join('|')})['"\`]`);
   for (const w of words) parts.push(w);
+  // File conventions (Next.js): 'use server' modules and functions, and the exports of route/proxy files
+  // (decided by the path: instrumentCode skips this check for those).
+  if (rules.some((r) => r.kind === 'file')) parts.push(`['"]use server['"]`);
   return new RegExp(parts.join('|') || '(?!)');
 }
 
@@ -54,7 +58,7 @@ export function precheck(rules: readonly Rule[]): RegExp {
  * pre-check). `relPath` is what the site table and the report name the file.
  */
 export function instrumentCode(code: string, id: string, relPath: string, opts: ResolvedOptions, check: RegExp = precheck(opts.rules)): InstrumentResult | null {
-  if (!check.test(code) || code.includes(SITES_BINDING)) return null;
+  if ((!check.test(code) && !(opts.rules.some((r) => r.kind === 'file') && isConventionFile(relPath))) || code.includes(SITES_BINDING)) return null;
   const isTs = /\.[cm]?tsx?$/.test(id);
   const plugins: NonNullable<NonNullable<Parameters<typeof parseSync>[1]>['parserOpts']>['plugins'] = isTs
     ? ['typescript', 'decorators', 'decoratorAutoAccessors', 'explicitResourceManagement']
