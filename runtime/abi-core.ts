@@ -14,12 +14,16 @@ export interface AbiCore {
   /** The innermost active span or transaction. */
   current(): Holder | undefined;
   currentTransaction(): Transaction | undefined;
+  /** Makes holder current for the rest of this synchronous execution and what it schedules (optional: test cores may lack it). */
+  enter?(holder: Holder | undefined): void;
   /** Runs fn.apply(thisArg, args) with holder as the current context. */
   runWith<R>(holder: Holder | undefined, fn: (...a: any[]) => R, thisArg: unknown, args: ArrayLike<unknown>): R;
   captureError(err: unknown, opts: { handled: boolean; parent?: Holder }): void;
   warn(msg: string): void;
   /** true when sends to and receives from this queue/topic/exchange are not traced (ignore_message_queues). */
   ignoreMessageQueue?(name: string): boolean;
+  /** Sends what is queued (resolves, never rejects): what a worker hands to `ctx.waitUntil` (Hono on workerd). */
+  flush?(timeoutMs?: number): Promise<void>;
 }
 
 const SLOT = Symbol.for('spanforge.abi.core.v1');
