@@ -88,12 +88,18 @@ export class Matcher {
     else if (parent && (ts.isTypeLiteralNode(parent) || ts.isClassExpression(parent))) {
       // A member of an anonymous type or class: a mixin's (mysql2's `QueryableBase(Base)` returns
       // `{ new (...): { query(...) } }`). Its owner is the nearest named declaration around it.
+      let variable: string | undefined;
       for (let n: TS.Node | undefined = parent.parent; n; n = n.parent) {
         if ((ts.isFunctionDeclaration(n) || ts.isClassDeclaration(n) || ts.isInterfaceDeclaration(n) || ts.isTypeAliasDeclaration(n)) && n.name) {
           owner = n.name.text;
           break;
         }
+        if (!variable && ts.isVariableDeclaration(n) && ts.isIdentifier(n.name)) variable = n.name.text;
       }
+      // Else the variable whose declared type it is: node-redis's command table `declare const
+      // _default: { GET: …; get: … }`, which RedisClientType's mapped `WithCommands` type maps over
+      // (a mapped member keeps the declarations of the member it was mapped from).
+      owner ??= variable;
     }
     for (let n: TS.Node | undefined = parent; n; n = n.parent) {
       if (ts.isModuleDeclaration(n)) {
