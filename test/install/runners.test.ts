@@ -26,7 +26,7 @@ test('GET /hello', async () => {
   expect(await r.text()).toBe('hello pong');
   await new Promise((r) => server.close(r));
   await flush();
-});
+}, 60_000); // the runners' 5 s default is too short for a first request and flush on a loaded CI machine
 `;
 }
 
