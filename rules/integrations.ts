@@ -10,9 +10,10 @@ import { integration as mysql } from '../integrations/mysql/rules.js';
 import { integration as mysql2 } from '../integrations/mysql2/rules.js';
 import { integration as ioredis } from '../integrations/ioredis/rules.js';
 import { integration as redis } from '../integrations/redis/rules.js';
+import { integration as prisma } from '../integrations/prisma/rules.js';
 import { integration as amqplib } from '../integrations/amqplib/rules.js';
 import { integration as nats } from '../integrations/nats/rules.js';
 import { integration as bullmq } from '../integrations/bullmq/rules.js';
 import type { Integration } from './integration.js';
 
-export const INTEGRATIONS: readonly Integration[] = [pg, fetch, undici, http, mysql, mysql2, ioredis, redis, amqplib, nats, bullmq];
+export const INTEGRATIONS: readonly Integration[] = [pg, fetch, undici, http, mysql, mysql2, ioredis, redis, prisma, amqplib, nats, bullmq];

@@ -8,6 +8,7 @@ export { handlers as http } from '../integrations/http/runtime.js';
 export { handlers as mysql } from '../integrations/mysql/runtime.js';
 export { handlers as ioredis } from '../integrations/ioredis/runtime.js';
 export { handlers as redis } from '../integrations/redis/runtime.js';
+export { handlers as prisma } from '../integrations/prisma/runtime.js';
 export { handlers as amqplib } from '../integrations/amqplib/runtime.js';
 export { handlers as nats } from '../integrations/nats/runtime.js';
 export { handlers as bullmq } from '../integrations/bullmq/runtime.js';
