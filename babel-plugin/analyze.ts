@@ -88,6 +88,11 @@ export function analyzeProgram(program: NodePath<BT.Program>, rules: readonly Ru
       const calleeValue = b.valueOf(callee);
       // `import { request as nodeRequest } from 'http'`: the export's name is what rules list.
       if (!isMember && calleeValue.k === 'module' && calleeValue.path.length === 1) name = calleeValue.path[0]!;
+      // The module itself called (`pino()`, whatever the local name): the rule's own name, as tsc resolves it.
+      if (!isMember && calleeValue.k === 'module' && calleeValue.path.length === 0) {
+        const selfRule = callRules.find((r) => r.target.self && r.target.module.includes((calleeValue as { module: string }).module));
+        if (selfRule) name = selfRule.target.names[0]!;
+      }
       const recvValue = isMember ? b.valueOf(callee.get('object') as NodePath) : undefined;
 
       // traced(fn[, opts])
@@ -226,7 +231,10 @@ export function analyzeProgram(program: NodePath<BT.Program>, rules: readonly Ru
 function matchTarget(target: Rule['target'], isMember: boolean, callee: Value, recv: Value | undefined): string {
   // Exported functions / namespace members: http.get, undici.request, createServer, fetch.
   if (!target.owner) {
-    if (callee.k === 'module') return isModuleMember(callee, target.module, target.names) ? 'yes' : 'no';
+    if (callee.k === 'module') {
+      if (target.self && callee.path.length === 0 && target.module.includes(callee.module)) return 'yes';
+      return isModuleMember(callee, target.module, target.names) ? 'yes' : 'no';
+    }
     if (callee.k === 'global') return target.global && target.names.includes(callee.name) ? 'yes' : 'no';
     // An unknown namespace (`h.get(url)`) is not reported: member names like get/request are too common.
     return 'no';

@@ -25,6 +25,11 @@ export interface TargetMatch {
    * usually empty (the generated files belong to no package).
    */
   generatedBy?: readonly string[];
+  /**
+   * Also matches a call of the module itself (`pino()` after `import pino from 'pino'` or
+   * `require('pino')`), for Babel; tsc resolves the call to the function declaration named in `names`.
+   */
+  self?: boolean;
 }
 
 /**

@@ -1,7 +1,7 @@
 // The toolkit integrations' run-time handlers are written with (integrations/<name>/runtime.ts): the
 // site shape, starting and ending exit spans, settling promises and callbacks in the caller's context,
 // reporting errors once, HTTP and SQL helpers. Part of runtime/: imports nothing build-time.
-import type { AbiCore, Holder } from './abi-core.js';
+import { abiCore, type AbiCore, type Holder } from './abi-core.js';
 import type { CodeLocation, Span, StartSpanOptions } from './types.js';
 
 export type { AbiCore, Holder } from './abi-core.js';
@@ -276,4 +276,21 @@ export function sqlSummary(sql: string): string {
   const m = re.exec(s);
   if (!m) return verb;
   return `${verb} ${m[1]!.replace(/["`]/g, '')}`;
+}
+
+// ---------------------------------------------------------------------------------------------
+/**
+ * The ECS correlation fields of the current context, read at the moment a log record is written (the
+ * installed core then, not the one when the logger was made: loggers are often created before start()),
+ * or undefined outside a transaction. Never throws.
+ */
+export function logTraceIds(): { 'trace.id': string; 'transaction.id': string; 'span.id'?: string } | undefined {
+  try {
+    const h = abiCore().current();
+    if (h === undefined) return undefined;
+    if (h.kind === 'transaction') return { 'trace.id': h.traceId, 'transaction.id': h.id };
+    return { 'trace.id': h.traceId, 'transaction.id': h.transactionId, 'span.id': h.id };
+  } catch {
+    return undefined;
+  }
 }

@@ -22,6 +22,7 @@ import { NOOP_SPAN, NOOP_TRANSACTION, SpanImpl, TransactionImpl, type TracerHost
 import { compileWildcards, labelValue, matchesAny, sanitizeBody, sanitizeHeaders, sanitizeLabelKey, truncate } from './sanitize.js';
 import { culpritOf, parseStack, toIntakeFrames } from './stacktrace.js';
 import { createTransport } from './transport/index.js';
+import { OtlpTransport, otlpSettings } from './transport/otlp-transport.js';
 import { startMetrics, type MetricsHandle } from './metrics/index.js';
 import { VERSION } from './version.js';
 
@@ -115,6 +116,12 @@ export class Agent implements TracerHost {
       this._globalLabels = {};
       for (const [k, v] of Object.entries(cfg.globalLabels)) this._globalLabels[sanitizeLabelKey(k)] = labelValue(v);
       this.transport = deps.transport;
+      const env = deps.env ?? process.env;
+      const otlp = !this.transport && !cfg.disableSend ? otlpSettings(env, opts.exporter, (m) => this.logger.warn(m)) : undefined;
+      if (otlp) {
+        this.transport = new OtlpTransport({ ...otlp, metadata: () => this.metadata(), logger: this.logger, maxQueueSize: cfg.maxQueueSize, userAgent: this.userAgent(), scopeVersion: VERSION });
+        this.logger.debug('exporting traces over OTLP (%s) to %s', otlp.protocol, otlp.url);
+      }
       if (!this.transport && !cfg.disableSend) {
         try {
           this.transport = createTransport({

@@ -45,6 +45,12 @@ export interface AgentOptions {
   hostname?: string;
   disableSend?: boolean | string;
   usePathAsTransactionName?: boolean | string;
+  /**
+   * Where events go: 'elastic' (intake v2, the default) or 'otlp' (OTLP/HTTP, configured by the
+   * standard OTEL_EXPORTER_OTLP_* variables; docs/opentelemetry.md). Env: SPANFORGE_EXPORTER. Unset,
+   * OTLP is chosen when an OTLP endpoint variable is set and ELASTIC_APM_SERVER_URL is not.
+   */
+  exporter?: 'elastic' | 'otlp';
 }
 
 /** The resolved configuration: every value parsed, units normalised (durations in ms, sizes in bytes). */

@@ -56,6 +56,10 @@ function ensureCompat(dir, marker, testFile, envVar, what, at = join(root, 'test
 ensureCompat('ts5', 'ts-patch', 'ts5.test.ts', 'SPANFORGE_TS5_DIR', 'TypeScript 5.9.3 + ts-patch 3.3.0');
 ensureCompat('express4', join('@types', 'express'), 'express4-app.test.ts', 'SPANFORGE_EXPRESS4_DIR', 'express 4 + @types/express 4');
 ensureCompat('fastify-demo', 'fastify-plugin', 'fastify-demo-app.test.ts', 'SPANFORGE_FASTIFY_DEMO_DIR', "the Fastify demo's plugin libraries (autoload, fastify-plugin, TypeBox)");
+// The loggers of the log-correlation tests (integrations/pino, winston, bunyan) and Elastic's ECS formatters, one install for the three.
+for (const t of ['pino.test.ts', 'winston.test.ts', 'bunyan.test.ts']) ensureCompat('loggers', join('@elastic', 'ecs-winston-format'), t, 'SPANFORGE_LOGGERS_DIR', 'pino, winston, bunyan and the ECS formatters');
+// The OpenTelemetry packages of the OTLP tests (protobufjs + the official definitions, the OTel JS SDK and its exporters).
+for (const t of ['otlp.test.ts', 'otlp-receiver.test.ts', 'otel-api.test.ts']) ensureCompat('otel', 'otlp-transformer-pbjs', t, 'SPANFORGE_OTEL_DIR', 'the OpenTelemetry packages');
 // Each integration with a compat/ folder (its lowest supported version, own package.json + lock file)
 // has its test run a second time against that install, through SPANFORGE_<NAME>_DIR. An integration
 // that supports several majors has one folder per version under compat/ (compat/<version>/package.json),
