@@ -12,6 +12,8 @@ import { safeStringify } from './safe-json.js';
 import type { Store } from './store.js';
 import { fromBrowser, Guard, loginPage } from './guard.js';
 import { loadValidators } from './validate.js';
+import { OtlpError, otlpToIntake } from './otlp.js';
+import { gunzipSync } from 'node:zlib';
 
 export const SPANFORGE_VERSION = '0.1.0';
 /** The APM Server version we answer with on GET /: agents gate features on it (Node: ≥8.7.1, ≥8.0). */
@@ -50,7 +52,7 @@ const MIME: Record<string, string> = {
 const CSP = "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; connect-src 'self'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'";
 const LOGIN_CSP = "default-src 'none'; style-src 'self'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'";
 /** Routes agents use (APM Server's): a non-browser client may name the receiver by any Host there. */
-const AGENT_ROUTES = new Set(['/', '/intake/v2/events', '/intake/v2/rum/events', '/config/v1/agents']);
+const AGENT_ROUTES = new Set(['/', '/intake/v2/events', '/intake/v2/rum/events', '/config/v1/agents', '/v1/traces']);
 /** APM Server's CORS middleware: allowed request headers and methods of a RUM preflight. */
 const RUM_CORS = { methods: 'POST, OPTIONS', headers: 'Content-Type, Content-Encoding, Accept' };
 
@@ -266,6 +268,54 @@ export function createReceiverServer(opts: ServerOptions): Server {
     if (!AGENT_ROUTES.has(path) || fromBrowser(req)) {
       const problem = guard.hostProblem(req);
       if (problem) return writeResult(req, res, 403, { error: problem });
+    }
+
+    if (path === '/v1/traces') {
+      // OTLP/HTTP traces (receiver/otlp.ts), under the intake's rules: no cross-site writes, the
+      // token or API key when one is set, the intake's request size limit (after gunzip too).
+      const foreign = guard.foreignOrigin(req);
+      if (foreign !== undefined) return writeResult(req, res, 403, { error: `forbidden request: origin: '${foreign}' is not allowed` });
+      const auth = authenticate(req, opts);
+      if (!auth.ok) return writeResult(req, res, 401, { error: auth.message });
+      if (method !== 'POST') return writeResult(req, res, 405, { error: 'only POST requests are supported' });
+      const ct = String(req.headers['content-type'] ?? '');
+      if (!ct.includes('application/x-protobuf') && !ct.includes('application/json')) {
+        return writeResult(req, res, 415, { error: `unsupported content type: '${ct}' (application/x-protobuf or application/json)` });
+      }
+      if (shuttingDown) return shutdownReply(req, res);
+      const max = opts.limits.maxRequestSize;
+      const chunks: Buffer[] = [];
+      let size = 0;
+      let over = false;
+      req.on('data', (c: Buffer) => {
+        size += c.length;
+        if (size > max) {
+          if (!over) writeResult(req, res, 413, { error: `request body exceeded the permitted size of ${max} bytes` });
+          over = true;
+          return;
+        }
+        chunks.push(c);
+      });
+      req.on('end', () => {
+        if (over) return;
+        try {
+          let body = Buffer.concat(chunks);
+          if (String(req.headers['content-encoding'] ?? '').includes('gzip')) body = gunzipSync(body, { maxOutputLength: max });
+          const { events } = otlpToIntake(body, ct, Date.now() * 1000);
+          for (const e of events) opts.store.add(e.kind, e.body, e.meta);
+          if (ct.includes('json')) {
+            res.writeHead(200, { 'Content-Type': 'application/json', 'Content-Length': 2 });
+            res.end('{}');
+          } else {
+            res.writeHead(200, { 'Content-Type': 'application/x-protobuf', 'Content-Length': 0 });
+            res.end();
+          }
+        } catch (err) {
+          const tooBig = (err as { code?: string }).code === 'ERR_BUFFER_TOO_LARGE';
+          writeResult(req, res, tooBig ? 413 : 400, { error: tooBig ? `request body exceeded the permitted size of ${max} bytes` : `invalid OTLP request: ${err instanceof OtlpError ? err.message : (err as Error).message}` });
+        }
+      });
+      return;
     }
 
     if (path === '/intake/v2/events' || (path === '/intake/v2/rum/events' && guard.rumEnabled)) {
