@@ -3,7 +3,8 @@
 // candidate sites it had to skip (with the reason) for the build report.
 import type { NodePath } from '@babel/core';
 import type * as BT from '@babel/types';
-import type { CallRule, DecoratorRule, Rule, RouteRule, SiteDescriptor, WrapRule } from '../rules/index.js';
+import type { CallRule, DecoratorRule, FileRule, Rule, RouteRule, SiteDescriptor, WrapRule } from '../rules/index.js';
+import { fileConventionSites } from './nextjs.js';
 import { memberSpanName, ROUTE_METHODS } from '../rules/index.js';
 import { BindingAnalysis, memberName, type Producers, type Value } from './bindings.js';
 
@@ -16,7 +17,13 @@ export type Site =
   /** `recv.m(args)` → call(site, recv, recv.m, ...args); `f(args)` → call(site, undefined, f, ...args) */
   | { kind: 'call'; path: NodePath<BT.CallExpression | BT.OptionalCallExpression>; rule: CallRule; d: SiteDescriptor }
   /** Handler arguments (or a route object's handler value) wrapped with route(site, handler). */
-  | { kind: 'route'; path: NodePath<BT.CallExpression>; handlers: NodePath<BT.Expression>[]; rule: RouteRule; d: SiteDescriptor }
+  | { kind: 'route'; path: NodePath<BT.CallExpression>; handlers: NodePath<BT.Expression>[]; rule: RouteRule | FileRule; d: SiteDescriptor }
+  /**
+   * A function whose body runs inside trace(site, () => body, args): file-convention handlers (Next.js
+   * route handlers, server actions, proxy). `args`: what is passed as the call's arguments (`arguments`,
+   * the first parameter's name, or nothing).
+   */
+  | { kind: 'body'; path: NodePath<BT.FunctionDeclaration | BT.FunctionExpression | BT.ArrowFunctionExpression>; rule: FileRule; d: SiteDescriptor; args: string | null }
   /** A @Traced() method: its body runs inside trace(site, this, () => body). */
   | { kind: 'trace'; path: NodePath<BT.ClassMethod | BT.ClassPrivateMethod>; decorator: NodePath<BT.Decorator>; rule: DecoratorRule; d: SiteDescriptor }
   /** traced(fn[, opts]) → wrap(site, fn). */
@@ -220,6 +227,20 @@ export function analyzeProgram(program: NodePath<BT.Program>, rules: readonly Ru
           },
         });
         return;
+      }
+    }
+  }
+
+  // File conventions (Next.js): whole exported functions, merged in source order (outer sites first).
+  const fileRules = rules.filter((r): r is FileRule => r.kind === 'file');
+  if (fileRules.length && file !== undefined) {
+    const extra = fileConventionSites(program, fileRules, file, skip, descriptor);
+    if (extra.length) {
+      const pos = (x: Site) => x.path.node.start ?? 0;
+      for (const e of extra) {
+        let i = 0;
+        while (i < sites.length && pos(sites[i]!) <= pos(e)) i++;
+        sites.splice(i, 0, e);
       }
     }
   }
@@ -470,7 +491,7 @@ function callName(rule: CallRule, p: NodePath<BT.CallExpression | BT.OptionalCal
   return null;
 }
 
-function descriptor(p: NodePath, rule: string, handler: string, name: string | null, span: { type: string; subtype?: string | undefined; action?: string | undefined }): SiteDescriptor {
+export function descriptor(p: NodePath, rule: string, handler: string, name: string | null, span: { type: string; subtype?: string | undefined; action?: string | undefined }): SiteDescriptor {
   // Like the TS front-end: a member call is located at the member name (`pool.query` → `query`), so
   // chained registrations on one line get distinct locations.
   const callee = (p.node.type === 'CallExpression' || p.node.type === 'OptionalCallExpression') ? p.node.callee : undefined;

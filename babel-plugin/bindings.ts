@@ -494,6 +494,14 @@ export class BindingAnalysis {
       if (args.length === 1 && a0 && a0.type === 'StringLiteral') return this.moduleValue(this.canonicalModule(a0.value), []);
       return unknown('require() of a computed name');
     }
+    // A compiler's interop helper around require('x') (esbuild's `__toESM`, as tsx emits in a CommonJS
+    // package; tsc's `__importDefault`/`__importStar`; Babel's `_interopRequireDefault`): the module
+    // itself, its `.default` the module's default export.
+    if (calleePath.isIdentifier() && INTEROP_HELPERS.has(calleePath.node.name) && args[0]?.type === 'CallExpression') {
+      const inner = (path.get('arguments') as NodePath[])[0] as NodePath<BT.CallExpression>;
+      const ic = inner.node.callee;
+      if (ic.type === 'Identifier' && ic.name === 'require' && !path.scope.getBinding('require')) return this.call(inner, depth);
+    }
     if (calleePath.isMemberExpression() || calleePath.isOptionalMemberExpression()) {
       const method = memberName(calleePath.node);
       const recv = this.valueOf(calleePath.get('object') as NodePath, depth);
@@ -627,6 +635,8 @@ function isModuleExportsAssignment(p: NodePath, right: BT.Node): boolean {
     l.type === 'MemberExpression' && l.object.type === 'Identifier' && l.object.name === 'module' && !l.computed && l.property.type === 'Identifier' && l.property.name === 'exports' && !p.scope.getBinding('module')
   );
 }
+
+const INTEROP_HELPERS = new Set(['__toESM', '__importDefault', '__importStar', '_interopRequireDefault', '_interopRequireWildcard']);
 
 /** Whether the program imports (or requires at top level) one of the modules. */
 function importsAny(program: NodePath<BT.Program>, modules: readonly string[], canonical: (m: string) => string): boolean {

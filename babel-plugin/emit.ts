@@ -97,6 +97,17 @@ export function emitBabel(t: typeof BabelTypes, program: NodePath<BT.Program>, s
         site.decorator.remove();
         break;
       }
+      case 'body': {
+        // File-convention handlers (Next.js): trace(site, () => body, arguments); directives stay first.
+        const fn = site.path.node;
+        const body = fn.body as BT.BlockStatement;
+        const inner = t.arrowFunctionExpression([], t.blockStatement(body.body), fn.async);
+        const args: BT.Expression[] = [siteRef(i), inner];
+        if (site.args === 'arguments') args.push(t.identifier('arguments'));
+        else if (site.args) args.push(t.arrayExpression([t.identifier(site.args.slice(1, -1))]));
+        fn.body = t.blockStatement([t.returnStatement(mark(t.callExpression(abi(ABI_HELPERS.trace), args)))], body.directives);
+        break;
+      }
       case 'wrap':
         site.path.replaceWith(mark(t.callExpression(abi(ABI_HELPERS.wrap), [siteRef(i), site.fn.node])));
         break;

@@ -9,6 +9,8 @@ export interface FileReport {
   file: string;
   sites: SiteDescriptor[];
   skipped: SkippedSite[];
+  /** A dependency file (node_modules) instrumented by dependency rules: its package `name@version`. */
+  package?: string;
 }
 
 export interface BuildReport {
@@ -37,16 +39,30 @@ export class ReportCollector {
     let sites = 0;
     let skipped = 0;
     let files = 0;
+    let depSites = 0;
+    const packages = new Set<string>();
     for (const f of this.files.values()) {
+      if (f.package !== undefined) {
+        depSites += f.sites.length;
+        skipped += f.skipped.length;
+        if (f.sites.length) packages.add(f.package);
+        continue;
+      }
       sites += f.sites.length;
       skipped += f.skipped.length;
       if (f.sites.length) files++;
     }
-    return `spanforge (${this.frontEnd}): ${sites} site${sites === 1 ? '' : 's'} instrumented in ${files} file${files === 1 ? '' : 's'}, ${skipped} candidate${skipped === 1 ? '' : 's'} skipped`;
+    return `spanforge (${this.frontEnd}): ${sites} site${sites === 1 ? '' : 's'} instrumented in ${files} file${files === 1 ? '' : 's'}, ${skipped} candidate${skipped === 1 ? '' : 's'} skipped${depSummary(depSites, packages)}`;
   }
 
   write(path: string): void {
     mkdirSync(dirname(path), { recursive: true });
     writeFileSync(path, JSON.stringify(this.report(), null, 2) + '\n');
   }
+}
+
+/** `, 3 driver functions in dependencies (mysql2@3.24.6, pg@8.23.1)`; empty when none. */
+export function depSummary(sites: number, packages: ReadonlySet<string>): string {
+  if (sites === 0) return '';
+  return `, ${sites} driver function${sites === 1 ? '' : 's'} in dependencies (${[...packages].sort().join(', ')})`;
 }

@@ -79,6 +79,16 @@ export function emitText(ms: MagicString, program: BT.Program, source: string, s
         ms.remove(start(dec), decEnd);
         break;
       }
+      case 'body': {
+        // File-convention handlers (Next.js): trace(site, () => body, arguments), after the directives.
+        const fn = s.path.node;
+        const body = fn.body as BT.BlockStatement;
+        let at = start(body) + 1;
+        for (const d of body.directives) at = Math.max(at, end(d));
+        ms.appendLeft(at, ` return ${abi(ABI_HELPERS.trace)}(${site(i)}, ${fn.async ? 'async ' : ''}() => {`);
+        ms.prependRight(end(body) - 1, `}${s.args ? `, ${s.args}` : ''}); `);
+        break;
+      }
       case 'wrap': {
         const node = s.path.node;
         const fn = s.fn.node;

@@ -11,8 +11,11 @@ import type { SkippedSite } from '../babel-plugin/analyze.js';
 import type { SiteDescriptor } from '../rules/index.js';
 import { emitText } from './edit.js';
 import { looksCommonJs } from '../babel-plugin/emit.js';
+import { isConventionFile } from '../babel-plugin/nextjs.js';
+import { dependencyMatcher, instrumentDependency } from './deps.js';
 
 export type { SpanforgeOptions } from '../rules/index.js';
+export { dependencyMatcher, instrumentDependency, type DependencyResult } from './deps.js';
 
 /** Bundler plugin options: the transformer's options plus the project root (default: cwd, Vite's root). */
 export interface SpanforgeBundlerOptions extends SpanforgeOptions {
@@ -44,6 +47,9 @@ export function precheck(rules: readonly Rule[]): RegExp {
   const parts: string[] = [];
   if (modules.size) parts.push(`['"\`](?:node:)?(?:${[...modules].map(esc).join('|')})['"\`]`);
   for (const w of words) parts.push(w);
+  // File conventions (Next.js): 'use server' modules and functions, and the exports of route/proxy files
+  // (decided by the path: instrumentCode skips this check for those).
+  if (rules.some((r) => r.kind === 'file')) parts.push(`['"]use server['"]`);
   return new RegExp(parts.join('|') || '(?!)');
 }
 
@@ -52,7 +58,7 @@ export function precheck(rules: readonly Rule[]): RegExp {
  * pre-check). `relPath` is what the site table and the report name the file.
  */
 export function instrumentCode(code: string, id: string, relPath: string, opts: ResolvedOptions, check: RegExp = precheck(opts.rules)): InstrumentResult | null {
-  if (!check.test(code) || code.includes(SITES_BINDING)) return null;
+  if ((!check.test(code) && !(opts.rules.some((r) => r.kind === 'file') && isConventionFile(relPath))) || code.includes(SITES_BINDING)) return null;
   const isTs = /\.[cm]?tsx?$/.test(id);
   const plugins: NonNullable<NonNullable<Parameters<typeof parseSync>[1]>['parserOpts']>['plugins'] = isTs
     ? ['typescript', 'decorators', 'decoratorAutoAccessors', 'explicitResourceManagement']
@@ -93,6 +99,9 @@ export const spanforge: UnpluginInstance<SpanforgeBundlerOptions | undefined, fa
   const { root: rootOption, ...rest } = (raw ?? {}) as SpanforgeBundlerOptions;
   const opts = resolveOptions(rest, 'the spanforge bundler plugin options');
   const check = precheck(opts.rules);
+  // Dependency rules (driver functions under node_modules): a path check per file, nothing parsed
+  // unless package and file name fit; the version is read once per package folder.
+  const deps = dependencyMatcher(opts.deps);
   let root = rootOption ?? process.cwd();
   const collector = new ReportCollector('bundler');
   return {
@@ -101,11 +110,25 @@ export const spanforge: UnpluginInstance<SpanforgeBundlerOptions | undefined, fa
     enforce: 'pre',
     transformInclude(id) {
       const file = id.split('?')[0]!;
-      return SCRIPT_RE.test(file) && !file.startsWith('\0') && isIncluded(opts, projectPath(root, file));
+      if (!SCRIPT_RE.test(file) || file.startsWith('\0')) return false;
+      return isIncluded(opts, projectPath(root, file)) || deps.candidates(file) !== undefined;
     },
     transform(code, id) {
       const file = id.split('?')[0]!;
       const rel = projectPath(root, file);
+      if (deps.candidates(file) !== undefined) {
+        let d: ReturnType<typeof instrumentDependency>;
+        try {
+          d = instrumentDependency(code, file, deps, opts.runtimeModule);
+        } catch (err) {
+          this.warn(`spanforge: ${rel}: dependency file not instrumented: ${String((err as Error).message ?? err).split('\n')[0]}`);
+          return null;
+        }
+        if (!d) return null;
+        collector.add({ file: d.name, package: d.name.slice(0, d.name.indexOf('/', d.name.startsWith('@') ? d.name.indexOf('/') + 1 : 0)), sites: d.sites, skipped: d.skipped.map((k) => ({ rules: [k.rule], line: k.line, column: k.column, code: '', reason: `not instrumented: ${k.reason}` })) });
+        if (d.sites.length === 0) return null;
+        return { code: d.code, map: d.map };
+      }
       let result: InstrumentResult | null;
       try {
         result = instrumentCode(code, file, rel, opts, check);

@@ -385,7 +385,7 @@ export function plan(d: Detected): Plan {
 
   switch (tool) {
     case 'next':
-      notes.push('Next.js: not supported yet — the rules catalogue has no Next.js route handlers, so requests would not become transactions (see the README\'s Getting started)');
+      notes.push("Next.js: not wired by init — add instrumentation.ts (register() from spanforge/next in the Node.js runtime) and, in next.config, serverExternalPackages: ['spanforge'] plus spanforge/loader in turbopack.rules (or webpackPlugin() for next build --webpack): README's Getting started and docs/frameworks.md");
       break;
     case 'nest':
       wireTsc(true);

@@ -105,7 +105,26 @@ export interface WrapRule {
   description: string;
 }
 
-export type Rule = CallRule | RouteRule | DecoratorRule | WrapRule;
+/**
+ * A framework's file convention: what a module exports is a handler because of where the file is
+ * (Next.js `app/…/route.ts` exports `GET`, `POST`…; `'use server'` modules; `proxy.ts`). Only the Babel
+ * analysis (Babel plugin, bundler step, `spanforge/loader`) applies these; tsc leaves them alone.
+ */
+export interface FileRule {
+  id: string;
+  kind: 'file';
+  framework: 'nextjs';
+  /** route-handler: `app/…/route.ts` method exports; server-action: functions of `'use server'` modules and functions with that directive; proxy: `proxy.ts`'s `proxy` (or default) export. */
+  convention: 'route-handler' | 'server-action' | 'proxy';
+  /** The run-time wrapper the site calls (integrations/<name>/runtime.ts `wrappers`). */
+  handler: string;
+  /** No module to match: file rules are decided by the file's path and directives. */
+  target: TargetMatch;
+  span: SpanFacts;
+  description: string;
+}
+
+export type Rule = CallRule | RouteRule | DecoratorRule | WrapRule | FileRule;
 
 /** HTTP methods a route-registration member name stands for (`all` = any method). */
 export const ROUTE_METHODS: Readonly<Record<string, string>> = {

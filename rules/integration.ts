@@ -2,7 +2,7 @@
 // versions it covers, the call rules (what to match in user code: declarations for tsc, bindings for
 // Babel; how to name the span) and what the Babel front-end must be told about how the library's
 // objects come to exist. Plain data: no compiler is imported here or in any rules.ts.
-import type { CallRule, RouteRule } from './catalogue.js';
+import type { CallRule, FileRule, RouteRule, SpanFacts } from './catalogue.js';
 
 export interface Integration {
   /** The folder name under integrations/ and the key in rules/integrations.ts. */
@@ -10,9 +10,38 @@ export interface Integration {
   /** The npm packages (or node builtins) covered, each with the version range supported and tested. */
   packages: Readonly<Record<string, string>>;
   /** Call rules, and route rules for handlers given to a library's constructor (`new Worker(name, processor)`). */
-  rules: readonly (CallRule | RouteRule)[];
+  rules: readonly (CallRule | RouteRule | FileRule)[];
   /** How values of the library's classes are produced, for the Babel front-end (tsc reads the types). */
   babel?: Partial<Producers>;
+  /**
+   * Rules for the library's own code under node_modules (driver functions that ORMs and query builders
+   * call), applied by the bundler step and spanforge/register: matched by package, version and file.
+   */
+  deps?: readonly DependencyRule[];
+}
+
+/**
+ * A function of a dependency's own JavaScript, matched by package name, version range and file (there
+ * are no types in node_modules), rewritten so that each call goes through `call(site, this, body, ...)`
+ * with the same handler (and so the same span) as the user-code rule. The function must have plain
+ * identifier parameters and no `super` in its body (the body becomes an inner function); a match that
+ * does not is reported and left alone.
+ */
+export interface DependencyRule {
+  /** Stable id (`pg.client-query`): options disable it, reports name it. */
+  id: string;
+  /** npm package name as in its package.json. */
+  package: string;
+  /** Versions the rule applies to: comparators `>=3.2 <4`, alternatives joined by `||`. */
+  versions: string;
+  /** The file, relative to the package root, '/'-separated (`lib/client.js`). */
+  file: string;
+  /** The function: a method of a class (`class Client { query() {} }`), or `Owner.prototype.name = function` when `prototype`. */
+  function: { readonly className: string; readonly methodName: string; readonly prototype?: boolean };
+  /** Handler the emitted call names (the user-code rule's). */
+  handler: string;
+  span: SpanFacts;
+  description: string;
 }
 
 /** A library class as the catalogue names it: module specifier plus class (or interface) name. */

@@ -14,9 +14,11 @@ import { integration as prisma } from '../integrations/prisma/rules.js';
 import { integration as amqplib } from '../integrations/amqplib/rules.js';
 import { integration as nats } from '../integrations/nats/rules.js';
 import { integration as bullmq } from '../integrations/bullmq/rules.js';
+import { integration as mqtt } from '../integrations/mqtt/rules.js';
 import { integration as pino } from '../integrations/pino/rules.js';
 import { integration as winston } from '../integrations/winston/rules.js';
 import { integration as bunyan } from '../integrations/bunyan/rules.js';
+import { integration as nextjs } from '../integrations/nextjs/rules.js';
 import type { Integration } from './integration.js';
 
-export const INTEGRATIONS: readonly Integration[] = [pg, fetch, undici, http, mysql, mysql2, ioredis, redis, prisma, amqplib, nats, bullmq, pino, winston, bunyan];
+export const INTEGRATIONS: readonly Integration[] = [pg, fetch, undici, http, mysql, mysql2, ioredis, redis, prisma, amqplib, nats, mqtt, bullmq, pino, winston, bunyan, nextjs];

@@ -1,6 +1,7 @@
 // The front-end options (tsconfig plugin entry, Babel plugin options): validation with errors that
 // name the option, include/exclude globs, rules off by id, and user-declared rules.
 import { RULES, type CallRule, type Rule } from './catalogue.js';
+import { DEPENDENCY_RULES, type DependencyRule } from './deps.js';
 
 /** A user-declared rule: "calls to OrderService.place are spans of type app". */
 export interface UserRuleOption {
@@ -31,6 +32,11 @@ export interface SpanforgeOptions {
   summary?: boolean;
   /** Module the emitted code imports the ABI from. */
   runtimeModule?: string;
+  /**
+   * false: leave node_modules alone (the bundler step and spanforge/register otherwise instrument the
+   * driver functions of the integrations' dependency rules, for calls made by ORMs and query builders).
+   */
+  dependencies?: boolean;
 }
 
 export interface ResolvedOptions {
@@ -40,6 +46,8 @@ export interface ResolvedOptions {
   report: string | undefined;
   summary: boolean;
   runtimeModule: string;
+  /** The dependency rules in force (none when `dependencies: false`), after `disable`. */
+  deps: DependencyRule[];
 }
 
 /** Thrown for bad options; `code` is stable, the message names the option and what to do. */
@@ -61,6 +69,7 @@ const KNOWN: Record<keyof SpanforgeOptions, string> = {
   report: 'string',
   summary: 'boolean',
   runtimeModule: 'string',
+  dependencies: 'boolean',
 };
 const USER_RULE_KEYS = new Set(['match', 'module', 'type', 'subtype', 'action', 'name', 'id']);
 
@@ -90,9 +99,9 @@ export function resolveOptions(raw: unknown, source = 'spanforge options'): Reso
   const exclude = o.exclude === undefined ? [] : stringArray('exclude', o.exclude);
   const disable = o.disable === undefined ? [] : stringArray('disable', o.disable);
   for (const id of disable) {
-    if (!RULES.some((r) => r.id === id) && !(Array.isArray(o.rules) && o.rules.some((u) => userRuleId(u) === id))) {
+    if (!RULES.some((r) => r.id === id) && !DEPENDENCY_RULES.some((r) => r.id === id) && !(Array.isArray(o.rules) && o.rules.some((u) => userRuleId(u) === id))) {
       throw new SpanforgeOptionsError(
-        `spanforge: option "disable" names unknown rule "${id}"; rule ids: ${RULES.map((r) => r.id).join(', ')}`,
+        `spanforge: option "disable" names unknown rule "${id}"; rule ids: ${[...RULES, ...DEPENDENCY_RULES].map((r) => r.id).join(', ')}`,
       );
     }
   }
@@ -101,6 +110,7 @@ export function resolveOptions(raw: unknown, source = 'spanforge options'): Reso
   if (o.runtimeModule !== undefined && (typeof o.runtimeModule !== 'string' || !o.runtimeModule)) {
     throw new SpanforgeOptionsError(`spanforge: option "runtimeModule" must be a non-empty module specifier`);
   }
+  if (o.dependencies !== undefined && typeof o.dependencies !== 'boolean') throw new SpanforgeOptionsError(`spanforge: option "dependencies" must be true or false`);
   const userRules: Rule[] = [];
   if (o.rules !== undefined) {
     if (!Array.isArray(o.rules)) throw new SpanforgeOptionsError(`spanforge: option "rules" must be an array of { match, type }`);
@@ -114,6 +124,7 @@ export function resolveOptions(raw: unknown, source = 'spanforge options'): Reso
     report: o.report as string | undefined,
     summary: o.summary !== false,
     runtimeModule: (o.runtimeModule as string | undefined) ?? 'spanforge/runtime',
+    deps: o.dependencies === false ? [] : DEPENDENCY_RULES.filter((r) => !disable.includes(r.id)),
   };
 }
 

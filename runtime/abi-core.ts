@@ -14,6 +14,8 @@ export interface AbiCore {
   /** The innermost active span or transaction. */
   current(): Holder | undefined;
   currentTransaction(): Transaction | undefined;
+  /** Makes holder current for the rest of this synchronous execution and what it schedules (optional: test cores may lack it). */
+  enter?(holder: Holder | undefined): void;
   /** Runs fn.apply(thisArg, args) with holder as the current context. */
   runWith<R>(holder: Holder | undefined, fn: (...a: any[]) => R, thisArg: unknown, args: ArrayLike<unknown>): R;
   captureError(err: unknown, opts: { handled: boolean; parent?: Holder }): void;

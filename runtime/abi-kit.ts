@@ -152,6 +152,19 @@ export function startSpan(core: AbiCore, site: Site, name: string, exit: boolean
   }
 }
 
+/**
+ * `fn` run with the exit span as the current context, so that what the library does inside the call
+ * (pg-pool's Client#query, mysql2's pool calling the connection, an ORM's driver call) sees an exit span
+ * as its parent and opens no second span: the agent records no child of an exit span, as
+ * elastic-apm-node does. This is what keeps a user-code site and the driver's own instrumented function
+ * (a dependency rule) from recording the same query twice.
+ */
+export function inExitSpan(core: AbiCore, span: Span, fn: (...a: unknown[]) => unknown): (...a: unknown[]) => unknown {
+  return function (this: unknown, ...a: unknown[]) {
+    return core.runWith(span, fn, this, a);
+  };
+}
+
 /** Runs the call, ending the span when it settles; sync throws are reported and rethrown as is. */
 export function runCall(core: AbiCore, span: Span, thisArg: unknown, fn: (...a: unknown[]) => unknown, args: unknown[], onValue?: (v: unknown) => void): unknown {
   let result: unknown;

@@ -31,6 +31,12 @@ const NEXT_ERR = Symbol.for('spanforge.request.nextError');
 /** The parsed body already added to the request context. */
 const BODY = Symbol.for('spanforge.request.body');
 const HOOKED = Symbol.for('spanforge.fastify.hooked');
+/**
+ * Set (to true) by `spanforge/next`'s register(): each request's arrival transaction is made the current
+ * context of the server's handling of that request, so that handlers of a framework whose server code
+ * is not instrumented (Next.js) find it instead of starting a second one.
+ */
+const BIND_ARRIVAL = Symbol.for('spanforge.request.bindArrival');
 const warnedVersions = new Set<number>();
 let arrivalSubscribed = false;
 /**
@@ -85,7 +91,10 @@ function subscribeArrival(): void {
       const core = installed;
       if (core === undefined || !m.response) return;
       try {
-        if (core.active()) requestTransaction(core, req, m.response);
+        if (core.active()) {
+          const tx = requestTransaction(core, req, m.response);
+          if (tx && (globalThis as Record<symbol, unknown>)[BIND_ARRIVAL] === true && core.enter) core.enter(tx);
+        }
       } catch {
         // never into the server
       }
@@ -598,9 +607,24 @@ export function route<T>(site: Site, handler: T): T {
  * The body is an arrow function, so `this`, `arguments` and `super` are the method's own.
  * @example m(a) { return __spanforge.trace(__spanforge_sites[2], () => { return a * 2; }); }
  */
-export function trace<R>(site: Site, body: () => R): R {
+export function trace<R>(site: Site, body: () => R, args?: ArrayLike<unknown>): R {
   const core = installed;
   if (core === undefined || site.off || !core.active()) return body();
+  // File-convention handlers (Next.js route handlers, server actions, proxy): the integration's wrapper
+  // sees the function's arguments (`args`) and runs the body.
+  if (site.handler !== 'traced') {
+    const w = WRAPPERS[site.handler];
+    if (w !== undefined) {
+      let wrapped: ((...a: unknown[]) => unknown) | undefined;
+      try {
+        wrapped = w(site, body as () => unknown, () => installed);
+      } catch {
+        wrapped = undefined;
+      }
+      if (wrapped === undefined) return body();
+      return Reflect.apply(wrapped, undefined, args ?? EMPTY) as R;
+    }
+  }
   return traceWith(core, site, site.name ?? site.function, body, undefined, EMPTY);
 }
 

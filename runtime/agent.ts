@@ -194,6 +194,7 @@ export class Agent implements TracerHost {
         return h !== undefined && !h.ended ? h : undefined;
       },
       currentTransaction: () => this.currentTransaction(),
+      enter: (holder: Span | Transaction | undefined) => enter(holder as TransactionImpl | SpanImpl | undefined),
       runWith: <R>(holder: Span | Transaction | undefined, fn: (...a: any[]) => R, thisArg: unknown, args: ArrayLike<unknown>): R =>
         this.withSpan(holder, fn, thisArg, args as readonly unknown[]),
       captureError: (err: unknown, opts: { handled: boolean; parent?: Span | Transaction }) => {

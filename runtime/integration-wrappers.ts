@@ -2,3 +2,4 @@
 // call (BullMQ's `new Worker(name, processor)`): one line per library, `export { wrappers as <name> }`.
 // route() (abi.ts) looks the site's handler name up in their `wrappers` tables.
 export { wrappers as bullmq } from '../integrations/bullmq/runtime.js';
+export { wrappers as nextjs } from '../integrations/nextjs/runtime.js';

@@ -91,6 +91,30 @@ export function decodeMappings(mappings: string): Int32Array[] {
   return lines;
 }
 
+/** A v3 index map: `sections` sorted by `offset` ({ line, column }, 0-based), each with an embedded `map`. */
+function createIndexMap(sections: unknown[], mapDir: string): SourceMap {
+  const parts: { line: number; column: number; map: SourceMap }[] = [];
+  for (const sec of sections) {
+    const s = sec as { offset?: { line?: unknown; column?: unknown }; map?: RawMap };
+    if (!s || typeof s.offset?.line !== 'number' || typeof s.offset.column !== 'number' || !s.map) continue;
+    parts.push({ line: s.offset.line, column: s.offset.column, map: createSourceMap(s.map, mapDir) });
+  }
+  return {
+    lookup(line, column) {
+      const l0 = line - 1;
+      const c0 = column - 1;
+      let found: (typeof parts)[number] | undefined;
+      for (const p of parts) {
+        if (p.line < l0 || (p.line === l0 && p.column <= c0)) found = p;
+        else break;
+      }
+      if (!found) return undefined;
+      const inLine = l0 - found.line;
+      return found.map.lookup(inLine + 1, (inLine === 0 ? c0 - found.column : c0) + 1);
+    },
+  };
+}
+
 interface RawMap {
   version?: number;
   sources?: (string | null)[];
@@ -102,6 +126,8 @@ interface RawMap {
 
 /** Builds a SourceMap from parsed JSON; mapDir resolves relative sources. Throws on malformed maps. */
 export function createSourceMap(raw: RawMap, mapDir: string): SourceMap {
+  // An index map (Turbopack's chunks): sections at generated offsets, each a map of its own.
+  if (raw.version === 3 && Array.isArray(raw.sections)) return createIndexMap(raw.sections as unknown[], mapDir);
   if (raw.version !== 3 || typeof raw.mappings !== 'string' || !Array.isArray(raw.sources)) {
     throw new Error('not a version 3 source map with mappings and sources');
   }

@@ -2,7 +2,7 @@
 // a `db`/`mysql`/`query` exit span named `SELECT users`, with the statement, database (db.instance),
 // user, rows affected and destination / service target `mysql`. The span ends in the callback
 // (callback API), when the promise settles (mysql2/promise), or on the returned Query's 'end' event.
-import { endSpan, runCall, runCallbackCall, sqlSummary, startSpan, wrapCallback, type AbiCore, type CallHandler, type Span } from '../../runtime/abi-kit.js';
+import { endSpan, inExitSpan, runCall, runCallbackCall, sqlSummary, startSpan, wrapCallback, type AbiCore, type CallHandler, type Span } from '../../runtime/abi-kit.js';
 
 interface MysqlConfig {
   host?: unknown;
@@ -48,6 +48,7 @@ export const handlers: Record<string, CallHandler> = {
     const text = typeof a0 === 'string' ? a0 : a0 && typeof a0 === 'object' && typeof a0.sql === 'string' ? a0.sql : undefined;
     const span = startSpan(core, site, text === undefined ? 'SQL' : sqlSummary(text), true);
     if (!span) return Reflect.apply(fn, thisArg, args);
+    fn = inExitSpan(core, span, fn); // the driver's inner query (a dependency rule) records nothing
     try {
       const c = configOf(thisArg) ?? {};
       const database = typeof c.database === 'string' && c.database !== '' ? c.database : undefined;

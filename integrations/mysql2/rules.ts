@@ -25,6 +25,51 @@ export const integration: Integration = {
       description: 'mysql2 Connection/Pool/PoolConnection query and execute (callback and promise APIs)',
     },
   ],
+  // The driver's core connection methods, where the pool, the promise API and every ORM end: in
+  // lib/connection.js up to 3.11, in lib/base/connection.js (class BaseConnection) since. A file that
+  // does not hold the class/method is left alone, so both rules cover the whole 3.x range.
+  deps: [
+    {
+      id: 'mysql2.connection-query',
+      package: 'mysql2',
+      versions: '>=3.2 <4',
+      file: 'lib/connection.js',
+      function: { className: 'Connection', methodName: 'query' },
+      handler: 'mysql',
+      span: { type: 'db', subtype: 'mysql', action: 'query' },
+      description: 'mysql2 Connection#query inside the driver (calls made by ORMs and query builders)',
+    },
+    {
+      id: 'mysql2.connection-execute',
+      package: 'mysql2',
+      versions: '>=3.2 <4',
+      file: 'lib/connection.js',
+      function: { className: 'Connection', methodName: 'execute' },
+      handler: 'mysql',
+      span: { type: 'db', subtype: 'mysql', action: 'query' },
+      description: 'mysql2 Connection#execute inside the driver (calls made by ORMs and query builders)',
+    },
+    {
+      id: 'mysql2.base-query',
+      package: 'mysql2',
+      versions: '>=3.2 <4',
+      file: 'lib/base/connection.js',
+      function: { className: 'BaseConnection', methodName: 'query' },
+      handler: 'mysql',
+      span: { type: 'db', subtype: 'mysql', action: 'query' },
+      description: 'mysql2 BaseConnection#query inside the driver (calls made by ORMs and query builders)',
+    },
+    {
+      id: 'mysql2.base-execute',
+      package: 'mysql2',
+      versions: '>=3.2 <4',
+      file: 'lib/base/connection.js',
+      function: { className: 'BaseConnection', methodName: 'execute' },
+      handler: 'mysql',
+      span: { type: 'db', subtype: 'mysql', action: 'query' },
+      description: 'mysql2 BaseConnection#execute inside the driver (calls made by ORMs and query builders)',
+    },
+  ],
   babel: {
     selfExports: { mysql2: ['default'], 'mysql2/promise': ['default'] },
     calls: {

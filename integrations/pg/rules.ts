@@ -20,6 +20,21 @@ export const integration: Integration = {
       description: 'pg Client/Pool/PoolClient query (promise, callback, config object, submittable)',
     },
   ],
+  // The driver's own Client#query (pg-pool's Pool#query and every ORM end there): what knex, drizzle,
+  // Kysely, TypeORM and Sequelize call. Same handler, so the same span; a user-code pg span already
+  // open around it (pool.query in the app) makes this one a no-op (runtime: no child of an exit span).
+  deps: [
+    {
+      id: 'pg.client-query',
+      package: 'pg',
+      versions: '>=8 <9',
+      file: 'lib/client.js',
+      function: { className: 'Client', methodName: 'query' },
+      handler: 'pg',
+      span: { type: 'db', subtype: 'postgresql', action: 'query' },
+      description: 'pg Client#query inside the driver (calls made by ORMs and query builders)',
+    },
+  ],
   babel: {
     selfExports: { pg: ['default'] },
     constructs: { 'pg.Pool': pool, 'pg.Client': client },

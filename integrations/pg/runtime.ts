@@ -1,6 +1,6 @@
 // pg run-time handler: `db`/`postgresql`/`query` spans for Client/Pool/PoolClient query (promise,
 // callback, query config, Submittable), with statement, database, user, destination and rows affected.
-import { endSpan, runCall, runCallbackCall, sqlSummary, startSpan, wrapCallback, type CallHandler } from '../../runtime/abi-kit.js';
+import { endSpan, inExitSpan, runCall, runCallbackCall, sqlSummary, startSpan, wrapCallback, type CallHandler } from '../../runtime/abi-kit.js';
 
 /** Handlers by name; the rules (integrations/pg/rules.ts) emit `handler: 'pg'`. */
 export const handlers: Record<string, CallHandler> = {
@@ -9,6 +9,7 @@ export const handlers: Record<string, CallHandler> = {
     const text = typeof q === 'string' ? q : q && typeof q.text === 'string' ? q.text : undefined;
     const span = startSpan(core, site, text === undefined ? 'SQL' : sqlSummary(text), true);
     if (!span) return Reflect.apply(fn, thisArg, args);
+    fn = inExitSpan(core, span, fn); // the driver's inner query (a dependency rule) records nothing
     try {
       const t = (thisArg ?? {}) as { host?: string; port?: number | string; database?: string; user?: string; options?: Record<string, unknown> };
       const o = (t.options ?? t) as { host?: string; port?: number | string; database?: string; user?: string };

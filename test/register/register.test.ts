@@ -86,3 +86,30 @@ test('a malformed $SPANFORGE_OPTIONS stops at start-up with a message naming it'
   assert.notEqual(u.status, 0);
   assert.match(u.output, /unknown option "bogus" in the spanforge\/register options/);
 });
+
+test('tsx --import spanforge/register in a CommonJS package: the app is instrumented, its trace arrives, one summary line', { timeout: 90_000 }, async () => {
+  // tsx compiles .ts to CommonJS itself (esbuild output, `__toESM(require('node:http'))`), outside
+  // require.extensions: the Module.prototype._compile hook sees that text and follows the interop helper.
+  const cjsDir = mkdtempSync(join(tmpdir(), 'sf-register-tsx-cjs-'));
+  try {
+    mkdirSync(join(cjsDir, 'node_modules'));
+    symlinkSync(root, join(cjsDir, 'node_modules', 'spanforge'));
+    writeFileSync(join(cjsDir, 'package.json'), JSON.stringify({ name: 'tsx-cjs', private: true, type: 'commonjs' }));
+    writeFileSync(join(cjsDir, 'app.ts'), appSource());
+    const r = spawnSync(join(root, 'node_modules', '.bin', 'tsx'), ['--import', 'spanforge/register', 'app.ts'], {
+      cwd: cjsDir,
+      encoding: 'utf8',
+      timeout: 60_000,
+      env: { ...process.env, ...agentEnv(intake, 'reg-tsx-cjs') },
+    });
+    const output = `${r.stdout}\n${r.stderr}`;
+    assert.equal(r.status, 0, output);
+    assert.match(output, /app said: hello pong/);
+    const lines = output.split('\n').filter((l) => l.startsWith('spanforge (register):'));
+    assert.equal(lines.length, 1, output);
+    assert.match(lines[0]!, /^spanforge \(register\): [2-9] sites instrumented in 1 file, no driver function in dependencies; ES modules: module\.(registerHooks|register \(loader thread\)), CommonJS: Module\._compile$/);
+    await assertTrace(intake, 'reg-tsx-cjs', output);
+  } finally {
+    rmSync(cjsDir, { recursive: true, force: true });
+  }
+});

@@ -1,5 +1,5 @@
 // The messaging fixture (fixtures/apps/messaging: an Express producer service and a worker that writes
-// to PostgreSQL), built with tspc + spanforge/transformer and with esbuild + spanforge/bundler, run
+// to PostgreSQL; amqplib, nats, mqtt and BullMQ), built with tspc + spanforge/transformer and with esbuild + spanforge/bundler, run
 // against the real brokers: an HTTP request to the producer gives ONE trace — the request transaction,
 // its send span, the worker's messaging transaction (a child of the send span, in another process) and
 // the worker's pg span — for each library. Exact names, types, parents and message context; every event
@@ -15,7 +15,7 @@ import { ensureDist, linkSpanforge, pgClient, root, startApp, type AppProcess } 
 
 const appDir = join(root, 'fixtures', 'apps', 'messaging');
 const table = `sf_messaging_app_${process.pid}`;
-const LIBS = ['amqplib', 'nats', 'bullmq'] as const;
+const LIBS = ['amqplib', 'nats', 'mqtt', 'bullmq'] as const;
 type Lib = (typeof LIBS)[number];
 let db: Client | string;
 
@@ -74,22 +74,27 @@ async function buildEsbuild(): Promise<string> {
 }
 
 /**
- * The same sites from both front-ends: each library's send and receive, the pg insert, the routes, and
+ * The same sites from both front-ends: each library's send and receive (and mqtt's subscribe, which names
+ * its transactions), the pg insert, the routes, and
  * `app.use(express.json())` (every use() argument is wrapped: error middleware is decided at run time).
  */
 function assertSites(sites: string[]): void {
   assert.deepEqual(sites.slice().sort(), [
-    'amqplib.consume src/consumer.ts:29',
-    'amqplib.sendToQueue src/producer.ts:26',
-    'bullmq.add src/producer.ts:38',
-    'bullmq.worker src/consumer.ts:44',
-    'express.error-middleware src/producer.ts:22',
-    'express.route src/producer.ts:24',
-    'express.route src/producer.ts:30',
-    'express.route src/producer.ts:36',
-    'nats.publish src/producer.ts:32',
-    'nats.subscribe src/consumer.ts:36',
-    'pg.query src/consumer.ts:22',
+    'amqplib.consume src/consumer.ts:30',
+    'amqplib.sendToQueue src/producer.ts:28',
+    'bullmq.add src/producer.ts:46',
+    'bullmq.worker src/consumer.ts:51',
+    'express.error-middleware src/producer.ts:24',
+    'express.route src/producer.ts:26',
+    'express.route src/producer.ts:32',
+    'express.route src/producer.ts:38',
+    'express.route src/producer.ts:44',
+    'mqtt.listener src/consumer.ts:46',
+    'mqtt.publish src/producer.ts:40',
+    'mqtt.subscribe src/consumer.ts:49',
+    'nats.publish src/producer.ts:34',
+    'nats.subscribe src/consumer.ts:37',
+    'pg.query src/consumer.ts:23',
   ]);
 }
 
@@ -139,6 +144,7 @@ async function run(outDir: string, build: string): Promise<void> {
 const NAMES: Record<Lib, { send: (q: string) => string; receive: (q: string) => string; subtype: string; framework: string }> = {
   amqplib: { send: (q) => `RabbitMQ SEND to ${q}`, receive: (q) => `RabbitMQ RECEIVE from ${q}`, subtype: 'rabbitmq', framework: 'RabbitMQ' },
   nats: { send: (q) => `NATS SEND to ${q}`, receive: (q) => `NATS RECEIVE from ${q}`, subtype: 'nats', framework: 'NATS' },
+  mqtt: { send: (q) => `MQTT SEND to ${q}`, receive: (q) => `MQTT RECEIVE from ${q}`, subtype: 'mqtt', framework: 'MQTT' },
   bullmq: { send: (q) => `BullMQ SEND to ${q}`, receive: (q) => `BullMQ RECEIVE from ${q}`, subtype: 'bullmq', framework: 'BullMQ' },
 };
 

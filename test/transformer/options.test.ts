@@ -14,7 +14,7 @@ test('unknown option: a build error naming the option', () => {
   assert.throws(() => spanforgeTransformer(program, { transform: 'spanforge/transformer', exlcude: ['x'] }, { ts }), {
     name: 'SpanforgeOptionsError',
     code: 'SPANFORGE_ERR_OPTIONS',
-    message: 'spanforge: unknown option "exlcude" in the spanforge/transformer plugin entry of compilerOptions.plugins; known options: include, exclude, disable, rules, report, summary, runtimeModule',
+    message: 'spanforge: unknown option "exlcude" in the spanforge/transformer plugin entry of compilerOptions.plugins; known options: include, exclude, disable, rules, report, summary, runtimeModule, dependencies',
   });
 });
 
