@@ -202,6 +202,7 @@ export class Agent implements TracerHost {
       },
       warn: (msg: string) => this.logger.warn(msg),
       ignoreMessageQueue: (name: string) => this.ignoreQueueRes.length > 0 && matchesAny(String(name), this.ignoreQueueRes),
+      flush: (timeoutMs?: number) => this.flush(timeoutMs),
     };
     this._abiCore = core;
     (globalThis as Record<symbol, unknown>)[ABI_CORE_SLOT] = core;
@@ -239,7 +240,7 @@ export class Agent implements TracerHost {
       // identified by the User-Agent product token and by agent.version's build metadata.
       agent: { name: 'nodejs', version: `${VERSION}+spanforge` },
       language: { name: 'javascript' },
-      runtime: { name: 'node', version: process.versions.node },
+      runtime: runtimeInfo(),
     };
     if (c.serviceVersion) service.version = truncate(c.serviceVersion);
     if (c.serviceNodeName) service.node = { configured_name: truncate(c.serviceNodeName) };
@@ -254,7 +255,7 @@ export class Agent implements TracerHost {
     if (c.hostname) system.configured_hostname = truncate(c.hostname);
     const md: Record<string, unknown> = {
       service,
-      process: { pid: process.pid, ppid: process.ppid, title: truncate(process.title), argv: process.argv.slice() },
+      process: processInfo(),
       system,
     };
     if (Object.keys(this._globalLabels).length) md.labels = this._globalLabels;
@@ -742,4 +743,28 @@ export async function resetAgentForTests(): Promise<void> {
   g[SLOT] = undefined;
   cached = undefined;
   if (a) await a.stop(200);
+}
+
+/**
+ * The JavaScript runtime the agent runs in, for metadata.service.runtime: Bun and Deno report the Node.js
+ * version they are compatible with in process.versions.node, so their own name and version come first;
+ * Cloudflare's workerd says who it is in navigator.userAgent and has no version of its own to read.
+ */
+function runtimeInfo(): { name: string; version: string } {
+  const g = globalThis as { Deno?: { version?: { deno?: unknown } }; navigator?: { userAgent?: unknown } };
+  const versions = (typeof process === 'object' ? process.versions : undefined) as Record<string, string | undefined> | undefined;
+  if (typeof versions?.bun === 'string') return { name: 'bun', version: versions.bun };
+  if (typeof g.Deno?.version?.deno === 'string') return { name: 'deno', version: g.Deno.version.deno };
+  if (g.navigator?.userAgent === 'Cloudflare-Workers') return { name: 'workerd', version: versions?.workerd ?? 'unknown' };
+  return { name: 'node', version: versions?.node ?? 'unknown' };
+}
+
+/** metadata.process: a worker has no pid (workerd's process.pid is undefined); the intake requires one, 0 stands for none. */
+function processInfo(): Record<string, unknown> {
+  const pid = Number.isInteger(process.pid) ? process.pid : 0;
+  const out: Record<string, unknown> = { pid };
+  if (Number.isInteger(process.ppid)) out.ppid = process.ppid;
+  if (typeof process.title === 'string') out.title = truncate(process.title);
+  if (Array.isArray(process.argv)) out.argv = process.argv.slice();
+  return out;
 }
