@@ -17,6 +17,14 @@ export interface TargetMatch {
   names: readonly string[];
   /** Also matches the global of that name (`fetch`), declared in a lib or @types file. */
   global?: boolean;
+  /** The owner's name ends with this (Prisma's generated `UserDelegate`, `PostDelegate`), when `owner` cannot list them. */
+  ownerSuffix?: string;
+  /**
+   * Code a library generates into the user's project: the declaring file imports one of these module
+   * specifiers (Prisma's generated client imports `@prisma/client/runtime/client`). `module` is then
+   * usually empty (the generated files belong to no package).
+   */
+  generatedBy?: readonly string[];
   /**
    * Also matches a call of the module itself (`pino()` after `import pino from 'pino'` or
    * `require('pino')`), for Babel; tsc resolves the call to the function declaration named in `names`.

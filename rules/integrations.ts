@@ -9,6 +9,8 @@ import { integration as http } from '../integrations/http/rules.js';
 import { integration as mysql } from '../integrations/mysql/rules.js';
 import { integration as mysql2 } from '../integrations/mysql2/rules.js';
 import { integration as ioredis } from '../integrations/ioredis/rules.js';
+import { integration as redis } from '../integrations/redis/rules.js';
+import { integration as prisma } from '../integrations/prisma/rules.js';
 import { integration as amqplib } from '../integrations/amqplib/rules.js';
 import { integration as nats } from '../integrations/nats/rules.js';
 import { integration as bullmq } from '../integrations/bullmq/rules.js';
@@ -20,4 +22,4 @@ import { integration as hono } from '../integrations/hono/rules.js';
 import { integration as nextjs } from '../integrations/nextjs/rules.js';
 import type { Integration } from './integration.js';
 
-export const INTEGRATIONS: readonly Integration[] = [pg, fetch, undici, http, mysql, mysql2, ioredis, amqplib, nats, mqtt, bullmq, pino, winston, bunyan, hono, nextjs];
+export const INTEGRATIONS: readonly Integration[] = [pg, fetch, undici, http, mysql, mysql2, ioredis, redis, prisma, amqplib, nats, mqtt, bullmq, pino, winston, bunyan, hono, nextjs];

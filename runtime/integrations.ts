@@ -7,6 +7,8 @@ export { handlers as undici } from '../integrations/undici/runtime.js';
 export { handlers as http } from '../integrations/http/runtime.js';
 export { handlers as mysql } from '../integrations/mysql/runtime.js';
 export { handlers as ioredis } from '../integrations/ioredis/runtime.js';
+export { handlers as redis } from '../integrations/redis/runtime.js';
+export { handlers as prisma } from '../integrations/prisma/runtime.js';
 export { handlers as amqplib } from '../integrations/amqplib/runtime.js';
 export { handlers as nats } from '../integrations/nats/runtime.js';
 export { handlers as mqtt } from '../integrations/mqtt/runtime.js';

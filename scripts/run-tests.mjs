@@ -61,16 +61,23 @@ for (const t of ['pino.test.ts', 'winston.test.ts', 'bunyan.test.ts']) ensureCom
 // The OpenTelemetry packages of the OTLP tests (protobufjs + the official definitions, the OTel JS SDK and its exporters).
 for (const t of ['otlp.test.ts', 'otlp-receiver.test.ts', 'otel-api.test.ts']) ensureCompat('otel', 'otlp-transformer-pbjs', t, 'SPANFORGE_OTEL_DIR', 'the OpenTelemetry packages');
 // Each integration with a compat/ folder (its lowest supported version, own package.json + lock file)
-// has its test run a second time against that install, through SPANFORGE_<NAME>_DIR.
+// has its test run a second time against that install, through SPANFORGE_<NAME>_DIR. An integration
+// that supports several majors has one folder per version under compat/ (compat/<version>/package.json),
+// and its test runs once against each.
 const compatRuns = [];
 for (const name of existsSync(join(root, 'integrations')) ? readdirSync(join(root, 'integrations')).sort() : []) {
-  const at = join(root, 'integrations', name, 'compat');
+  const base = join(root, 'integrations', name, 'compat');
   const testFile = join(root, 'integrations', name, `${name}.test.ts`);
-  if (!existsSync(join(at, 'package.json')) || !files.includes(testFile)) continue;
-  const envVar = `SPANFORGE_${name.toUpperCase().replace(/[^A-Z0-9]/g, '_')}_DIR`;
-  const deps = Object.entries(JSON.parse(readFileSync(join(at, 'package.json'), 'utf8')).dependencies ?? {});
-  ensureCompat(name, deps[0]?.[0] ?? '.', `${name}.test.ts`, envVar, deps.map(([n, v]) => `${n}@${v}`).join(' + '), at);
-  if (!process.env[envVar]) compatRuns.push({ testFile, env: { [envVar]: join(at, 'node_modules') }, what: deps.map(([n, v]) => `${n}@${v}`).join(' + ') });
+  if (!existsSync(base) || !files.includes(testFile)) continue;
+  const installs = existsSync(join(base, 'package.json'))
+    ? [base]
+    : readdirSync(base).sort().map((d) => join(base, d)).filter((d) => existsSync(join(d, 'package.json')));
+  for (const at of installs) {
+    const envVar = `SPANFORGE_${name.toUpperCase().replace(/[^A-Z0-9]/g, '_')}_DIR`;
+    const deps = Object.entries(JSON.parse(readFileSync(join(at, 'package.json'), 'utf8')).dependencies ?? {});
+    ensureCompat(name, deps[0]?.[0] ?? '.', `${name}.test.ts`, envVar, deps.map(([n, v]) => `${n}@${v}`).join(' + '), at);
+    if (!process.env[envVar]) compatRuns.push({ testFile, env: { [envVar]: join(at, 'node_modules') }, what: deps.map(([n, v]) => `${n}@${v}`).join(' + ') });
+  }
 }
 // A test that hangs must fail, not stall the run. Node's --test-timeout bounds every test, and (as the
 // runner puts each file in a subtest of its own, on Node 20 and 24) every file as a whole too, so it
@@ -90,7 +97,7 @@ const r = spawnSync(
 );
 let status = r.status ?? 1;
 for (const c of compatRuns) {
-  console.log(`running ${relative(root, c.testFile)} again against the lowest supported version (${c.what})`);
+  console.log(`running ${relative(root, c.testFile)} again against a side-by-side install (${c.what})`);
   const rc = spawnSync(process.execPath, ['--import', 'tsx', '--test', `--test-timeout=${timeoutMs}`, ...forceExit, relative(root, c.testFile)], { cwd: root, stdio: 'inherit', env: { ...process.env, ...c.env } });
   if (rc.status !== 0) status = rc.status ?? 1;
 }

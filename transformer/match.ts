@@ -13,6 +13,8 @@ interface DeclInfo {
   global: boolean;
   /** declared in the project's own (non-declaration, non node_modules) source */
   local: boolean;
+  /** module specifiers the declaring file imports (for generated code: TargetMatch.generatedBy) */
+  imports: ReadonlySet<string>;
 }
 
 export class Matcher {
@@ -21,6 +23,21 @@ export class Matcher {
     private readonly checker: TS.TypeChecker,
     private readonly rules: readonly Rule[],
   ) {}
+
+  private readonly importsOf = new WeakMap<TS.SourceFile, ReadonlySet<string>>();
+
+  private fileImports(sf: TS.SourceFile): ReadonlySet<string> {
+    let set = this.importsOf.get(sf);
+    if (!set) {
+      const found = new Set<string>();
+      for (const st of sf.statements) {
+        if ((this.ts.isImportDeclaration(st) || this.ts.isExportDeclaration(st)) && st.moduleSpecifier && this.ts.isStringLiteral(st.moduleSpecifier)) found.add(st.moduleSpecifier.text);
+      }
+      set = found;
+      this.importsOf.set(sf, set);
+    }
+    return set;
+  }
 
   /**
    * The rule a callee expression matches (`pool.query`, `fetch`, `app.get`, `Traced`), by resolving the
@@ -88,12 +105,18 @@ export class Matcher {
     else if (parent && (ts.isTypeLiteralNode(parent) || ts.isClassExpression(parent))) {
       // A member of an anonymous type or class: a mixin's (mysql2's `QueryableBase(Base)` returns
       // `{ new (...): { query(...) } }`). Its owner is the nearest named declaration around it.
+      let variable: string | undefined;
       for (let n: TS.Node | undefined = parent.parent; n; n = n.parent) {
         if ((ts.isFunctionDeclaration(n) || ts.isClassDeclaration(n) || ts.isInterfaceDeclaration(n) || ts.isTypeAliasDeclaration(n)) && n.name) {
           owner = n.name.text;
           break;
         }
+        if (!variable && ts.isVariableDeclaration(n) && ts.isIdentifier(n.name)) variable = n.name.text;
       }
+      // Else the variable whose declared type it is: node-redis's command table `declare const
+      // _default: { GET: …; get: … }`, which RedisClientType's mapped `WithCommands` type maps over
+      // (a mapped member keeps the declarations of the member it was mapped from).
+      owner ??= variable;
     }
     for (let n: TS.Node | undefined = parent; n; n = n.parent) {
       if (ts.isModuleDeclaration(n)) {
@@ -105,12 +128,14 @@ export class Matcher {
     }
     if (sf.isDeclarationFile && !inAmbientModule && !ts.isExternalModule(sf)) global = true;
     const local = !sf.isDeclarationFile && !pkg;
-    return { modules, owner, global, local };
+    return { modules, owner, global, local, imports: this.fileImports(sf) };
   }
 }
 
 function targetMatches(t: TargetMatch, info: DeclInfo): boolean {
   if (t.owner && (!info.owner || !t.owner.includes(info.owner))) return false;
+  if (t.ownerSuffix && (!info.owner || info.owner === t.ownerSuffix || !info.owner.endsWith(t.ownerSuffix))) return false;
+  if (t.generatedBy && !t.generatedBy.some((m) => info.imports.has(m))) return false;
   if (t.global && info.global) return true;
   // A user rule without module matches any declaration, the project's own included.
   if (t.module.length === 0) return true;
