@@ -11,8 +11,11 @@ test('spanforge/babel exports only the plugin', () => {
 
 test('spanforge/bundler exports the unplugin instance, one plugin per bundler and the text instrumenter', () => {
   assert.deepEqual(Object.keys(bundlerEntry).filter((k) => k !== '__esModule').sort(), [
+    // the dependency-code rewriter (issue 14), for tools that bundle or load node_modules themselves
+    'dependencyMatcher',
     'esbuildPlugin',
     'instrumentCode',
+    'instrumentDependency',
     'precheck',
     'rollupPlugin',
     'spanforge',
