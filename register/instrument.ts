@@ -70,6 +70,11 @@ export function instrumentSource(options: RegisterOptions): Instrument {
   const userRuntime = rest.runtimeModule !== undefined;
   const root = rootOption ?? process.cwd();
   const counts: RegisterCounts = { seen: 0, files: 0, sites: 0, depSites: 0, packages: [] };
+  // On Node 24, registerHooks also sees require()d files: under tsx in a CommonJS package the app's
+  // file comes once as TypeScript (the load hook; tsx then compiles the original, so that output is
+  // not what runs) and again as tsx's output (Module._compile). Both are instrumented; the summary
+  // counts the file once, with the sites of its latest pass.
+  const sitesOf = new Map<string, number>();
   const fn = ((code: string, where: string | URL) => {
     const file = typeof where === 'string' ? where : fileURLToPath(where);
     if (!SCRIPT_RE.test(file)) return null;
@@ -89,8 +94,10 @@ export function instrumentSource(options: RegisterOptions): Instrument {
     counts.seen++;
     const r = instrumentCode(code, file, rel, opts, check);
     if (!r || r.sites.length === 0) return null;
-    counts.files++;
-    counts.sites += r.sites.length;
+    const before = sitesOf.get(file);
+    if (before === undefined) counts.files++;
+    counts.sites += r.sites.length - (before ?? 0);
+    sitesOf.set(file, r.sites.length);
     fn.onChange?.();
     return withMap(r.code, r.map);
   }) as Instrument;
