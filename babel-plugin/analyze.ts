@@ -26,6 +26,8 @@ export type Site =
   | { kind: 'body'; path: NodePath<BT.FunctionDeclaration | BT.FunctionExpression | BT.ArrowFunctionExpression>; rule: FileRule; d: SiteDescriptor; args: string | null }
   /** A @Traced() method: its body runs inside trace(site, this, () => body). */
   | { kind: 'trace'; path: NodePath<BT.ClassMethod | BT.ClassPrivateMethod>; decorator: NodePath<BT.Decorator>; rule: DecoratorRule; d: SiteDescriptor }
+  /** recv.m`…` (a tagged template: Prisma's $queryRaw) → call(site, recv, recv.m, ...((s, ...v) => [s, ...v])`…`). */
+  | { kind: 'tagged'; path: NodePath<BT.TaggedTemplateExpression>; rule: CallRule; d: SiteDescriptor }
   /** traced(fn[, opts]) → wrap(site, fn). */
   | { kind: 'wrap'; path: NodePath<BT.CallExpression>; fn: NodePath<BT.Expression>; rule: WrapRule; d: SiteDescriptor };
 
@@ -76,6 +78,9 @@ export function analyzeProgram(program: NodePath<BT.Program>, rules: readonly Ru
     },
     NewExpression(p) {
       visitNew(p);
+    },
+    TaggedTemplateExpression(p) {
+      visitTagged(p);
     },
     ClassMethod(p) {
       traceSite(p);
@@ -174,6 +179,34 @@ export function analyzeProgram(program: NodePath<BT.Program>, rules: readonly Ru
         sites.push({ kind: 'call', path: p, rule, d: descriptor(p, rule.id, rule.handler, callName(rule, p, name), rule.span) });
         return;
       }
+    }
+  }
+
+  /** A library method used as a template tag (`prisma.$queryRaw\`SELECT …\``): a call with the template's strings and values. */
+  function visitTagged(p: NodePath<BT.TaggedTemplateExpression>): void {
+    if (EMITTED.has(p.node) || !p.node.loc) return;
+    const tag = p.get('tag') as NodePath;
+    if (!tag.isMemberExpression()) return;
+    const name = memberName(tag.node);
+    if (name === undefined) return;
+    const candidates = callRules.filter((r) => r.target.names.includes(name) && !r.id.startsWith('user:') && r.handler !== 'app');
+    if (candidates.length === 0) return;
+    const recvValue = b.valueOf(tag.get('object') as NodePath);
+    const tagValue = b.valueOf(tag);
+    for (const rule of candidates) {
+      const matched = matchTarget(rule.target, true, tagValue, recvValue);
+      if (matched === 'no' || (matched !== 'yes' && rule.quiet && !(rule.target.generatedBy && b.usesGeneratedClient(program)))) continue;
+      if (matched !== 'yes') {
+        skip(p, [rule.id], matched);
+        return;
+      }
+      const recv = tag.node.object;
+      if (recv.type !== 'Identifier' && recv.type !== 'ThisExpression') {
+        skip(p, [rule.id], 'a tagged template is only wrapped on a plain receiver (`prisma.$queryRaw`…``)');
+        return;
+      }
+      sites.push({ kind: 'tagged', path: p, rule, d: descriptor(tag.get('property') as NodePath, rule.id, rule.handler, rule.nameFromMember ? name : null, rule.span) });
+      return;
     }
   }
 

@@ -86,6 +86,18 @@ export function emitBabel(t: typeof BabelTypes, program: NodePath<BT.Program>, s
         p.replaceWith(out);
         break;
       }
+      case 'tagged': {
+        // recv.m`…` → call(site, recv, recv.m, ...((s, ...v) => [s, ...v])`…`): the same strings object and values.
+        const node = site.path.node;
+        const tag = node.tag as BT.MemberExpression;
+        const recv = tag.object as BT.Expression;
+        const strings = t.taggedTemplateExpression(
+          t.arrowFunctionExpression([t.identifier('s'), t.restElement(t.identifier('v'))], t.arrayExpression([t.identifier('s'), t.spreadElement(t.identifier('v'))])),
+          node.quasi,
+        );
+        site.path.replaceWith(mark(t.callExpression(abi(ABI_HELPERS.call), [siteRef(i), t.cloneNode(recv), t.memberExpression(t.cloneNode(recv), tag.property, tag.computed), t.spreadElement(strings)])));
+        break;
+      }
       case 'route':
         for (const h of site.handlers) h.replaceWith(mark(t.callExpression(abi(ABI_HELPERS.route), [siteRef(i), h.node])));
         break;

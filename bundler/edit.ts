@@ -62,6 +62,18 @@ export function emitText(ms: MagicString, program: BT.Program, source: string, s
         }
         break;
       }
+      case 'tagged': {
+        // recv.m`…` → call(site, recv, recv.m, ...((s, ...v) => [s, ...v])`…`)
+        const node = s.path.node;
+        const tag = node.tag as BT.MemberExpression;
+        const r = source.slice(start(tag.object), end(tag.object));
+        ms.prependRight(start(node), `${abi(ABI_HELPERS.call)}(${site(i)}, ${r}, `);
+        const text = ', ...((s, ...v) => [s, ...v])';
+        if (end(tag) < start(node.quasi)) ms.overwrite(end(tag), start(node.quasi), text);
+        else ms.appendLeft(end(tag), text);
+        ms.appendLeft(end(node), ')');
+        break;
+      }
       case 'route':
         for (const h of s.handlers) {
           ms.prependRight(start(h.node), `${abi(ABI_HELPERS.route)}(${site(i)}, `);

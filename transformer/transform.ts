@@ -174,6 +174,38 @@ export function transformFile(
     return ts.setTextRange(out, node);
   }
 
+  /**
+   * `recv.m\`…\`` where `m` is a call rule's method (Prisma's `$queryRaw`): `call(site, recv, recv.m,
+   * ...((s, ...v) => [s, ...v])\`…\`)`, the method called with the template's own strings and values.
+   */
+  function visitTagged(node: TS.TaggedTemplateExpression): TS.Expression | undefined {
+    const tag = node.tag;
+    if (!ts.isPropertyAccessExpression(tag) || tag.questionDotToken || !ts.isIdentifier(tag.name)) return undefined;
+    const m = matcher.matchCallee(tag, ['call']);
+    if (!m || m.rule.kind !== 'call') return undefined;
+    const rule = m.rule;
+    if (!ts.isIdentifier(tag.expression) && tag.expression.kind !== ts.SyntaxKind.ThisKeyword) {
+      skip(node, rule, 'a tagged template is only wrapped on a plain receiver (`prisma.$queryRaw`…``)');
+      return undefined;
+    }
+    const site = addSite(tag.name, rule, rule.handler, rule.nameFromMember ? tag.name.text : null, rule.span.type, spanExtra(rule));
+    const recv = ts.visitNode(tag.expression, visitor) as TS.Expression;
+    const template = ts.visitNode(node.template, visitor) as TS.TemplateLiteral;
+    const s = f.createUniqueName('s');
+    const v = f.createUniqueName('v');
+    const identity = f.createArrowFunction(
+      undefined,
+      undefined,
+      [f.createParameterDeclaration(undefined, undefined, s), f.createParameterDeclaration(undefined, f.createToken(ts.SyntaxKind.DotDotDotToken), v)],
+      undefined,
+      f.createToken(ts.SyntaxKind.EqualsGreaterThanToken),
+      f.createArrayLiteralExpression([s, f.createSpreadElement(v)]),
+    );
+    const strings = f.createTaggedTemplateExpression(f.createParenthesizedExpression(identity), undefined, template);
+    const out = helper('call', [site, recv, f.createPropertyAccessExpression(recv, tag.name.text), f.createSpreadElement(strings)]);
+    return ts.setTextRange(out, node);
+  }
+
   /** Route registrations: handlers wrapped with `__spanforge.route(site, h)`. */
   function rewriteRoute(node: TS.CallExpression, rule: RouteRule, member: string): TS.Expression | undefined {
     const args = node.arguments;
@@ -409,6 +441,9 @@ export function transformFile(
       if (r) return r;
     } else if (ts.isNewExpression(node)) {
       const r = visitNew(node);
+      if (r) return r;
+    } else if (ts.isTaggedTemplateExpression(node)) {
+      const r = visitTagged(node);
       if (r) return r;
     } else if (ts.isMethodDeclaration(node)) {
       const r = visitMethod(node);

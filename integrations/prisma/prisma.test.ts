@@ -81,7 +81,9 @@ export async function raw(): Promise<unknown[]> {
   const n = await prisma.$executeRawUnsafe('UPDATE ${schema}.sf_prisma_test_user SET name = $1 WHERE email = $2', 'secret-raw', 'ada@example.test');
   const v = await prisma.$queryRaw(Prisma.sql\`SELECT \${'secret-param'}::text AS v\`);
   const c = await prisma.$transaction(async (tx) => tx.user.count());
-  return [rows, n, v, c];
+  const t1 = await prisma.$queryRaw\`SELECT count(*)::int AS c FROM ${schema}.sf_prisma_test_user WHERE email = \${'ada@example.test'}\`;
+  const t2 = await prisma.$executeRaw\`UPDATE ${schema}.sf_prisma_test_user SET name = \${'secret-t'} WHERE id < \${0}\`;
+  return [rows, n, v, c, t1, t2];
 }
 
 export function duplicate(): Promise<unknown> {
@@ -131,14 +133,15 @@ if (process.env.NODE_ENV !== 'production') globalForPrisma.prisma = prisma;
 `;
 
 // setup's 3 raw statements | create create findMany count | findUnique update ($transaction is not an
-// operation) | the unawaited findMany | raw: queryRawUnsafe executeRawUnsafe queryRaw, the interactive
-// transaction's tx.user.count | duplicate's create | cleanup's raw statement. Not the look-alikes.
+// operation) | the unawaited findMany | raw: queryRawUnsafe executeRawUnsafe queryRaw(Prisma.sql), the
+// interactive transaction's tx.user.count, the tagged templates $queryRaw`` $executeRaw`` | duplicate's
+// create | cleanup's raw statement. Not the look-alikes.
 const SITES = [
   'prisma.raw 6:16', 'prisma.raw 7:16', 'prisma.raw 8:16',
   'prisma.operation 12:33', 'prisma.operation 13:21', 'prisma.operation 14:35', 'prisma.operation 15:31',
   'prisma.operation 17:17', 'prisma.operation 18:17', 'prisma.operation 20:15',
-  'prisma.raw 25:29', 'prisma.raw 26:26', 'prisma.raw 27:26', 'prisma.operation 28:61',
-  'prisma.operation 33:22', 'prisma.raw 54:16',
+  'prisma.raw 25:29', 'prisma.raw 26:26', 'prisma.raw 27:26', 'prisma.operation 28:61', 'prisma.raw 29:27', 'prisma.raw 30:27',
+  'prisma.operation 35:22', 'prisma.raw 56:16',
 ];
 
 const prismaSpan = (name: string, outcome = 'success') => ({
@@ -193,13 +196,15 @@ async function assertEvents(mod: any): Promise<void> {
     assert.deepEqual(r.errors, []);
 
     const q = await h.run('prisma raw', async () => {
-      assert.deepEqual(await mod.raw(), [[{ name: 'Ada' }], 1, [{ v: 'secret-param' }], 1]);
+      assert.deepEqual(await mod.raw(), [[{ name: 'Ada' }], 1, [{ v: 'secret-param' }], 1, [{ c: 1 }], 0]);
     });
     assert.deepEqual(q.spans.map(dbFacts), [
       rawSpan(`SELECT name FROM ${schema}.sf_prisma_test_user WHERE email = $1`),
       rawSpan(`UPDATE ${schema}.sf_prisma_test_user SET name = $1 WHERE email = $2`),
       rawSpan('SELECT $1::text AS v'),
       prismaSpan('User.count'),
+      rawSpan(`SELECT count(*)::int AS c FROM ${schema}.sf_prisma_test_user WHERE email = $1`),
+      rawSpan(`UPDATE ${schema}.sf_prisma_test_user SET name = $1 WHERE id < $2`),
     ]);
     for (const s of q.spans) assert.equal(s.parent_id, q.tx.id, `${s.name} is a child of the transaction`);
     assert.doesNotMatch(JSON.stringify(q.spans), /secret|ada@/, 'no parameter is recorded');
@@ -245,6 +250,8 @@ test('prisma 7 + adapter-pg (babel, through a lib/prisma.ts singleton): the same
   const b = instrumentCode(viaSingleton, file, relative(join(__dirname, '..', '..'), file), resolveOptions({}));
   assert.deepEqual(b?.skipped, []);
   assert.deepEqual(b?.sites.map((d) => `${d.rule} ${d.line}:${d.column}`), SITES);
+  // A tagged template becomes a call with the template's own strings and values.
+  assert.match(b!.code, /__spanforge\.call\(__spanforge_sites\[\d+\], prisma, prisma\.\$queryRaw, \.\.\.\(\(s, \.\.\.v\) => \[s, \.\.\.v\]\)`SELECT count/);
   await assertEvents(mod);
 });
 

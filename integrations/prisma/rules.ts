@@ -5,10 +5,10 @@
 // The client is generated into the user's project, so no package owns its declarations: tsc matches a
 // member of a `<Model>Delegate` interface declared in a file that imports Prisma's client runtime
 // (`@prisma/client/runtime/client`), which a user's own `UserDelegate` does not.
-// Raw SQL (`$queryRawUnsafe(sql, ...values)`, `$executeRawUnsafe`, and `$queryRaw(sql)` /
-// `$executeRaw(sql)` called with a `Prisma.sql` fragment) is a `db` span named like the pg ones
-// (`SELECT FROM users`) with the SQL as db.statement; parameters are never recorded. The tagged
-// template form (prisma.$queryRaw`...`) is not a call and is not instrumented yet.
+// Raw SQL (`$queryRawUnsafe(sql, ...values)`, `$executeRawUnsafe`, the tagged templates
+// prisma.$queryRaw`…` / $executeRaw`…` — rewritten by both front-ends into a call with the template's
+// own strings and values — and `$queryRaw(Prisma.sql`…`)`) is a `db` span named like the pg ones
+// (`SELECT FROM users`) with the SQL as db.statement; parameters are never recorded.
 // Babel/bundler (no types): a relative import that resolves to a file importing Prisma's client runtime
 // is the generated client (babel-plugin/generated.ts), so `new PrismaClient(...)` from it is a client,
 // `client.user` its `UserDelegate`; a module that exports such a client (`lib/prisma.ts`) is followed.
