@@ -5,7 +5,7 @@
 import { subscribe } from 'node:diagnostics_channel';
 import { createRequire } from 'node:module';
 import { abiCore, onAbiCore, setAbiCore as installCore, type AbiCore, type Holder } from './abi-core.js';
-import { holdProvisional, report, reportLater, isThenable, settle, startSpan, runCall, sqlSummary as summarize, type CallHandler, type Site, type SiteDescriptor } from './abi-kit.js';
+import { holdProvisional, provideRequestKit, report, reportLater, isThenable, settle, startSpan, runCall, sqlSummary as summarize, type CallHandler, type Site, type SiteDescriptor } from './abi-kit.js';
 import * as integrations from './integrations.js';
 import * as integrationWrappers from './integration-wrappers.js';
 import type { HandlerWrapper } from './messaging.js';
@@ -274,6 +274,13 @@ function setFramework(tx: RequestTx, name: string, version?: string): void {
   }
 }
 
+// The request helpers integration units use for handlers that run in an incoming request (integrations/koa).
+provideRequestKit({
+  requestTransaction: (core, req, res, body) => requestTransaction(core, req as Req, res as Res, body),
+  setName,
+  setFramework: (tx, name, version) => setFramework(tx as RequestTx, name, version),
+});
+
 function requestInfo(req: Req, body: unknown) {
   return {
     method: req.method ?? 'GET',
@@ -540,99 +547,6 @@ function fastifyHooks(fastify: FastifyLike | undefined): void {
   });
 }
 
-// Koa (+ @koa/router): middleware and route middleware run in the request's transaction. The name is
-// the matched layer's path (`ctx._matchedRoute`, set by @koa/router before a layer's middleware run;
-// it has the router's prefix and the mount paths of nested routers), as elastic-apm-node's koa-router
-// instrumentation names it from the router's match; the build-time template when it is missing.
-interface KoaContextLike {
-  req?: Req;
-  res?: Res;
-  method?: string;
-  request?: { body?: unknown };
-  _matchedRoute?: unknown;
-  onerror?: (err: unknown) => unknown;
-  [KOA_HOOKED]?: boolean;
-}
-const KOA_HOOKED = Symbol.for('spanforge.koa.onerror');
-
-let koaVersion: string | null | undefined;
-function koaFrameworkVersion(): string | undefined {
-  if (koaVersion === undefined) {
-    koaVersion = null;
-    try {
-      const v = (createRequire(`${process.cwd()}/`)('koa/package.json') as { version?: unknown }).version;
-      if (typeof v === 'string') koaVersion = v;
-    } catch {
-      // not resolvable from where the app runs (bundles)
-    }
-  }
-  return koaVersion ?? undefined;
-}
-
-/**
- * Koa's default error handling (`ctx.onerror`, called by the application when the middleware chain
- * rejects) answers 500 (or the error's `status`): an error that gets there was not handled by the app.
- * An own, non-enumerable `onerror` that reports and then calls Koa's, once per request context.
- */
-function hookKoaOnerror(core: AbiCore, ctx: KoaContextLike, tx: Transaction): void {
-  if (ctx[KOA_HOOKED]) return;
-  const original = ctx.onerror;
-  if (typeof original !== 'function') return;
-  try {
-    Object.defineProperty(ctx, KOA_HOOKED, { value: true, configurable: true });
-    Object.defineProperty(ctx, 'onerror', {
-      value: function onerror(this: unknown, err: unknown) {
-        try {
-          if (err !== null && err !== undefined) report(core, err, tx, false);
-        } catch {
-          // never into the app
-        }
-        return Reflect.apply(original, this, arguments);
-      },
-      writable: true,
-      configurable: true,
-      enumerable: false,
-    });
-  } catch {
-    // a frozen or exotic context: errors are then reported when they fail a wrapper only
-  }
-}
-
-function koaWrapper(site: Site, original: (...a: unknown[]) => unknown): ((...a: any[]) => unknown) | undefined {
-  const isRoute = site.rule === 'koa.route';
-  // router.use('/nested', other.routes()): @koa/router reads `.router` of the middleware to nest it.
-  if (!isRoute && (original as { router?: unknown }).router !== undefined && site.rule === 'koa.router-use') return undefined;
-  const template = isRoute ? site.name ?? undefined : undefined;
-  return function (this: unknown, ctx: KoaContextLike) {
-    const core = installed;
-    const req = ctx?.req;
-    const res = ctx?.res;
-    if (core === undefined || !core.active() || !req || !res) return Reflect.apply(original, this, arguments);
-    const tx = requestTransaction(core, req, res, ctx.request?.body);
-    if (!tx) return Reflect.apply(original, this, arguments);
-    setFramework(tx as RequestTx, 'koa', koaFrameworkVersion());
-    hookKoaOnerror(core, ctx, tx);
-    if (isRoute) {
-      const matched = ctx._matchedRoute;
-      const name = typeof matched === 'string' ? matched : template;
-      if (name !== undefined) setName(tx, `${req.method ?? site.method ?? 'GET'} ${name}`, true);
-    }
-    // What a middleware throws or rejects with is reported by Koa's onerror (handled: false) when it
-    // escapes the chain, else (an upstream middleware caught it) handled: true.
-    let result: unknown;
-    try {
-      result = core.runWith(tx, original, this, arguments);
-    } catch (err) {
-      reportLater(core, err, tx);
-      throw err;
-    }
-    if (!isThenable(result)) return result;
-    return settle(result, (failed, v) => {
-      if (failed) reportLater(core, v, tx);
-    });
-  };
-}
-
 /**
  * Wraps a route handler (or an array of them) registered at a site: the request's transaction (started at
  * arrival) is named from the route and made current while the handler runs. `length`, `name` and `this`
@@ -671,11 +585,6 @@ export function route<T>(site: Site, handler: T): T {
       };
       break;
     }
-    case 'koa': {
-      wrapper = koaWrapper(site, original);
-      if (wrapper === undefined) return handler;
-      break;
-    }
     case 'node-http': {
       wrapper = function (this: unknown, req: Req, res: Res) {
         const core = installed;
@@ -687,10 +596,12 @@ export function route<T>(site: Site, handler: T): T {
       break;
     }
     default: {
-      // Handlers given to an integration's constructor (BullMQ's Worker processor): runtime/integration-wrappers.ts.
+      // Handlers of an integration unit (Koa's middleware, BullMQ's Worker processor): runtime/integration-wrappers.ts;
+      // undefined from the wrapper: leave this one as it is (a nested @koa/router router).
       const w = WRAPPERS[site.handler];
       if (w === undefined) return handler;
       wrapper = w(site, original, () => installed);
+      if (wrapper === undefined) return handler;
       break;
     }
   }

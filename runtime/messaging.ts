@@ -147,7 +147,8 @@ export function spanCallback(core: AbiCore, span: Span, cb: (...a: unknown[]) =>
 export const nowMs = (): number => performance.timeOrigin + performance.now();
 
 /**
- * Wraps a handler given to a library's constructor (BullMQ's Worker processor) at a site; route()
- * calls it once per registration. `core()` is the installed core at call time (undefined: inactive).
+ * Wraps a handler registered at a site (BullMQ's Worker processor, Koa's middleware); route() calls it
+ * once per registration. `core()` is the installed core at call time (undefined: inactive). undefined:
+ * the handler is left as it is.
  */
-export type HandlerWrapper = (site: Site, handler: (...a: unknown[]) => unknown, core: () => AbiCore | undefined) => (...a: unknown[]) => unknown;
+export type HandlerWrapper = (site: Site, handler: (...a: unknown[]) => unknown, core: () => AbiCore | undefined) => ((...a: unknown[]) => unknown) | undefined;
