@@ -4,6 +4,7 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import Ajv, { type ErrorObject, type ValidateFunction } from 'ajv';
+import { decodeLog } from './logs.js';
 
 export type EventKind = 'metadata' | 'transaction' | 'span' | 'error' | 'metricset' | 'log';
 const EVENT_KINDS = new Set(['transaction', 'span', 'error', 'metricset', 'log']);
@@ -173,6 +174,7 @@ export const GO_ROOT: Record<string, string> = {
   span: 'v2.span',
   error: 'v2.errorEvent',
   metricset: 'v2.metricset',
+  log: 'v2.logRoot.Log',
 };
 const GO_UPPER = new Set(['id', 'url', 'http', 'db', 'ip', 'faas', 'os', 'pid', 'ppid']);
 function goName(seg: string): string {
@@ -250,7 +252,7 @@ export function decodeLine(
   if (kind !== 'log') {
     const validate = v[kind];
     if (!validate(inner)) throw new LineError(describeSchemaError(kind, validate.errors![0]!), line);
-  }
+  } else decodeLog(inner, line); // no schema: APM Server's log decoder rules (receiver/logs.ts)
   if (kind === 'metricset') checkMetricset(inner, line);
   // A strictly valid line is stored as received: no re-serialisation on the ingest path.
   return { kind, body: inner, raw: strict ? line : undefined };
