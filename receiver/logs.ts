@@ -5,7 +5,7 @@
 import { int, RANGE, rangeOf, route, str, type ApiRoute } from './params.js';
 import type { SqlStatement } from './sqlite.js';
 import type { Store } from './store.js';
-import { LineError } from './validate.js';
+import { LineError } from './line-error.js';
 
 type Obj = Record<string, unknown>;
 const isObj = (v: unknown): v is Obj => v !== null && typeof v === 'object' && !Array.isArray(v);

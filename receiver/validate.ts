@@ -10,12 +10,9 @@ export type EventKind = 'metadata' | 'transaction' | 'span' | 'error' | 'metrics
 const EVENT_KINDS = new Set(['transaction', 'span', 'error', 'metricset', 'log']);
 const SCHEMA_NAMES = ['metadata', 'transaction', 'span', 'error', 'metricset'] as const;
 
-/** A per-line problem, reported as {message, document} in the 400 body. */
-export class LineError extends Error {
-  constructor(message: string, readonly document: string) {
-    super(message);
-  }
-}
+import { LineError } from './line-error.js';
+
+export { LineError };
 
 type Validators = Record<(typeof SCHEMA_NAMES)[number], ValidateFunction>;
 let validators: Validators | undefined;
