@@ -45,6 +45,8 @@ export interface AgentOptions {
   hostname?: string;
   disableSend?: boolean | string;
   usePathAsTransactionName?: boolean | string;
+  /** One app/graphql/resolve span per resolver call (Apollo Server, Yoga's createSchema resolvers); off by default. Env: SPANFORGE_GRAPHQL_RESOLVER_SPANS. */
+  graphqlResolverSpans?: boolean | string;
   /**
    * Where events go: 'elastic' (intake v2, the default) or 'otlp' (OTLP/HTTP, configured by the
    * standard OTEL_EXPORTER_OTLP_* variables; docs/opentelemetry.md). Env: SPANFORGE_EXPORTER. Unset,
@@ -91,6 +93,7 @@ export interface AgentConfig {
   disableSend: boolean;
   /** Requests no route matched are named `GET /the/path` instead of `GET unknown route`. */
   usePathAsTransactionName: boolean;
+  graphqlResolverSpans: boolean;
 }
 
 type Kind =
@@ -161,6 +164,7 @@ export const OPTIONS: readonly OptionSpec[] = [
   { name: 'hostname', env: 'ELASTIC_APM_HOSTNAME', kind: { t: 'string' }, def: undefined },
   { name: 'disableSend', env: 'ELASTIC_APM_DISABLE_SEND', kind: { t: 'bool' }, def: false },
   { name: 'usePathAsTransactionName', env: 'ELASTIC_APM_USE_PATH_AS_TRANSACTION_NAME', kind: { t: 'bool' }, def: false },
+  { name: 'graphqlResolverSpans', env: 'SPANFORGE_GRAPHQL_RESOLVER_SPANS', kind: { t: 'bool' }, def: false },
 ];
 
 class BadValue extends Error {}
