@@ -17,6 +17,7 @@ import type {
 import { resolveConfig, type AgentConfig, type AgentOptions } from './config.js';
 import { bootLogger, createLogger } from './log.js';
 import { currentHolder, enter, runWith } from './context.js';
+import { enableOtelBridge } from './otel-bridge.js';
 import { nowUs, traceId as newErrorId } from './ids.js';
 import { NOOP_SPAN, NOOP_TRANSACTION, SpanImpl, TransactionImpl, type TracerHost } from './tracer.js';
 import { compileWildcards, labelValue, matchesAny, sanitizeBody, sanitizeHeaders, sanitizeLabelKey, truncate } from './sanitize.js';
@@ -159,6 +160,7 @@ export class Agent implements TracerHost {
       }
       if (!deps.noProcessHandlers) this._installProcessHandlers();
       this._installAbiCore();
+      if (cfg.opentelemetryBridgeEnabled) enableOtelBridge(this);
       this.logger.debug('started: service %s, server %s', cfg.serviceName, cfg.serverUrl);
     } catch (e) {
       // start() must never take the app down.

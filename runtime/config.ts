@@ -53,6 +53,8 @@ export interface AgentOptions {
    * OTLP is chosen when an OTLP endpoint variable is set and ELASTIC_APM_SERVER_URL is not.
    */
   exporter?: 'elastic' | 'otlp';
+  /** Spans started through @opentelemetry/api become spanforge spans (docs/opentelemetry.md). */
+  opentelemetryBridgeEnabled?: boolean | string;
 }
 
 /** The resolved configuration: every value parsed, units normalised (durations in ms, sizes in bytes). */
@@ -94,6 +96,7 @@ export interface AgentConfig {
   /** Requests no route matched are named `GET /the/path` instead of `GET unknown route`. */
   usePathAsTransactionName: boolean;
   graphqlResolverSpans: boolean;
+  opentelemetryBridgeEnabled: boolean;
 }
 
 type Kind =
@@ -165,6 +168,7 @@ export const OPTIONS: readonly OptionSpec[] = [
   { name: 'disableSend', env: 'ELASTIC_APM_DISABLE_SEND', kind: { t: 'bool' }, def: false },
   { name: 'usePathAsTransactionName', env: 'ELASTIC_APM_USE_PATH_AS_TRANSACTION_NAME', kind: { t: 'bool' }, def: false },
   { name: 'graphqlResolverSpans', env: 'SPANFORGE_GRAPHQL_RESOLVER_SPANS', kind: { t: 'bool' }, def: false },
+  { name: 'opentelemetryBridgeEnabled', env: 'ELASTIC_APM_OPENTELEMETRY_BRIDGE_ENABLED', kind: { t: 'bool' }, def: false },
 ];
 
 class BadValue extends Error {}

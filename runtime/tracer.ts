@@ -125,6 +125,9 @@ export class TransactionImpl implements Transaction {
   _response: Record<string, unknown> | undefined = undefined;
   _message: Record<string, unknown> | undefined = undefined;
   _links: Array<{ trace_id: string; span_id: string }> | undefined = undefined;
+  /** `otel` (span_kind, attributes) of an event started or touched through @opentelemetry/api (runtime/otel-bridge.ts). */
+  _otel: Record<string, unknown> | undefined = undefined;
+  _otelStarted = false;
   /** The raw request body kept for errors when capture_body=errors. */
   _errorBody: unknown = undefined;
   _childIntervals: number[] | undefined;
@@ -338,6 +341,7 @@ export class TransactionImpl implements Transaction {
     // Unsampled transactions carry no context (Elastic agents drop it too): only counts and timing matter.
     if (this.sampled) {
       if (this._links) o.links = this._links;
+      if (this._otel) o.otel = this._otel;
       const c: Record<string, unknown> = {};
       if (this._request) c.request = this._request;
       if (this._response) c.response = this._response;
@@ -379,6 +383,9 @@ export class SpanImpl implements Span {
   _dest: { address?: string; port?: number; serviceTargetType?: string; serviceTargetName?: string } | undefined = undefined;
   _message: Record<string, unknown> | undefined = undefined;
   _links: Array<{ trace_id: string; span_id: string }> | undefined = undefined;
+  /** `otel` (span_kind, attributes) of an event started or touched through @opentelemetry/api (runtime/otel-bridge.ts). */
+  _otel: Record<string, unknown> | undefined = undefined;
+  _otelStarted = false;
   _loc: CodeLocation | undefined = undefined;
   _childIntervals: number[] | undefined;
   /** Index of this span's [start, end] pair in the parent's interval list. */
@@ -514,6 +521,7 @@ export class SpanImpl implements Span {
     if (this.action) o.action = truncate(this.action);
     if (this.tx.sampleRate !== undefined) o.sample_rate = this.tx.sampleRate;
     if (this._links) o.links = this._links;
+    if (this._otel) o.otel = this._otel;
     const c = this._context();
     if (c) o.context = c;
     const loc = this._loc;
@@ -549,7 +557,8 @@ export class SpanImpl implements Span {
           // not an absolute URL: no name
         }
       }
-      resource ??= targetName ? `${targetType}/${targetName}` : targetType;
+      // An HTTP target's resource is its host:port alone (service-target spec; OTel bridge spans set only the target).
+      resource ??= targetName ? (targetType === 'http' ? targetName : `${targetType}/${targetName}`) : targetType;
       const target: Record<string, string> = { type: truncate(targetType) };
       if (targetName) target.name = truncate(targetName);
       c.service = { target };
