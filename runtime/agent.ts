@@ -620,7 +620,10 @@ export class Agent implements TracerHost {
       if (this._pendingErrors.size) await withTimeout(Promise.all([...this._pendingErrors]), timeoutMs);
       this._emittedSinceFlush = 0;
       const left = Math.max(0, deadline - Date.now());
+      // In the edge build central configuration is polled here (no timers there: runtime/central-config.edge.ts).
+      const poll = this._poller?.onFlush();
       if (this.transport) await withTimeout(this.transport.flush(left), Math.min(left + 50, MAX_TIMER_MS));
+      if (poll) await withTimeout(poll, Math.min(Math.max(0, deadline - Date.now()) + 50, MAX_TIMER_MS));
     } catch (e) {
       this.logger.debug('flush failed: %s', (e as Error)?.message);
     }

@@ -390,6 +390,16 @@ export const CONFIG_FILE_NAMES = ['spanforge.config.js', 'spanforge.config.cjs',
  * named file, a syntax error or a non-object export is one warning and no file options.
  */
 export function loadConfigFile(env: NodeJS.ProcessEnv, cwd: string, warn: WarnFn): { file: string | undefined; options: Record<string, unknown> } {
+  try {
+    return readConfigFile(env, cwd, warn);
+  } catch (e) {
+    // A runtime whose node:fs/node:path are partial (a worker's virtual file system): no file.
+    warn(`cannot look for a config file: ${String((e as Error)?.message ?? e).split('\n')[0]}; no file options are used`);
+    return { file: undefined, options: {} };
+  }
+}
+
+function readConfigFile(env: NodeJS.ProcessEnv, cwd: string, warn: WarnFn): { file: string | undefined; options: Record<string, unknown> } {
   const named = env.ELASTIC_APM_CONFIG_FILE;
   let file: string | undefined;
   if (named !== undefined && named !== '') {

@@ -549,9 +549,13 @@ export class SpanImpl implements Span {
     return this.tx.tracestate();
   }
 
-  /** The spec's isCompressionEligible(): an exit span whose context did not go downstream and that did not fail. */
+  /**
+   * The spec's isCompressionEligible(): an exit span whose context did not go downstream and that did not fail.
+   * spanforge adds: a span with span links is never compressed (nor discarded, see _report): its links are the only
+   * record of which message(s) a poll or a batch handled, and a composite keeps only its first span's links.
+   */
   private _compressible(): boolean {
-    return this.exit && !this._propagated && (this.outcome === undefined || this.outcome === 'success');
+    return this.exit && !this._propagated && this._links === undefined && (this.outcome === undefined || this.outcome === 'success');
   }
 
   /** The spec's tryToCompress(): folds an ended sibling into this buffered span; false when it does not fit. */
@@ -660,8 +664,9 @@ export class SpanImpl implements Span {
     const c = this._composite;
     const grossUs = this._endUs - this._startUs;
     const minUs = Math.round(host.config.exitSpanMinDuration * 1000);
-    // Discardable: exit spans whose context was not propagated and whose outcome is success; a composite is judged by its duration.
-    if (this.exit && !this._propagated && this.outcome === 'success' && grossUs < minUs && !tx._counted) {
+    // Discardable: exit spans whose context was not propagated, without span links and whose outcome is success; a
+    // composite is judged by its duration.
+    if (this.exit && !this._propagated && this._links === undefined && this.outcome === 'success' && grossUs < minUs && !tx._counted) {
       tx.spanStarted--;
       tx._addDropped(this, c ? c.count : 1, c ? c.sumUs : this._durUs);
       return;
