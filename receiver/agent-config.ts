@@ -14,7 +14,15 @@ export interface AgentConfigEntry {
   etag: string;
   /** Epoch ms of the last change. */
   updated: number;
+  /**
+   * Epoch ms of the first poll that showed an agent has these settings (it sent their ETag back in If-None-Match,
+   * as Kibana's "applied by agent" is known from APM Server); null until then, and again after each change.
+   */
+  applied: number | null;
 }
+
+type Row = { service: string; environment: string; settings: string; etag: string; updated: number; applied: number | null };
+const COLUMNS = 'service, environment, settings, etag, updated, applied';
 
 /** The keys Elastic's Node.js agent (and spanforge) accept at run time; the UI offers these. */
 export const CENTRAL_KEYS = [
@@ -65,18 +73,12 @@ export class AgentConfigs {
   constructor(private readonly db: SqlDatabase) {
     db.exec(`CREATE TABLE IF NOT EXISTS agent_config (
       service TEXT NOT NULL, environment TEXT NOT NULL, settings TEXT NOT NULL, etag TEXT NOT NULL, updated INTEGER NOT NULL,
-      PRIMARY KEY (service, environment))`);
+      applied INTEGER, PRIMARY KEY (service, environment))`);
   }
 
   list(): AgentConfigEntry[] {
-    const rows = this.db.prepare('SELECT service, environment, settings, etag, updated FROM agent_config ORDER BY service, environment').all() as Array<{
-      service: string;
-      environment: string;
-      settings: string;
-      etag: string;
-      updated: number;
-    }>;
-    return rows.map((r) => ({ ...r, settings: JSON.parse(r.settings) as Record<string, string> }));
+    const rows = this.db.prepare(`SELECT ${COLUMNS} FROM agent_config ORDER BY service, environment`).all() as Row[];
+    return rows.map(fromRow);
   }
 
   /** Replaces the settings of one service/environment (an empty object deletes the entry). */
@@ -88,9 +90,17 @@ export class AgentConfigs {
     const etag = etagOf(settings);
     const updated = Date.now();
     this.db
-      .prepare('INSERT INTO agent_config (service, environment, settings, etag, updated) VALUES (?,?,?,?,?) ON CONFLICT(service, environment) DO UPDATE SET settings=excluded.settings, etag=excluded.etag, updated=excluded.updated')
+      .prepare(
+        'INSERT INTO agent_config (service, environment, settings, etag, updated, applied) VALUES (?,?,?,?,?,NULL) ON CONFLICT(service, environment) DO UPDATE SET settings=excluded.settings, etag=excluded.etag, updated=excluded.updated, applied=CASE WHEN agent_config.etag = excluded.etag THEN agent_config.applied ELSE NULL END',
+      )
       .run(service, environment, JSON.stringify(settings), etag, updated);
-    return { service, environment, settings, etag, updated };
+    return this.match(service, environment, true)!;
+  }
+
+  /** An agent polled with this entry's current ETag: it has the settings (the first time is kept). */
+  markApplied(entry: AgentConfigEntry): void {
+    if (entry.applied !== null) return;
+    this.db.prepare('UPDATE agent_config SET applied = ? WHERE service = ? AND environment = ? AND etag = ? AND applied IS NULL').run(Date.now(), entry.service, entry.environment, entry.etag);
   }
 
   delete(service: string, environment: string): boolean {
@@ -98,12 +108,17 @@ export class AgentConfigs {
   }
 
   /** APM Server's matchAgentConfig: name + environment, then name alone, then environment alone, then the catch-all. */
-  match(service: string, environment: string): AgentConfigEntry | undefined {
-    const get = this.db.prepare('SELECT service, environment, settings, etag, updated FROM agent_config WHERE service = ? AND environment = ?');
-    for (const [s, e] of [[service, environment], [service, ''], ['', environment], ['', '']] as const) {
-      const r = get.get(s, e) as { service: string; environment: string; settings: string; etag: string; updated: number } | undefined;
-      if (r) return { ...r, settings: JSON.parse(r.settings) as Record<string, string> };
+  match(service: string, environment: string, exact = false): AgentConfigEntry | undefined {
+    const get = this.db.prepare(`SELECT ${COLUMNS} FROM agent_config WHERE service = ? AND environment = ?`);
+    const order = exact ? [[service, environment]] : [[service, environment], [service, ''], ['', environment], ['', '']];
+    for (const [s, e] of order) {
+      const r = get.get(s, e) as Row | undefined;
+      if (r) return fromRow(r);
     }
     return undefined;
   }
+}
+
+function fromRow(r: Row): AgentConfigEntry {
+  return { ...r, applied: r.applied ?? null, settings: JSON.parse(r.settings) as Record<string, string> };
 }

@@ -484,6 +484,8 @@ export function createReceiverServer(opts: ServerOptions): Server {
         const headers = { Etag: `"${etag}"`, 'Cache-Control': `max-age=${configMaxAge}, must-revalidate`, 'Access-Control-Expose-Headers': 'Etag' };
         const inm = (req.headers['if-none-match'] ?? url.searchParams.get('ifnonematch') ?? '').toString().replace(/"/g, '');
         if (inm === etag) {
+          // The agent sent back the current settings' ETag: it has them (the UI shows the entry as applied).
+          if (found) agentConfigs.markApplied(found);
           res.writeHead(304, headers);
           return void res.end();
         }
