@@ -73,8 +73,12 @@ test('edge poller: nothing at start, a fetch poll from flush when due, then If-N
 
 test('dist/edge: no undici or node:http in the bundle; a central value set while it runs changes the next request', { timeout: 600_000 }, async (t) => {
   const edge = join(root, 'dist', 'edge', 'runtime');
-  if (!existsSync(join(edge, 'index.js'))) spawnSync(process.execPath, [join(root, 'scripts', 'build.mjs')], { cwd: root, stdio: 'inherit' });
-  assert.ok(existsSync(join(edge, 'index.js')), 'dist/edge was not built (npm run build)');
+  // npm test builds first; a run of this file alone needs `npm run build` (not started here: two builds at once
+  // in one checkout remove each other's output).
+  if (!existsSync(join(edge, 'index.js'))) {
+    if (process.env.CI) assert.fail('dist/edge was not built (npm run build)');
+    return t.skip('dist/edge is not built: npm run build');
+  }
   const code = readdirSync(edge)
     .filter((f) => f.endsWith('.js'))
     .map((f) => readFileSync(join(edge, f), 'utf8'))
