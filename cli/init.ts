@@ -383,9 +383,72 @@ export function plan(d: Detected): Plan {
     }
   };
 
+  const wireNext = (): void => {
+    const ts = d.typescript !== undefined || d.configs.tsconfig !== undefined;
+    const scripts = (d.pkg.scripts as Record<string, string>) ?? {};
+    const webpack = Object.values(scripts).some((s) => /\bnext\s+build\b[^&;|]*--webpack/.test(s));
+    // Next looks for instrumentation beside app/ or pages/: in src/ when the app lives there.
+    const base = existsSync(join(dir, 'src', 'app')) || existsSync(join(dir, 'src', 'pages')) ? 'src/' : '';
+    const instrumentation = ['ts', 'js', 'mjs'].map((x) => `${base}instrumentation.${x}`).find((f) => existsSync(join(dir, f)));
+    const startLine = "if (process.env.NEXT_RUNTIME === 'nodejs') (await import('spanforge/next')).register();";
+    if (!instrumentation) {
+      const file = `${base}instrumentation.${ts ? 'ts' : 'js'}`;
+      missing.push(`no ${file}: Next.js starts the agent from its register() (spanforge/next, in the Node.js runtime only)`);
+      edit(edits, dir, file, 'start the agent in the Node.js runtime', (t) => t, `// Next.js calls register() once per server process, before it serves anything.\nexport async function register() {\n  ${startLine}\n}\n`);
+    } else {
+      const text = readFileSync(join(dir, instrumentation), 'utf8');
+      if (!text.includes('spanforge')) {
+        missing.push(`${instrumentation} does not start the agent (register() from spanforge/next)`);
+        const re = /(export\s+async\s+function\s+register\s*\([^)]*\)\s*(?::\s*[^{]+)?\{)/;
+        if (!edit(edits, dir, instrumentation, 'start the agent in the Node.js runtime', (t) => (re.test(t) ? t.replace(re, `$1\n  ${startLine}`) : undefined))) {
+          notes.push(`${instrumentation} has no \`export async function register()\`: add \`${startLine}\` to the function Next.js calls`);
+        }
+      }
+    }
+    const file = d.configs.next ?? `next.config.${ts ? 'ts' : 'mjs'}`;
+    const text = d.configs.next ? readFileSync(join(dir, file), 'utf8') : '';
+    if (text.includes('spanforge')) return;
+    missing.push(`${file} does not keep spanforge external or instrument the server build (serverExternalPackages, ${webpack ? 'webpackPlugin()' : 'spanforge/loader in turbopack.rules'})`);
+    const taken = ['serverExternalPackages', 'experimental', webpack ? 'webpack' : 'turbopack'].filter((k) => new RegExp(`\\b${k}\\s*[:(]`).test(text));
+    if (taken.length) {
+      notes.push(`${file} already sets ${taken.join(', ')}: merge by hand serverExternalPackages: ['spanforge'], experimental: { serverSourceMaps: true } and ${webpack ? "webpack(config, { isServer, nextRuntime }) { if (isServer && nextRuntime === 'nodejs') config.plugins.push(webpackPlugin()); return config; }" : "turbopack: { rules: { '*.{ts,tsx}': [{ condition: { all: ['node', { not: 'foreign' }] }, loaders: ['spanforge/loader'] }] } }"} (docs/frameworks.md#nextjs)`);
+      return;
+    }
+    const glob = ts ? '*.{ts,tsx}' : '*.{js,jsx}';
+    const props = [
+      "  // spanforge: one agent (not bundled), server source maps for .ts frames, the Node.js server build instrumented.",
+      "  serverExternalPackages: ['spanforge'],",
+      '  experimental: { serverSourceMaps: true },',
+      ...(webpack
+        ? ['  webpack(config, { isServer, nextRuntime }) {', "    if (isServer && nextRuntime === 'nodejs') config.plugins.push(webpackPlugin());", '    return config;', '  },']
+        : ['  turbopack: {', "    rules: { '" + glob + "': [{ condition: { all: ['node', { not: 'foreign' }] }, loaders: ['spanforge/loader'] }] },", '  },']),
+    ].join('\n');
+    const esm = /\.(mjs|mts|ts)$/.test(file) || (d.moduleSystem === 'esm' && !/\.cjs$/.test(file)) || /^\s*(import|export)\s/m.test(text);
+    const importLine = webpack ? (esm ? "import { webpackPlugin } from 'spanforge/bundler';\n" : "const { webpackPlugin } = require('spanforge/bundler');\n") : '';
+    const created = ts
+      ? "import type { NextConfig } from 'next';\n\nconst nextConfig: NextConfig = {\n};\n\nexport default nextConfig;\n"
+      : "/** @type {import('next').NextConfig} */\nconst nextConfig = {\n};\n\nexport default nextConfig;\n";
+    const re = /((?:const\s+\w+\s*(?::\s*NextConfig\s*)?=|module\.exports\s*=|export\s+default)\s*\{)/;
+    const ok = edit(
+      edits,
+      dir,
+      file,
+      `serverExternalPackages, serverSourceMaps and ${webpack ? 'webpackPlugin()' : 'spanforge/loader for Turbopack'}`,
+      (t) => {
+        if (!re.test(t)) return undefined;
+        const withProps = t.replace(re, `$1\n${props}`);
+        if (!importLine) return withProps;
+        const lastImport = [...withProps.matchAll(/^(?:import\s[^\n]*|const\s[^\n]*=\s*require\([^\n]*\);?)\n/gm)].pop();
+        return lastImport ? withProps.slice(0, lastImport.index! + lastImport[0].length) + importLine + withProps.slice(lastImport.index! + lastImport[0].length) : importLine + withProps;
+      },
+      d.configs.next ? undefined : created,
+    );
+    if (!ok) notes.push(`could not find the config object in ${file}: add serverExternalPackages: ['spanforge'], experimental: { serverSourceMaps: true } and ${webpack ? 'webpackPlugin()' : 'spanforge/loader in turbopack.rules'} by hand (docs/frameworks.md#nextjs)`);
+  };
+
   switch (tool) {
     case 'next':
-      notes.push("Next.js: not wired by init — add instrumentation.ts (register() from spanforge/next in the Node.js runtime) and, in next.config, serverExternalPackages: ['spanforge'] plus spanforge/loader in turbopack.rules (or webpackPlugin() for next build --webpack): README's Getting started and docs/frameworks.md");
+      wireNext();
       break;
     case 'nest':
       wireTsc(true);

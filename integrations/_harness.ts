@@ -5,7 +5,7 @@
 import { transformSync } from '@babel/core';
 import assert from 'node:assert/strict';
 import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { join, relative } from 'node:path';
+import { dirname, join, relative } from 'node:path';
 import babelPlugin from '../babel-plugin/index.js';
 import { getAgent, resetAgentForTests } from '../runtime/agent.js';
 import type { AgentOptions } from '../runtime/config.js';
@@ -38,7 +38,7 @@ export function build(frontEnd: FrontEnd, dir: string, name: string, source: str
   let js: string;
   let sites: string[];
   if (frontEnd === 'tsc') {
-    const r = compileFile(file, { runtimeModule: abiPath }, nodePath ? { baseUrl: tmp, paths: { '*': [join(nodePath, '@types', '*'), join(nodePath, '*')], 'spanforge/runtime': [abiPath] }, typeRoots: [join(nodePath, '@types')] } : {});
+    const r = compileTsc(file, nodePath);
     assert.deepEqual(r.diagnostics, [], 'the source type-checks');
     js = r.js;
     const table = /__spanforge\.sites\(1, "[^"]*", \[([\s\S]*?)\n\]\);/.exec(js);
@@ -60,9 +60,21 @@ export function build(frontEnd: FrontEnd, dir: string, name: string, source: str
     sites = files.flatMap((f) => f.sites.map((s) => `${s.rule} ${s.line}:${s.column}`));
   }
   const outFile = join(tmp, `${name}.${frontEnd}.js`);
-  // A side-by-side install: the built module resolves its libraries from there first.
-  writeFileSync(outFile, nodePath ? `module.paths.unshift(${JSON.stringify(nodePath)});\n${js}` : js);
+  writeFileSync(outFile, withNodePath(js, nodePath));
   return { mod: require(outFile), sites };
+}
+
+/**
+ * tsc + transformer on one file; with `nodePath` (a side-by-side install's node_modules) the file is
+ * type-checked against the libraries and types installed there instead of the repository's.
+ */
+export function compileTsc(file: string, nodePath?: string): ReturnType<typeof compileFile> {
+  return compileFile(file, { runtimeModule: abiPath }, nodePath ? { baseUrl: dirname(file), paths: { '*': [join(nodePath, '@types', '*'), join(nodePath, '*')], 'spanforge/runtime': [abiPath] }, typeRoots: [join(nodePath, '@types')] } : {});
+}
+
+/** Emitted CommonJS that resolves its libraries from a side-by-side install (`nodePath`) first. */
+export function withNodePath(js: string, nodePath?: string): string {
+  return nodePath ? `module.paths.unshift(${JSON.stringify(nodePath)});\n${js}` : js;
 }
 
 /** Removes the build folder of `dir` (call from `after`). */

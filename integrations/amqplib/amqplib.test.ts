@@ -4,19 +4,21 @@
 // of a throwing handler (and consuming goes on), for the promise and the callback API; the user's
 // options and headers are never mutated; ignore_message_queues and capture_body are honoured.
 import assert from 'node:assert/strict';
-import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
-import { compileFile, root } from '../../test/transformer/compile.js';
+import { compileTsc, withNodePath } from '../_harness.js';
 import { assertValid, freshAgent, sleep } from '../../test/runtime/helpers.js';
 import { resetAgentForTests } from '../../runtime/agent.js';
 
 const URL = 'amqp://guest:guest@127.0.0.1:5672';
+// SPANFORGE_AMQPLIB_DIR=<node_modules> runs it against a side-by-side install (the lowest supported, compat/).
+const nodePath = process.env.SPANFORGE_AMQPLIB_DIR;
 const tmp = join(__dirname, `.tmp-amqplib-${process.pid}`);
 const prefix = `amqplib-test-${process.pid}`;
 let reachable: string | undefined;
 
-const source = `import amqp, { type Channel, type ConsumeMessage, type Options } from 'amqplib';
+const source = `import amqp, { type Channel, type ConsumeMessage, type Message, type Options } from 'amqplib';
 import * as cbapi from 'amqplib/callback_api';
 
 export async function open(url: string) {
@@ -51,7 +53,7 @@ export function openCallback(url: string): Promise<{ conn: cbapi.Connection; ch:
 export function sendCallback(ch: cbapi.Channel, queue: string, body: string) {
   return ch.sendToQueue(queue, Buffer.from(body));
 }
-export function listenCallback(ch: cbapi.Channel, queue: string, onMessage: (msg: ConsumeMessage) => unknown, ready: () => void) {
+export function listenCallback(ch: cbapi.Channel, queue: string, onMessage: (msg: Message) => unknown, ready: () => void) {
   ch.consume(queue, (msg) => {
     if (msg) onMessage(msg);
   }, { noAck: true }, () => ready());
@@ -78,11 +80,11 @@ before(async () => {
   mkdirSync(tmp, { recursive: true });
   const file = join(tmp, 'client.ts');
   writeFileSync(file, source);
-  const r = compileFile(file, { runtimeModule: join(root, 'runtime', 'abi.ts') });
+  const r = compileTsc(file, nodePath);
   assert.deepEqual(r.diagnostics, []);
   // the look-alike stays a plain call
   assert.match(r.js, /return ch\.sendToQueue\(queue, Buffer\.from\('x'\)\);/);
-  writeFileSync(join(tmp, 'client-emitted.js'), r.js);
+  writeFileSync(join(tmp, 'client-emitted.js'), withNodePath(r.js, nodePath));
   m = require(join(tmp, 'client-emitted.js'));
   try {
     const { conn } = await m.open(URL);
@@ -156,13 +158,21 @@ test('sendToQueue/publish are send spans whose traceparent the consumer transact
   transport.assertInvariants();
 });
 
+// amqplib 1.0.7 added the channel's `handler-error` event: before it, a consume callback that throws
+// makes the connection emit `error` with that error and close (a frame error), with or without spanforge.
+const amqplibVersion: string = JSON.parse(readFileSync(join(nodePath ?? join(__dirname, '..', '..', 'node_modules'), 'amqplib', 'package.json'), 'utf8')).version;
+const [amqMajor, amqMinor, amqPatch] = amqplibVersion.split('.').map(Number) as [number, number, number];
+const hasHandlerError = amqMajor > 1 || (amqMajor === 1 && (amqMinor > 0 || amqPatch >= 7));
+
 test('a throwing handler reports the error on its transaction and the consumer goes on', { timeout: 20000 }, async (t) => {
   if (reachable) return t.skip(reachable);
   const { transport } = await freshAgent({ captureBody: 'all' });
   const { conn, ch } = await m.open(URL);
-  t.after(() => conn.close());
+  t.after(() => conn.close().catch(() => undefined));
   const handlerErrors: unknown[] = [];
-  ch.on('handler-error', (err: unknown) => handlerErrors.push(err));
+  const connErrors: unknown[] = [];
+  if (hasHandlerError) ch.on('handler-error', (err: unknown) => handlerErrors.push(err));
+  else conn.on('error', (err: unknown) => connErrors.push(err));
   const q = `${prefix}-throws`;
   await ch.assertQueue(q, { exclusive: true });
   const bodies: string[] = [];
@@ -172,6 +182,18 @@ test('a throwing handler reports the error on its transaction and the consumer g
     if (msg.content.toString() === 'bad') throw boom;
   });
   m.send(ch, q, 'bad');
+  if (!hasHandlerError) {
+    // amqplib < 1.0.7: the same error reaches the connection, which closes; no further delivery.
+    await until(() => connErrors.length === 1 && transport.of('transaction').length === 1 && transport.of('error').length === 1, 'connection error, transaction, error event');
+    assert.equal(connErrors[0], boom, 'the same error reached amqplib');
+    assert.deepEqual(bodies, ['bad']);
+    const [bad] = transport.of('transaction');
+    assert.deepEqual([bad!.outcome, bad!.result, bad!.context.message.body, bad!.parent_id], ['failure', 'failure', 'bad', undefined]);
+    const [error] = transport.of('error');
+    assert.deepEqual([error!.exception.message, error!.exception.handled, error!.transaction_id, error!.parent_id, error!.transaction.type], ['cannot handle bad', false, bad!.id, bad!.id, 'messaging']);
+    for (const e of transport.events) assertValid(e as Record<string, unknown>);
+    return;
+  }
   m.send(ch, q, 'good');
   await until(() => transport.of('transaction').length === 2, 'two consumer transactions');
   assert.deepEqual(bodies, ['bad', 'good']);

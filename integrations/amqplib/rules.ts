@@ -53,6 +53,7 @@ const cbConfirmChannel = { module: 'amqplib/callback_api', cls: 'ConfirmChannel'
 
 export const integration: Integration = {
   name: 'amqplib',
+  // lowest and newest tested against RabbitMQ: 0.10.0 (typed by @types/amqplib 0.10.0; compat/) and 2.3
   packages: { amqplib: '>=0.10 <3' },
   rules,
   babel: {

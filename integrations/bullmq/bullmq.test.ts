@@ -7,10 +7,12 @@ import assert from 'node:assert/strict';
 import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
-import { compileFile, root } from '../../test/transformer/compile.js';
+import { compileTsc, withNodePath } from '../_harness.js';
 import { assertValid, freshAgent, sleep } from '../../test/runtime/helpers.js';
 import { resetAgentForTests } from '../../runtime/agent.js';
 
+// SPANFORGE_BULLMQ_DIR=<node_modules> runs it against a side-by-side install (the lowest supported, compat/).
+const nodePath = process.env.SPANFORGE_BULLMQ_DIR;
 const tmp = join(__dirname, `.tmp-bullmq-${process.pid}`);
 const prefix = `bullmq-test-${process.pid}`;
 let reachable: string | undefined;
@@ -46,11 +48,11 @@ before(async () => {
   mkdirSync(tmp, { recursive: true });
   const file = join(tmp, 'client.ts');
   writeFileSync(file, source);
-  const r = compileFile(file, { runtimeModule: join(root, 'runtime', 'abi.ts') });
+  const r = compileTsc(file, nodePath);
   assert.deepEqual(r.diagnostics, []);
   assert.match(r.js, /return new LocalWorker\('w', \(x\) => x \+ 1\);/, 'the look-alike stays a plain construction');
   assert.match(r.js, /new bullmq_1\.Worker\(name, __spanforge\.route\(__spanforge_sites\[\d\], async \(job\) => processor\(job\)\), \{ connection, autorun: true \}\)/);
-  writeFileSync(join(tmp, 'client-emitted.js'), r.js);
+  writeFileSync(join(tmp, 'client-emitted.js'), withNodePath(r.js, nodePath));
   m = require(join(tmp, 'client-emitted.js'));
   const q = m.queue(`${prefix}-ping`);
   try {

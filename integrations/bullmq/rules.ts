@@ -31,6 +31,7 @@ const queue = { module: 'bullmq', cls: 'Queue' } as const;
 
 export const integration: Integration = {
   name: 'bullmq',
+  // lowest and newest tested against Redis: 5.0.0 (compat/) and 6.7
   packages: { bullmq: '>=5 <7' },
   rules,
   babel: {

@@ -52,6 +52,7 @@ const consumer = { module: 'nats', cls: 'Consumer' } as const;
 
 export const integration: Integration = {
   name: 'nats',
+  // lowest and newest tested against NATS + JetStream: 2.17.0 (compat/) and 2.29
   packages: { nats: '>=2.17 <3' },
   rules,
   babel: {

@@ -117,6 +117,44 @@ const KINDS: Kind[] = [
     detected: /: webpack; /,
     diff: [/\+const \{ webpackPlugin \} = require\('spanforge\/bundler'\);/, /\+  plugins: \[webpackPlugin\(\)\],/, /\+require\('spanforge\/start'\);/],
   },
+  {
+    // create-next-app's TypeScript template (App Router, Turbopack): init writes instrumentation.ts and
+    // the same next.config entries test/install/next.test.ts builds and runs with next build + next start.
+    name: 'next-turbopack',
+    type: 'commonjs',
+    pkg: { scripts: { dev: 'next dev', build: 'next build', start: 'next start' }, dependencies: { next: '^16', react: '^19', 'react-dom': '^19' }, devDependencies: { typescript: '^5', '@types/node': '^20' } },
+    deps: [],
+    files: {
+      'next.config.ts': 'import type { NextConfig } from "next";\n\nconst nextConfig: NextConfig = {\n  /* config options here */\n};\n\nexport default nextConfig;\n',
+      'tsconfig.json': '{ "compilerOptions": { "target": "ES2017", "module": "esnext", "moduleResolution": "bundler", "jsx": "react-jsx" } }\n',
+      'app/api/users/[id]/route.ts': "export async function GET(_req: Request, { params }: { params: Promise<{ id: string }> }) {\n  return Response.json({ id: (await params).id });\n}\n",
+    },
+    detected: /: next; TypeScript 5\.\d+\.\d+; CommonJS; next; entry \(not found\)/,
+    diff: [
+      /--- \/dev\/null\n\+\+\+ b\/instrumentation\.ts\n[\s\S]*\+export async function register\(\) \{\n\+  if \(process\.env\.NEXT_RUNTIME === 'nodejs'\) \(await import\('spanforge\/next'\)\)\.register\(\);\n\+\}/,
+      / const nextConfig: NextConfig = \{\n(\+[^\n]*\n)*\+  serverExternalPackages: \['spanforge'\],\n\+  experimental: \{ serverSourceMaps: true \},\n\+  turbopack: \{\n\+    rules: \{ '\*\.\{ts,tsx\}': \[\{ condition: \{ all: \['node', \{ not: 'foreign' \}\] \}, loaders: \['spanforge\/loader'\] \}\] \},\n\+  \},\n   \/\* config options here \*\//,
+    ],
+  },
+  {
+    // next build --webpack, the app under src/, an instrumentation.ts of the user's own: the start line
+    // goes into its register(), webpackPlugin() into a webpack() hook for the Node.js server build.
+    name: 'next-webpack',
+    type: 'commonjs',
+    pkg: { scripts: { build: 'next build --webpack', start: 'next start' }, dependencies: { next: '^16', react: '^19', 'react-dom': '^19' }, devDependencies: { typescript: '^5' } },
+    deps: [],
+    files: {
+      'next.config.ts': 'import type { NextConfig } from "next";\n\nconst nextConfig: NextConfig = {\n  reactStrictMode: true,\n};\n\nexport default nextConfig;\n',
+      'tsconfig.json': '{ "compilerOptions": { "target": "ES2017" } }\n',
+      'src/app/page.tsx': 'export default function Page() {\n  return <h1>hello</h1>;\n}\n',
+      'src/instrumentation.ts': "export async function register() {\n  console.log('server starting');\n}\n",
+    },
+    detected: /: next; TypeScript 5\.\d+\.\d+; CommonJS; next; /,
+    diff: [
+      /--- a\/src\/instrumentation\.ts\n\+\+\+ b\/src\/instrumentation\.ts\n@@[^\n]*\n export async function register\(\) \{\n\+  if \(process\.env\.NEXT_RUNTIME === 'nodejs'\) \(await import\('spanforge\/next'\)\)\.register\(\);\n   console\.log\('server starting'\);/,
+      / import type \{ NextConfig \} from "next";\n\+import \{ webpackPlugin \} from 'spanforge\/bundler';\n/,
+      /\+  webpack\(config, \{ isServer, nextRuntime \}\) \{\n\+    if \(isServer && nextRuntime === 'nodejs'\) config\.plugins\.push\(webpackPlugin\(\)\);\n\+    return config;\n\+  \},\n   reactStrictMode: true,/,
+    ],
+  },
 ];
 
 // Side by side (installs wait on npm's cache and disk, not on the CPU): the file's time is about its slowest test.
