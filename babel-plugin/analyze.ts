@@ -45,9 +45,12 @@ export interface Analysis {
 /** Marks nodes spanforge emitted, so a second pass (or the other front-end's output) is left alone. */
 export const EMITTED = new WeakSet<object>();
 
-/** `file`: the project-relative path (for file conventions such as Fastify's `routes/`). */
-export function analyzeProgram(program: NodePath<BT.Program>, rules: readonly Rule[], producers: Producers, source: string, file?: string): Analysis {
-  const b = new BindingAnalysis(producers, file);
+/**
+ * `file`: the project-relative path (for file conventions such as Fastify's `routes/`); `absFile`: the
+ * absolute one (to read the modules a relative import names, for generated clients: generated.ts).
+ */
+export function analyzeProgram(program: NodePath<BT.Program>, rules: readonly Rule[], producers: Producers, source: string, file?: string, absFile?: string): Analysis {
+  const b = new BindingAnalysis(producers, file, absFile);
   const sites: Site[] = [];
   const skipped: SkippedSite[] = [];
   const callRules = rules.filter((r): r is CallRule => r.kind === 'call');
@@ -148,7 +151,8 @@ export function analyzeProgram(program: NodePath<BT.Program>, rules: readonly Ru
         const matched = rule.id.startsWith('user:') || rule.handler === 'app'
           ? matchUserRule(rule, p, isMember, b)
           : matchTarget(rule.target, isMember, calleeValue, recvValue);
-        if (matched === 'no' || (matched !== 'yes' && rule.quiet)) continue;
+        // A generated client's rule (Prisma) is quiet except in a module that shows Prisma is in play.
+        if (matched === 'no' || (matched !== 'yes' && rule.quiet && !(rule.target.generatedBy && b.usesGeneratedClient(program)))) continue;
         if (matched !== 'yes') {
           skip(p, [rule.id], matched);
           return;
@@ -250,6 +254,16 @@ export function analyzeProgram(program: NodePath<BT.Program>, rules: readonly Ru
 
 /** 'yes', 'no' (certainly not this target), or the reason it cannot be known. */
 function matchTarget(target: Rule['target'], isMember: boolean, callee: Value, recv: Value | undefined): string {
+  // Generated code (Prisma's client): a value of a module named by the specifier the generated file imports.
+  if (target.generatedBy) {
+    if (!isMember || !recv) return 'no';
+    if (recv.k === 'instance' && target.generatedBy.includes(recv.module)) {
+      if (target.owner) return target.owner.includes(recv.cls) ? 'yes' : 'no';
+      return target.ownerSuffix && recv.cls.endsWith(target.ownerSuffix) && recv.cls !== target.ownerSuffix ? 'yes' : 'no';
+    }
+    if (recv.k === 'unknown') return `receiver unknown: ${recv.why}`;
+    return 'no';
+  }
   // Exported functions / namespace members: http.get, undici.request, createServer, fetch.
   if (!target.owner) {
     if (callee.k === 'module') {

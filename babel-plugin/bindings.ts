@@ -23,6 +23,7 @@ export type Value =
 
 export type { ClassRef, MethodResult, ParamRef, PluginFileConvention, Producers } from '../rules/integration.js';
 import type { ClassRef, ParamRef, Producers } from '../rules/integration.js';
+import { DELEGATE_SUFFIX, MAX_HOPS, exportedPath, generatedClientOf, importsGeneratedClient, programOf, resolveRelative } from './generated.js';
 
 const MAX_DEPTH = 24;
 
@@ -32,10 +33,52 @@ export class BindingAnalysis {
   private readonly inProgress = new WeakSet<object>();
 
   /** `file`: the project-relative path, for file conventions (Fastify's `routes/`); none → not applied. */
+  /**
+   * `absFile`: the file's absolute path, to resolve relative imports to a generated client (see
+   * generated.ts); `hops`: how many modules were followed to get here.
+   */
   constructor(
     private readonly producers: Producers,
     private readonly file?: string,
+    private readonly absFile?: string,
+    private readonly hops = 0,
   ) {}
+
+  private evidence: boolean | undefined;
+
+  /**
+   * Whether this module shows Prisma is in play (it imports a generated client, a module that does, or
+   * an `@prisma/` package): there, a model operation on a receiver that cannot be known is reported.
+   */
+  usesGeneratedClient(program: NodePath<BT.Program>): boolean {
+    if (this.evidence !== undefined) return this.evidence;
+    this.evidence = false;
+    for (const st of program.node.body) {
+      const spec = st.type === 'ImportDeclaration' || ((st.type === 'ExportNamedDeclaration' || st.type === 'ExportAllDeclaration') && st.source) ? st.source!.value : undefined;
+      if (!spec) continue;
+      if (spec.startsWith('@prisma/')) this.evidence = true;
+      const f = this.absFile ? resolveRelative(this.absFile, spec) : undefined;
+      if (f && importsGeneratedClient(f)) this.evidence = true;
+    }
+    return this.evidence;
+  }
+
+  /** A relative module's export when it is (or is a value of) a generated client; undefined otherwise. */
+  private generatedValue(spec: string, path: readonly string[]): Value | undefined {
+    if (!this.absFile) return undefined;
+    const f = resolveRelative(this.absFile, spec);
+    if (!f) return undefined;
+    const gen = generatedClientOf(f);
+    if (gen) return { k: 'module', module: gen, path: path[0] === 'default' ? path.slice(1) : path };
+    // A module of the project (`lib/prisma.ts`): its export, followed when it is a generated client's value.
+    if (this.hops >= MAX_HOPS || path.length === 0 || !importsGeneratedClient(f)) return undefined;
+    const program = programOf(f);
+    const at = program && exportedPath(program, path[0]!);
+    if (!at) return undefined;
+    let v = new BindingAnalysis(this.producers, undefined, f, this.hops + 1).valueOf(at);
+    for (const name of path.slice(1)) v = this.member(v, name);
+    return (v.k === 'instance' || v.k === 'module') && DELEGATE_SUFFIX[v.module] !== undefined ? v : undefined;
+  }
 
   /** The canonical module name of a specifier, or undefined when it is not a bare module we know. */
   canonicalModule(spec: string): string {
@@ -79,6 +122,10 @@ export class BindingAnalysis {
         const obj = this.valueOf(objPath, depth);
         if (obj.k === 'array' && (node as BT.MemberExpression).computed) return obj.of;
         if (name === undefined) return unknown('computed member name');
+        if (obj.k !== 'module' && obj.k !== 'instance') {
+          const cast = this.castMember(objPath, name);
+          if (cast) return cast;
+        }
         return this.member(obj, name);
       }
       case 'CallExpression':
@@ -232,7 +279,8 @@ export class BindingAnalysis {
       const decl = binding.path.parentPath?.node as BT.ImportDeclaration;
       const imported = binding.path.node.imported;
       const name = imported.type === 'Identifier' ? imported.name : imported.value;
-      const module = this.canonicalModule(decl.source.value);
+      const gen = this.generatedValue(decl.source.value, [name]);
+      const module = gen && gen.k === 'module' ? gen.module : this.canonicalModule(decl.source.value);
       if (this.producers.constructs[`${module}.${name}`]) return undefined;
       return { k: 'user', cls: name, module: module.startsWith('.') ? undefined : module };
     }
@@ -363,6 +411,29 @@ export class BindingAnalysis {
     return unknown(`this.${name} is not declared with a library type in the class`);
   }
 
+  /**
+   * `g.prisma` where `const g = globalThis as unknown as { prisma: PrismaClient | undefined }` (the
+   * usual Prisma/Next.js singleton): the property's declared type, as tsc reads it.
+   */
+  private castMember(objPath: NodePath, name: string): Value | undefined {
+    let n: BT.Node | null | undefined = objPath.node as BT.Node;
+    if (n.type === 'Identifier') {
+      const binding = objPath.scope.getBinding(n.name);
+      if (!binding || !binding.constant || !binding.path.isVariableDeclarator()) return undefined;
+      n = binding.path.node.init;
+    }
+    while (n && n.type === 'ParenthesizedExpression') n = n.expression;
+    if (!n || (n.type !== 'TSAsExpression' && n.type !== 'TSSatisfiesExpression')) return undefined;
+    const lit = n.typeAnnotation;
+    if (lit.type !== 'TSTypeLiteral') return undefined;
+    for (const m of lit.members) {
+      if (m.type === 'TSPropertySignature' && !m.computed && m.key.type === 'Identifier' && m.key.name === name && m.typeAnnotation?.type === 'TSTypeAnnotation') {
+        return this.typeAnnotation(objPath, m.typeAnnotation.typeAnnotation);
+      }
+    }
+    return undefined;
+  }
+
   /** `pool: Pool` / `pool: pg.Pool` where Pool/pg come from an import of the library. */
   typeAnnotation(at: NodePath, type: BT.Node): Value | undefined {
     if (type.type === 'TSArrayType') {
@@ -428,6 +499,8 @@ export class BindingAnalysis {
       spec.type === 'ImportSpecifier'
         ? [spec.imported.type === 'Identifier' ? spec.imported.name : spec.imported.value]
         : [];
+    const gen = this.generatedValue(importDecl.source.value, []);
+    if (gen && gen.k === 'module') return { module: gen.module, path: [...base, ...parts], named: spec.type === 'ImportSpecifier' };
     return { module: this.canonicalModule(importDecl.source.value), path: [...base, ...parts], named: spec.type === 'ImportSpecifier' };
   }
 
@@ -467,7 +540,12 @@ export class BindingAnalysis {
 
   member(obj: Value, name: string): Value {
     if (obj.k === 'module') return this.moduleValue(obj.module, [...obj.path, name]);
-    if (obj.k === 'instance') return unknown(`${obj.cls}.${name} is a property of a library object`);
+    if (obj.k === 'instance') {
+      // A generated client's model property (`prisma.user`): its `<Model>Delegate` (Prisma's naming).
+      const suffix = DELEGATE_SUFFIX[obj.module];
+      if (suffix !== undefined && !obj.cls.endsWith(suffix) && /^[a-z]\w*$/i.test(name)) return { k: 'instance', module: obj.module, cls: name[0]!.toUpperCase() + name.slice(1) + suffix };
+      return unknown(`${obj.cls}.${name} is a property of a library object`);
+    }
     if (obj.k === 'global' && obj.name === 'globalThis') return { k: 'global', name };
     // A property of the user's own object can hold anything (`deps.pool`): not followed.
     if (obj.k === 'local') return unknown(`it is the property ${name} of ${obj.what}; properties are not followed`);
@@ -477,6 +555,8 @@ export class BindingAnalysis {
 
   private moduleValue(module: string, path: readonly string[]): Value {
     if (module.startsWith('.') || module.startsWith('/')) {
+      const gen = this.generatedValue(module, path);
+      if (gen) return gen;
       return unknown(`it is imported from ${module}; values of other modules are not followed`);
     }
     const self = this.producers.selfExports[module] ?? ['default'];

@@ -14,9 +14,10 @@ export function projectPath(root: string, filename: string): string {
 }
 
 /** Analyses a parsed program under resolved options; undefined when the file is excluded or already instrumented. */
-export function analyzeFile(program: NodePath<BT.Program>, opts: ResolvedOptions, relPath: string, source: string): Analysis | undefined {
+/** `absFile`: the file's absolute path (relative imports of generated clients are read from there). */
+export function analyzeFile(program: NodePath<BT.Program>, opts: ResolvedOptions, relPath: string, source: string, absFile?: string): Analysis | undefined {
   if (!isIncluded(opts, relPath)) return undefined;
   if (program.scope.hasBinding(ABI_BINDING)) return undefined; // instrumenting twice changes nothing
-  return analyzeProgram(program, opts.rules, PRODUCERS, source, relPath);
+  return analyzeProgram(program, opts.rules, PRODUCERS, source, relPath, absFile);
 }
 

@@ -46,7 +46,7 @@ export default function spanforgeBabelPlugin(api: ConfigAPI & { types: typeof Ba
           if (!filename) return;
           const root = (state.file.opts.root as string | undefined) ?? state.cwd ?? process.cwd();
           const rel = projectPath(root, filename);
-          const analysis = analyzeFile(program, opts, rel, state.file.code);
+          const analysis = analyzeFile(program, opts, rel, state.file.code, filename);
           if (!analysis) return;
           emitBabel(t, program, analysis.sites, rel, opts.runtimeModule, looksCommonJs(program, filename));
           const c = collectorFor(opts);

@@ -42,6 +42,8 @@ export function precheck(rules: readonly Rule[]): RegExp {
     for (const m of r.target.module) modules.add(m);
     if (r.target.global) for (const n of r.target.names) words.add(`${n}\\s*\\(`);
     if (r.kind === 'call' && r.handler === 'app') for (const n of r.target.names) words.add(`\\b${n}\\b`);
+    // A generated client (Prisma) is imported by a relative path no list can name: its method calls.
+    if (r.kind === 'call' && r.target.generatedBy) for (const n of r.target.names) words.add(`\\.\\s*${n.replace(/\$/g, '\\$')}\\s*[(\`]`);
   }
   const esc = (s: string) => s.replace(/[.*+?^${}()|[\]\\/]/g, '\\$&');
   const parts: string[] = [];
@@ -81,7 +83,7 @@ export function instrumentCode(code: string, id: string, relPath: string, opts: 
     },
   });
   if (!programPath) return null;
-  const analysis = analyzeFile(programPath, opts, relPath, code);
+  const analysis = analyzeFile(programPath, opts, relPath, code, id.split('?')[0]);
   if (!analysis || (analysis.sites.length === 0 && analysis.skipped.length === 0)) return null;
   const ms = new MagicString(code);
   const interpreterEnd = ast.program.interpreter ? ast.program.interpreter.end ?? 0 : 0;

@@ -6,6 +6,7 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import { extname, join } from 'node:path';
 import { closeAfterReply, handleIntake, SHUTTING_DOWN, TIMED_OUT, writeResult, type IntakeHandle, type IntakeLimits } from './intake.js';
 import { depsRoutes } from './api-deps.js';
+import { logsRoutes } from './logs.js';
 import { ApiNotFound, int, list, matchPath, ParamError, parseQuery, pathSegments, RANGE, rangeOf, route, str, type ApiRoute } from './params.js';
 import { MAX_METRIC_NAMES, MAX_SAMPLES, Queries } from './queries.js';
 import { safeStringify } from './safe-json.js';
@@ -203,6 +204,7 @@ export function createReceiverServer(opts: ServerOptions): Server {
     route('/api/stats', {}, () => ({ ...queries.counts(), version: SPANFORGE_VERSION })),
     // Service map, dependencies, latency distribution, search, event detail.
     ...depsRoutes(opts.store),
+    ...logsRoutes(opts.store), // a trace's logs, a range's logs (receiver/logs.ts)
   ];
 
   const api = (path: string, q: URLSearchParams, res: ServerResponse): void => {

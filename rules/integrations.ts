@@ -15,6 +15,7 @@ import { integration as amqplib } from '../integrations/amqplib/rules.js';
 import { integration as nats } from '../integrations/nats/rules.js';
 import { integration as bullmq } from '../integrations/bullmq/rules.js';
 import { integration as mqtt } from '../integrations/mqtt/rules.js';
+import { integration as graphql } from '../integrations/graphql/rules.js';
 import { integration as pino } from '../integrations/pino/rules.js';
 import { integration as winston } from '../integrations/winston/rules.js';
 import { integration as bunyan } from '../integrations/bunyan/rules.js';
@@ -22,4 +23,4 @@ import { integration as hono } from '../integrations/hono/rules.js';
 import { integration as nextjs } from '../integrations/nextjs/rules.js';
 import type { Integration } from './integration.js';
 
-export const INTEGRATIONS: readonly Integration[] = [pg, fetch, undici, http, mysql, mysql2, ioredis, redis, prisma, amqplib, nats, mqtt, bullmq, pino, winston, bunyan, hono, nextjs];
+export const INTEGRATIONS: readonly Integration[] = [pg, fetch, undici, http, mysql, mysql2, ioredis, redis, prisma, amqplib, nats, mqtt, bullmq, graphql, pino, winston, bunyan, hono, nextjs];

@@ -22,6 +22,8 @@ export interface AbiCore {
   warn(msg: string): void;
   /** true when sends to and receives from this queue/topic/exchange are not traced (ignore_message_queues). */
   ignoreMessageQueue?(name: string): boolean;
+  /** true when GraphQL resolver calls get spans of their own (graphqlResolverSpans). */
+  graphqlResolverSpans?(): boolean;
   /** Sends what is queued (resolves, never rejects): what a worker hands to `ctx.waitUntil` (Hono on workerd). */
   flush?(timeoutMs?: number): Promise<void>;
 }

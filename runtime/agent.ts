@@ -328,6 +328,7 @@ export class Agent implements TracerHost {
       warn: (msg: string) => this.logger.warn(msg),
       ignoreMessageQueue: (name: string) => this.ignoreQueueRes.length > 0 && matchesAny(String(name), this.ignoreQueueRes),
       flush: (timeoutMs?: number) => this.flush(timeoutMs),
+      graphqlResolverSpans: () => this.config.graphqlResolverSpans,
     };
     this._abiCore = core;
     (globalThis as Record<symbol, unknown>)[ABI_CORE_SLOT] = core;

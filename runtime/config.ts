@@ -58,6 +58,8 @@ export interface AgentOptions {
   centralConfig?: boolean | string;
   /** false: record nothing (a pause that central configuration can lift) while the agent stays started. */
   recording?: boolean | string;
+  /** One app/graphql/resolve span per resolver call (Apollo Server, Yoga's createSchema resolvers); off by default. Env: SPANFORGE_GRAPHQL_RESOLVER_SPANS. */
+  graphqlResolverSpans?: boolean | string;
   /**
    * Where events go: 'elastic' (intake v2, the default) or 'otlp' (OTLP/HTTP, configured by the
    * standard OTEL_EXPORTER_OTLP_* variables; docs/opentelemetry.md). Env: SPANFORGE_EXPORTER. Unset,
@@ -115,6 +117,7 @@ export interface AgentConfig {
   spanStackTraceMinDuration: number;
   centralConfig: boolean;
   recording: boolean;
+  graphqlResolverSpans: boolean;
 }
 
 type Kind =
@@ -194,6 +197,7 @@ export const OPTIONS: readonly OptionSpec[] = [
   { name: 'spanStackTraceMinDuration', env: 'ELASTIC_APM_SPAN_STACK_TRACE_MIN_DURATION', kind: { t: 'duration', unit: 'ms', negative: true }, def: '-1ms', central: 'span_stack_trace_min_duration' },
   { name: 'centralConfig', env: 'ELASTIC_APM_CENTRAL_CONFIG', kind: { t: 'bool' }, def: true },
   { name: 'recording', env: 'ELASTIC_APM_RECORDING', kind: { t: 'bool' }, def: true, central: 'recording' },
+  { name: 'graphqlResolverSpans', env: 'SPANFORGE_GRAPHQL_RESOLVER_SPANS', kind: { t: 'bool' }, def: false },
 ];
 
 /** Central-config keys accepted as other names for an option (the Java agent's older `ignore_urls`). */

@@ -13,6 +13,7 @@ export { handlers as amqplib } from '../integrations/amqplib/runtime.js';
 export { handlers as nats } from '../integrations/nats/runtime.js';
 export { handlers as mqtt } from '../integrations/mqtt/runtime.js';
 export { handlers as bullmq } from '../integrations/bullmq/runtime.js';
+export { handlers as graphql } from '../integrations/graphql/runtime.js';
 export { handlers as pino } from '../integrations/pino/runtime.js';
 export { handlers as winston } from '../integrations/winston/runtime.js';
 export { handlers as bunyan } from '../integrations/bunyan/runtime.js';
