@@ -129,7 +129,24 @@ export interface FileRule {
   description: string;
 }
 
-export type Rule = CallRule | RouteRule | DecoratorRule | WrapRule | FileRule;
+/**
+ * `for await (const v of <iterable>)` over one of a library's iterables (nats `Subscription`, JetStream
+ * `ConsumerMessages`): the loop body is rewritten so that each iteration is one transaction (runtime
+ * `loop(site, value)`), with break/continue/return/labels/await unchanged. `target.names` are the
+ * iterable's type names: tsc matches the iterated expression's type (declared in `target.module`),
+ * Babel the producer bindings (`nc.subscribe(...)`, `await consumer.consume()`), as `ClassRef`s of these names.
+ */
+export interface LoopRule {
+  id: string;
+  kind: 'loop';
+  target: TargetMatch;
+  /** The integration's loop handler (integrations/<name>/runtime.ts `loops`). */
+  handler: string;
+  span: SpanFacts;
+  description: string;
+}
+
+export type Rule = CallRule | RouteRule | DecoratorRule | WrapRule | FileRule | LoopRule;
 
 /** HTTP methods a route-registration member name stands for (`all` = any method). */
 export const ROUTE_METHODS: Readonly<Record<string, string>> = {

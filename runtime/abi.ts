@@ -8,7 +8,8 @@ import { abiCore, onAbiCore, setAbiCore as installCore, type AbiCore, type Holde
 import { holdProvisional, report, reportLater, isThenable, settle, startSpan, runCall, sqlSummary as summarize, type CallHandler, type Site, type SiteDescriptor } from './abi-kit.js';
 import * as integrations from './integrations.js';
 import * as integrationWrappers from './integration-wrappers.js';
-import type { HandlerWrapper } from './messaging.js';
+import * as integrationLoops from './integration-loops.js';
+import { consumeIteration, type HandlerWrapper, type LoopDelivery, type LoopIteration } from './messaging.js';
 import type { CodeLocation, StartSpanOptions, Transaction } from './types.js';
 
 export type { Site, SiteDescriptor } from './abi-kit.js';
@@ -695,6 +696,34 @@ export function route<T>(site: Site, handler: T): T {
     }
   }
   return sameShape(wrapper, original) as unknown as T;
+}
+
+/** Site handler name → what an iterated value is, flattened once from every integration's `loops`. */
+const LOOPS: Record<string, LoopDelivery> = Object.create(null);
+for (const unit of Object.values(integrationLoops) as Array<Record<string, LoopDelivery>>) {
+  for (const name of Object.keys(unit)) LOOPS[name] = unit[name]!;
+}
+
+const NO_ITERATION: LoopIteration = { fail: (err: unknown) => err, end: () => {} };
+
+/**
+ * One iteration of a `for await` consumer loop: the body, rewritten by the front-ends, runs as
+ * `const it = loop(site, value); try { body } catch (e) { throw it.fail(e); } finally { it.end(); }`,
+ * so each iteration is the integration's transaction (nats: `NATS RECEIVE from <subject>`), current in
+ * the body; break, continue, return, labels and await keep their meaning. Never throws.
+ * @example for await (const m of sub) { const __spanforge_it = __spanforge.loop(__spanforge_sites[3], m); try { … } catch (__spanforge_e) { throw __spanforge_it.fail(__spanforge_e); } finally { __spanforge_it.end(); } }
+ */
+export function loop(site: Site, value: unknown): LoopIteration {
+  const core = installed;
+  if (core === undefined || site.off || !core.active()) return NO_ITERATION;
+  const h = LOOPS[site.handler];
+  if (h === undefined) return NO_ITERATION;
+  try {
+    const d = h(core, site, value);
+    return (d && consumeIteration(core, d)) || NO_ITERATION;
+  } catch {
+    return NO_ITERATION;
+  }
 }
 
 // ---------------------------------------------------------------------------------------------

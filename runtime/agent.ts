@@ -18,6 +18,7 @@ import { BadValue, CENTRAL_ALIASES, OPTIONS, parseValue, resolveConfigDetailed, 
 import { CentralConfigPoller } from './central-config.js';
 import { bootLogger, createLogger } from './log.js';
 import { currentHolder, enter, runWith } from './context.js';
+import { enableOtelBridge } from './otel-bridge.js';
 import { nowUs, traceId as newErrorId } from './ids.js';
 import { NOOP_SPAN, NOOP_TRANSACTION, SpanImpl, TransactionImpl, type TracerHost } from './tracer.js';
 import { compileWildcards, labelValue, matchesAny, sanitizeBody, sanitizeHeaders, sanitizeLabelKey, truncate } from './sanitize.js';
@@ -192,6 +193,7 @@ export class Agent implements TracerHost {
         });
         this._poller.start();
       }
+      if (cfg.opentelemetryBridgeEnabled) enableOtelBridge(this);
       this.logger.debug('started: service %s, server %s', cfg.serviceName, cfg.serverUrl.replace(/\/\/[^/@]*@/, '//[REDACTED]@'));
     } catch (e) {
       // start() must never take the app down.

@@ -66,6 +66,8 @@ export interface AgentOptions {
    * OTLP is chosen when an OTLP endpoint variable is set and ELASTIC_APM_SERVER_URL is not.
    */
   exporter?: 'elastic' | 'otlp';
+  /** Spans started through @opentelemetry/api become spanforge spans (docs/opentelemetry.md). */
+  opentelemetryBridgeEnabled?: boolean | string;
 }
 
 /** The resolved configuration: every value parsed, units normalised (durations in ms, sizes in bytes). */
@@ -118,6 +120,7 @@ export interface AgentConfig {
   centralConfig: boolean;
   recording: boolean;
   graphqlResolverSpans: boolean;
+  opentelemetryBridgeEnabled: boolean;
 }
 
 type Kind =
@@ -198,6 +201,7 @@ export const OPTIONS: readonly OptionSpec[] = [
   { name: 'centralConfig', env: 'ELASTIC_APM_CENTRAL_CONFIG', kind: { t: 'bool' }, def: true },
   { name: 'recording', env: 'ELASTIC_APM_RECORDING', kind: { t: 'bool' }, def: true, central: 'recording' },
   { name: 'graphqlResolverSpans', env: 'SPANFORGE_GRAPHQL_RESOLVER_SPANS', kind: { t: 'bool' }, def: false },
+  { name: 'opentelemetryBridgeEnabled', env: 'ELASTIC_APM_OPENTELEMETRY_BRIDGE_ENABLED', kind: { t: 'bool' }, def: false },
 ];
 
 /** Central-config keys accepted as other names for an option (the Java agent's older `ignore_urls`). */

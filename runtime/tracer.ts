@@ -163,6 +163,9 @@ export class TransactionImpl implements Transaction {
   _response: Record<string, unknown> | undefined = undefined;
   _message: Record<string, unknown> | undefined = undefined;
   _links: Array<{ trace_id: string; span_id: string }> | undefined = undefined;
+  /** `otel` (span_kind, attributes) of an event started or touched through @opentelemetry/api (runtime/otel-bridge.ts). */
+  _otel: Record<string, unknown> | undefined = undefined;
+  _otelStarted = false;
   /** The raw request body kept for errors when capture_body=errors. */
   _errorBody: unknown = undefined;
   _childIntervals: number[] | undefined;
@@ -400,6 +403,7 @@ export class TransactionImpl implements Transaction {
     // Unsampled transactions carry no context (Elastic agents drop it too): only counts and timing matter.
     if (this.sampled) {
       if (this._links) o.links = this._links;
+      if (this._otel) o.otel = this._otel;
       const c: Record<string, unknown> = {};
       if (this._request) c.request = this._request;
       if (this._response) c.response = this._response;
@@ -441,6 +445,9 @@ export class SpanImpl implements Span {
   _dest: { address?: string; port?: number; serviceTargetType?: string; serviceTargetName?: string } | undefined = undefined;
   _message: Record<string, unknown> | undefined = undefined;
   _links: Array<{ trace_id: string; span_id: string }> | undefined = undefined;
+  /** `otel` (span_kind, attributes) of an event started or touched through @opentelemetry/api (runtime/otel-bridge.ts). */
+  _otel: Record<string, unknown> | undefined = undefined;
+  _otelStarted = false;
   _loc: CodeLocation | undefined = undefined;
   _childIntervals: number[] | undefined;
   /** Over transaction_max_spans: recorded for breakdown metrics and dropped_spans_stats, never sent. */
@@ -687,6 +694,7 @@ export class SpanImpl implements Span {
     if (tx.sampleRate !== undefined) o.sample_rate = tx.sampleRate;
     if (c) o.composite = { compression_strategy: c.strategy, count: c.count, sum: c.sumUs / 1000 };
     if (this._links) o.links = this._links;
+    if (this._otel) o.otel = this._otel;
     const ctx = this._context();
     if (ctx) o.context = ctx;
     const stack = this._capturedFrames(grossUs);
@@ -743,7 +751,8 @@ export class SpanImpl implements Span {
         // not an absolute URL: no name
       }
     }
-    resource ??= name ? `${type}/${name}` : type;
+    // An HTTP target's resource is its host:port alone (service-target spec; OTel bridge spans set only the target).
+    resource ??= name ? (type === 'http' ? name : `${type}/${name}`) : type;
     return { type, name, resource };
   }
 
