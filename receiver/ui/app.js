@@ -1384,6 +1384,13 @@
     ];
   }
 
+  // ---------------------------------------------------------------- agent configuration (receiver/ui/agent-config.js)
+  function agentConfig() {
+    const message = ui.flash;
+    ui.flash = undefined;
+    return window.spanforgeAgentConfigView({ el, api, message, rerender: (m) => ((ui.flash = m), render()) });
+  }
+
   // ---------------------------------------------------------------- router
   function route() {
     const [path, query] = location.hash.replace(/^#\/?/, '').split('?');
@@ -1409,6 +1416,7 @@
     if (a === 'dependencies') return () => viewDependencies();
     if (a === 'dependency' && b) return () => viewDependency(b);
     if (a === 'search') return () => viewSearch(query);
+    if (a === 'agent-config') return () => agentConfig(); // receiver/ui/agent-config.js
     return viewServices;
   }
 
@@ -1446,7 +1454,8 @@
     es.addEventListener('open', () => liveBadge.classList.replace('off', 'on'));
     es.addEventListener('error', () => liveBadge.classList.replace('on', 'off'));
     es.addEventListener('change', () => {
-      if (document.visibilityState !== 'hidden') render();
+      // Not while a form is being filled in (the agent configuration view).
+      if (document.visibilityState !== 'hidden' && !location.hash.startsWith('#/agent-config')) render();
     });
   }
 
