@@ -3,7 +3,7 @@
 // candidate sites it had to skip (with the reason) for the build report.
 import type { NodePath } from '@babel/core';
 import type * as BT from '@babel/types';
-import type { CallRule, DecoratorRule, FileRule, Rule, RouteRule, SiteDescriptor, WrapRule } from '../rules/index.js';
+import type { CallRule, DecoratorRule, FileRule, LoopRule, Rule, RouteRule, SiteDescriptor, WrapRule } from '../rules/index.js';
 import { fileConventionSites } from './nextjs.js';
 import { memberSpanName, ROUTE_METHODS } from '../rules/index.js';
 import { BindingAnalysis, memberName, type Producers, type Value } from './bindings.js';
@@ -29,7 +29,12 @@ export type Site =
   /** recv.m`…` (a tagged template: Prisma's $queryRaw) → call(site, recv, recv.m, ...((s, ...v) => [s, ...v])`…`). */
   | { kind: 'tagged'; path: NodePath<BT.TaggedTemplateExpression>; rule: CallRule; d: SiteDescriptor }
   /** traced(fn[, opts]) → wrap(site, fn). */
-  | { kind: 'wrap'; path: NodePath<BT.CallExpression>; fn: NodePath<BT.Expression>; rule: WrapRule; d: SiteDescriptor };
+  | { kind: 'wrap'; path: NodePath<BT.CallExpression>; fn: NodePath<BT.Expression>; rule: WrapRule; d: SiteDescriptor }
+  /**
+   * `for await (const m of sub)` over a library iterable: the body becomes `const it = loop(site, m);
+   * try { body } catch (e) { throw it.fail(e); } finally { it.end(); }` (a destructuring head binds a temp).
+   */
+  | { kind: 'loop'; path: NodePath<BT.ForOfStatement>; rule: LoopRule; d: SiteDescriptor };
 
 export interface SkippedSite {
   rules: string[];
@@ -59,6 +64,7 @@ export function analyzeProgram(program: NodePath<BT.Program>, rules: readonly Ru
   const routeRules = rules.filter((r): r is RouteRule => r.kind === 'route');
   const decoratorRules = rules.filter((r): r is DecoratorRule => r.kind === 'decorator');
   const wrapRules = rules.filter((r): r is WrapRule => r.kind === 'wrap');
+  const loopRules = rules.filter((r): r is LoopRule => r.kind === 'loop');
   const memberNames = new Set<string>();
   for (const r of [...callRules, ...routeRules]) for (const n of r.target.names) memberNames.add(n);
 
@@ -81,6 +87,9 @@ export function analyzeProgram(program: NodePath<BT.Program>, rules: readonly Ru
     },
     TaggedTemplateExpression(p) {
       visitTagged(p);
+    },
+    ForOfStatement(p) {
+      if (p.node.await && loopRules.length) loopSite(p);
     },
     ClassMethod(p) {
       traceSite(p);
@@ -224,6 +233,23 @@ export function analyzeProgram(program: NodePath<BT.Program>, rules: readonly Ru
       const handlers = (p.get('arguments') as NodePath[]).slice(1, 2).filter((a) => isFunctionArg(a) || a.isCallExpression());
       if (handlers.length === 0) return;
       sites.push({ kind: 'route', path: p as unknown as NodePath<BT.CallExpression>, handlers: handlers as NodePath<BT.Expression>[], rule, d: descriptor(callee, rule.id, rule.framework, null, { type: 'messaging' }) });
+      return;
+    }
+  }
+
+  /** `for await (… of <iterable>)` whose iterable is an instance of a loop rule's type (nc.subscribe(), await consumer.consume()). */
+  function loopSite(p: NodePath<BT.ForOfStatement>): void {
+    if (EMITTED.has(p.node) || !p.node.loc) return;
+    const v = b.valueOf(p.get('right') as NodePath);
+    if (v.k !== 'instance') return;
+    for (const rule of loopRules) {
+      if (!rule.target.module.includes(v.module) || !rule.target.names.includes(v.cls)) continue;
+      const left = p.node.left;
+      if (left.type !== 'VariableDeclaration' || left.declarations.length !== 1) {
+        skip(p, [rule.id], 'the loop assigns to an existing variable (for await (x of …)): declare it in the loop head');
+        return;
+      }
+      sites.push({ kind: 'loop', path: p, rule, d: descriptor(p, rule.id, rule.handler, null, rule.span) });
       return;
     }
   }

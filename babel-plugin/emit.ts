@@ -7,6 +7,10 @@ import { EMITTED, isPlainReceiver, type Site } from './analyze.js';
 
 /** Temp that holds a non-trivial receiver so it is evaluated exactly once. */
 export const RECV_BINDING = '__spanforge_r';
+/** The loop-body rewrite's names (each loop body is its own block, so nested loops shadow them safely). */
+export const LOOP_ITERATION = '__spanforge_it';
+export const LOOP_ERROR = '__spanforge_e';
+export const LOOP_VALUE = '__spanforge_v';
 
 export { isPlainReceiver };
 
@@ -123,6 +127,32 @@ export function emitBabel(t: typeof BabelTypes, program: NodePath<BT.Program>, s
       case 'wrap':
         site.path.replaceWith(mark(t.callExpression(abi(ABI_HELPERS.wrap), [siteRef(i), site.fn.node])));
         break;
+      case 'loop': {
+        // for await (const m of it) body → for await (const m of it) { const __spanforge_it = loop(site, m);
+        // try body catch (__spanforge_e) { throw __spanforge_it.fail(__spanforge_e); } finally { __spanforge_it.end(); } }
+        const loop = site.path.node;
+        const decl = loop.left as BT.VariableDeclaration;
+        const d0 = decl.declarations[0]!;
+        const head: BT.Statement[] = [];
+        let value: BT.Expression;
+        if (d0.id.type === 'Identifier') value = t.identifier(d0.id.name);
+        else {
+          // a destructuring head: a temp, destructured first thing in the body (as the loop did)
+          head.push(t.variableDeclaration(decl.kind, [t.variableDeclarator(d0.id, t.identifier(LOOP_VALUE))]));
+          loop.left = t.variableDeclaration(decl.kind, [t.variableDeclarator(t.identifier(LOOP_VALUE))]);
+          value = t.identifier(LOOP_VALUE);
+        }
+        const body = loop.body.type === 'BlockStatement' ? loop.body : t.blockStatement([loop.body]);
+        head.push(t.variableDeclaration('const', [t.variableDeclarator(t.identifier(LOOP_ITERATION), mark(t.callExpression(abi(ABI_HELPERS.loop), [siteRef(i), value])))]));
+        head.push(t.tryStatement(
+          body,
+          t.catchClause(t.identifier(LOOP_ERROR), t.blockStatement([t.throwStatement(t.callExpression(t.memberExpression(t.identifier(LOOP_ITERATION), t.identifier('fail')), [t.identifier(LOOP_ERROR)]))])),
+          t.blockStatement([t.expressionStatement(t.callExpression(t.memberExpression(t.identifier(LOOP_ITERATION), t.identifier('end')), []))]),
+        ));
+        loop.body = t.blockStatement(head);
+        mark(loop);
+        break;
+      }
     }
   }
   const table = t.callExpression(abi(ABI_HELPERS.sites), [

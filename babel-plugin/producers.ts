@@ -2,8 +2,8 @@
 // library classes come to exist (constructors, factories, methods returning them, callbacks given them).
 // Class names are the declaration names the catalogue's `owner` lists use, so one rule serves both
 // front-ends.
-// Library clients' tables come from their integration (integrations/<name>/rules.ts `babel`); the
-// frameworks' (route rules) are here.
+// Library clients' tables come from their integration (integrations/<name>/rules.ts `babel`, Koa's and
+// Hono's included); Express's, Fastify's and node:http's (route rules in rules/catalogue.ts) are here.
 import { INTEGRATIONS } from '../rules/index.js';
 import type { Producers } from './bindings.js';
 
@@ -11,20 +11,16 @@ const express = { module: 'express', cls: 'Express' } as const;
 const router = { module: 'express', cls: 'Router' } as const;
 const route = { module: 'express', cls: 'IRoute' } as const;
 const fastify = { module: 'fastify', cls: 'FastifyInstance' } as const;
-const koa = { module: 'koa', cls: 'Application' } as const;
-const koaRouter = { module: '@koa/router', cls: 'RouterImplementation' } as const;
 const httpServer = { module: 'http', cls: 'Server' } as const;
 const httpsServer = { module: 'https', cls: 'Server' } as const;
 
 /** The frameworks' part of the table. */
 const FRAMEWORKS: Producers = {
   aliases: { 'node:http': 'http', 'node:https': 'https', 'express-serve-static-core': 'express' },
-  selfExports: { fastify: ['default', 'fastify'], express: ['default'], 'fastify-plugin': ['default', 'fastifyPlugin'], koa: ['default'], '@koa/router': ['default', 'Router'] },
+  selfExports: { fastify: ['default', 'fastify'], express: ['default'], 'fastify-plugin': ['default', 'fastifyPlugin'] },
   constructs: {
     'http.Server': httpServer,
     'https.Server': httpsServer,
-    koa: koa,
-    '@koa/router': koaRouter,
   },
   calls: {
     express: express,
@@ -52,10 +48,6 @@ const FRAMEWORKS: Producers = {
     ),
     // app.register(async (instance) => { instance.get(...) }): the plugin receives the (child) instance.
     'fastify.FastifyInstance#register': { returns: 'self', callbackParam: { index: 0, value: fastify } },
-    'koa.Application#use': { returns: 'self' },
-    ...Object.fromEntries(
-      ['get', 'post', 'put', 'patch', 'delete', 'del', 'all', 'head', 'options', 'use', 'param', 'prefix', 'redirect'].map((m) => [`@koa/router.RouterImplementation#${m}`, { returns: 'self' }]),
-    ),
     'http.Server#on': { returns: 'self' },
     'https.Server#on': { returns: 'self' },
   },
@@ -66,9 +58,6 @@ const FRAMEWORKS: Producers = {
     'express.IRouter': router,
     'express.Router': router,
     'fastify.FastifyInstance': fastify,
-    'koa.Application': koa,
-    '@koa/router.Router': koaRouter,
-    '@koa/router.RouterInstance': koaRouter,
   },
   // The first parameter of a Fastify plugin is the instance, whatever type provider the plugin type names.
   functionTypes: Object.fromEntries(

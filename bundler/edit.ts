@@ -4,7 +4,7 @@ import MagicString from 'magic-string';
 import type * as BT from '@babel/types';
 import { ABI_BINDING, ABI_HELPERS, ABI_VERSION, SITES_BINDING } from '../rules/index.js';
 import type { Site } from '../babel-plugin/analyze.js';
-import { descriptors, isPlainReceiver, RECV_BINDING } from '../babel-plugin/emit.js';
+import { descriptors, isPlainReceiver, LOOP_ERROR, LOOP_ITERATION, LOOP_VALUE, RECV_BINDING } from '../babel-plugin/emit.js';
 
 const start = (n: BT.Node): number => n.start!;
 const end = (n: BT.Node): number => n.end!;
@@ -99,6 +99,30 @@ export function emitText(ms: MagicString, program: BT.Program, source: string, s
         for (const d of body.directives) at = Math.max(at, end(d));
         ms.appendLeft(at, ` return ${abi(ABI_HELPERS.trace)}(${site(i)}, ${fn.async ? 'async ' : ''}() => {`);
         ms.prependRight(end(body) - 1, `}${s.args ? `, ${s.args}` : ''}); `);
+        break;
+      }
+      case 'loop': {
+        // the loop-body rewrite (babel-plugin/emit.ts), as insertions around the body's text
+        const loop = s.path.node;
+        const decl = loop.left as BT.VariableDeclaration;
+        const d0 = decl.declarations[0]!;
+        let value = LOOP_VALUE;
+        let pre = '';
+        if (d0.id.type === 'Identifier') value = d0.id.name;
+        else {
+          pre = `${decl.kind} ${source.slice(start(d0.id), end(d0.id))} = ${LOOP_VALUE}; `;
+          ms.overwrite(start(d0.id), end(d0.id), LOOP_VALUE);
+        }
+        const body = loop.body;
+        const open = `${pre}const ${LOOP_ITERATION} = ${abi(ABI_HELPERS.loop)}(${site(i)}, ${value}); try `;
+        const close = ` catch (${LOOP_ERROR}) { throw ${LOOP_ITERATION}.fail(${LOOP_ERROR}); } finally { ${LOOP_ITERATION}.end(); }`;
+        if (body.type === 'BlockStatement') {
+          ms.prependRight(start(body), `{ ${open}`);
+          ms.appendLeft(end(body), `${close} }`);
+        } else {
+          ms.prependRight(start(body), `{ ${open}{ `);
+          ms.appendLeft(end(body), ` }${close} }`);
+        }
         break;
       }
       case 'wrap': {

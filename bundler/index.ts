@@ -66,14 +66,24 @@ export function instrumentCode(code: string, id: string, relPath: string, opts: 
     ? ['typescript', 'decorators', 'decoratorAutoAccessors', 'explicitResourceManagement']
     : ['jsx', 'decorators', 'explicitResourceManagement'];
   if (isTs && /x$/.test(id)) plugins.push('jsx');
-  const ast = parseSync(code, {
-    filename: id,
-    configFile: false,
-    babelrc: false,
-    browserslistConfigFile: false,
-    sourceType: 'unambiguous',
-    parserOpts: { plugins, allowReturnOutsideFunction: true, errorRecovery: false },
-  });
+  const parse = (p: typeof plugins) =>
+    parseSync(code, {
+      filename: id,
+      configFile: false,
+      babelrc: false,
+      browserslistConfigFile: false,
+      sourceType: 'unambiguous',
+      parserOpts: { plugins: p, allowReturnOutsideFunction: true, errorRecovery: false },
+    });
+  let ast: ReturnType<typeof parse>;
+  try {
+    ast = parse(plugins);
+  } catch (err) {
+    // TypeScript's experimentalDecorators (NestJS, TypeORM, Angular) decorate parameters too, which only
+    // Babel's legacy decorators syntax parses: that file is read again with it.
+    if (!isTs || !/decorate parameters/.test(String((err as Error | undefined)?.message))) throw err;
+    ast = parse(plugins.map((p) => (p === 'decorators' ? 'decorators-legacy' : p)).filter((p) => p !== 'decoratorAutoAccessors'));
+  }
   if (!ast) return null;
   let programPath: NodePath<BT.Program> | undefined;
   traverse(ast, {

@@ -113,7 +113,10 @@ async function serve(argv: string[]): Promise<number> {
     const flush = Number(process.env.SPANFORGE_FLUSH_INTERVAL_MS) || undefined;
     // SPANFORGE_READ_TIMEOUT_MS: APM Server's read timeout (default 30 s); tests shorten it.
     const readTimeoutMs = Number(process.env.SPANFORGE_READ_TIMEOUT_MS) || undefined;
-    receiver = await startReceiver({ port, host, dataDir, secretToken, apiKey, allowedHosts, rumAllowOrigins, flushIntervalMs: flush, readTimeoutMs });
+    // SPANFORGE_MAX_AGE_MS: events older than this are deleted by the periodic retention pass (default
+    // 7 days); tests that store APM Server's 2017-2022-dated reference payloads raise it.
+    const maxAgeMs = Number(process.env.SPANFORGE_MAX_AGE_MS) || undefined;
+    receiver = await startReceiver({ port, host, dataDir, secretToken, apiKey, allowedHosts, rumAllowOrigins, flushIntervalMs: flush, readTimeoutMs, maxAgeMs });
   } catch (err) {
     const e = err as NodeJS.ErrnoException;
     if (e.code === 'EADDRINUSE') {

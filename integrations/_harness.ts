@@ -8,6 +8,7 @@ import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node
 import { dirname, join, relative } from 'node:path';
 import babelPlugin from '../babel-plugin/index.js';
 import { getAgent, resetAgentForTests } from '../runtime/agent.js';
+import type { AgentOptions } from '../runtime/config.js';
 import { storage } from '../runtime/context.js';
 import { assertValid, startIntake, type Intake } from '../test/runtime/helpers.js';
 import { compileFile } from '../test/transformer/compile.js';
@@ -99,11 +100,14 @@ export interface Harness {
   close(): Promise<void>;
 }
 
-/** Starts the agent (100% sampled, no metrics) against a fresh test intake. */
-export async function startHarness(serviceName: string): Promise<Harness> {
+/**
+ * Starts the agent (100% sampled, no metrics) against a fresh test intake; `options` are more start() options
+ * (e.g. `{ spanCompressionEnabled: false }` for a test that asserts consecutive identical exit spans one by one).
+ */
+export async function startHarness(serviceName: string, options: AgentOptions = {}): Promise<Harness> {
   const intake = await startIntake();
   await resetAgentForTests();
-  const agent = getAgent().start({ serverUrl: intake.url, serviceName, metricsInterval: 0 }, { noProcessHandlers: true, env: {} });
+  const agent = getAgent().start({ serverUrl: intake.url, serviceName, metricsInterval: 0, ...options }, { noProcessHandlers: true, env: {} });
   const seen = new Set<string>();
   return {
     intake,

@@ -46,6 +46,8 @@ export interface ReceiverOptions {
    * requests are refused.
    */
   rumAllowOrigins?: string[];
+  /** Cache-Control max-age (seconds) of /config/v1/agents answers; default 30, as APM Server. */
+  agentConfigMaxAgeS?: number;
 }
 
 export interface Receiver {
@@ -117,6 +119,7 @@ export async function startReceiver(options: ReceiverOptions): Promise<Receiver>
     listenHost: host,
     allowedHosts: options.allowedHosts,
     rumAllowOrigins: options.rumAllowOrigins,
+    agentConfigMaxAgeS: options.agentConfigMaxAgeS,
   });
   try {
     await new Promise<void>((resolve, reject) => {

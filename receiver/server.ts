@@ -6,12 +6,14 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import { extname, join } from 'node:path';
 import { closeAfterReply, handleIntake, SHUTTING_DOWN, TIMED_OUT, writeResult, type IntakeHandle, type IntakeLimits } from './intake.js';
 import { depsRoutes } from './api-deps.js';
+import { logsRoutes } from './logs.js';
 import { ApiNotFound, int, list, matchPath, ParamError, parseQuery, pathSegments, RANGE, rangeOf, route, str, type ApiRoute } from './params.js';
 import { MAX_METRIC_NAMES, MAX_SAMPLES, Queries } from './queries.js';
 import { safeStringify } from './safe-json.js';
 import type { Store } from './store.js';
 import { fromBrowser, Guard, loginPage } from './guard.js';
 import { loadValidators } from './validate.js';
+import { AgentConfigError, AgentConfigs, CENTRAL_KEYS, normalizeSettings } from './agent-config.js';
 import { OtlpError, otlpToIntake } from './otlp.js';
 import { gunzipSync } from 'node:zlib';
 
@@ -37,6 +39,8 @@ export interface ServerOptions {
   allowedHosts?: string[];
   /** Origins whose pages may send events cross-origin (APM Server's rum.allow_origins, `*` globs). */
   rumAllowOrigins?: string[];
+  /** Cache-Control max-age of /config/v1/agents answers, seconds (APM Server's agent.config.cache.expiration, default 30). */
+  agentConfigMaxAgeS?: number;
 }
 
 const AUTH_HINT = "expected 'Authorization: Bearer secret_token' or 'Authorization: ApiKey base64(API key ID:API key)'";
@@ -113,6 +117,50 @@ const METRIC_NAMES = [
   'nodejs.memory.heap.allocated.bytes',
 ];
 
+/**
+ * `/api/agent-config`: GET lists every entry; PUT `{service, environment, settings}` replaces one entry's settings
+ * (an empty object deletes it); DELETE `?service=&environment=` removes one. '' (or absent) service/environment
+ * means "all". Agents see a change at their next poll (Cache-Control max-age).
+ */
+function agentConfigApi(req: IncomingMessage, res: ServerResponse, url: URL, method: string, configs: AgentConfigs): void {
+  if (method === 'GET') return sendJson(res, 200, { keys: CENTRAL_KEYS, entries: configs.list() });
+  if (method === 'DELETE') {
+    const service = url.searchParams.get('service') ?? '';
+    const environment = url.searchParams.get('environment') ?? '';
+    return configs.delete(service, environment) ? sendJson(res, 200, { deleted: true }) : sendJson(res, 404, { error: `no agent configuration for service ${JSON.stringify(service)} and environment ${JSON.stringify(environment)}` });
+  }
+  if (method !== 'PUT') return sendJson(res, 405, { error: `method not supported: ${method}` });
+  const chunks: Buffer[] = [];
+  let size = 0;
+  req.on('data', (c: Buffer) => {
+    size += c.length;
+    if (size <= 65536) chunks.push(c);
+  });
+  req.on('end', () => {
+    if (size > 65536) return sendJson(res, 400, { error: 'request body too large' });
+    let body: { service?: unknown; environment?: unknown; settings?: unknown };
+    try {
+      body = JSON.parse(Buffer.concat(chunks).toString('utf8'));
+    } catch {
+      return sendJson(res, 400, { error: 'invalid JSON body' });
+    }
+    if (body === null || typeof body !== 'object') return sendJson(res, 400, { error: 'expected {"service", "environment", "settings"}' });
+    const service = body.service ?? '';
+    const environment = body.environment ?? '';
+    if (typeof service !== 'string' || service.length > 1024) return sendJson(res, 400, { error: 'service must be a string (empty: every service)' });
+    if (typeof environment !== 'string' || environment.length > 1024) return sendJson(res, 400, { error: 'environment must be a string (empty: every environment)' });
+    let settings: Record<string, string>;
+    try {
+      settings = normalizeSettings(body.settings);
+    } catch (e) {
+      if (e instanceof AgentConfigError) return sendJson(res, 400, { error: e.message });
+      throw e;
+    }
+    const entry = configs.put(service, environment, settings);
+    sendJson(res, 200, entry ?? { deleted: true });
+  });
+}
+
 export function createReceiverServer(opts: ServerOptions): Server {
   loadValidators(opts.schemaDir); // compile once at start (~300 ms), not on the first request
   const guard = new Guard({
@@ -123,6 +171,8 @@ export function createReceiverServer(opts: ServerOptions): Server {
     apiKey: opts.apiKey,
   });
   const queries = new Queries(opts.store.db);
+  const agentConfigs = new AgentConfigs(opts.store.db);
+  const configMaxAge = Number.isInteger(opts.agentConfigMaxAgeS) && opts.agentConfigMaxAgeS! > 0 ? opts.agentConfigMaxAgeS! : 30;
   const ui = loadUi(opts.uiDir);
   const live = new Set<ServerResponse>();
   let changeTimer: NodeJS.Timeout | undefined;
@@ -154,6 +204,7 @@ export function createReceiverServer(opts: ServerOptions): Server {
     route('/api/stats', {}, () => ({ ...queries.counts(), version: SPANFORGE_VERSION })),
     // Service map, dependencies, latency distribution, search, event detail.
     ...depsRoutes(opts.store),
+    ...logsRoutes(opts.store), // a trace's logs, a range's logs (receiver/logs.ts)
   ];
 
   const api = (path: string, q: URLSearchParams, res: ServerResponse): void => {
@@ -426,18 +477,23 @@ export function createReceiverServer(opts: ServerOptions): Server {
       if (!auth.ok) return writeResult(req, res, 401, { error: auth.message });
       const cacheErr = { 'Cache-Control': 'max-age=300, must-revalidate' };
       if (method !== 'GET' && method !== 'POST') return sendJson(res, 405, { error: `method not supported: ${method}` }, cacheErr);
-      const answer = (name: unknown): void => {
+      const answer = (name: unknown, environment: unknown): void => {
         if (typeof name !== 'string' || name === '') return sendJson(res, 400, { error: 'service.name is required' }, cacheErr);
-        // No central configuration yet: always the empty config with APM Server's sentinel etag "-".
-        const headers = { Etag: '"-"', 'Cache-Control': 'max-age=30, must-revalidate', 'Access-Control-Expose-Headers': 'Etag' };
+        // The settings set for this service/environment (spanforge serve's API and UI), APM Server's matching
+        // precedence; nothing set: the empty config with APM Server's sentinel etag "-".
+        const found = agentConfigs.match(name, typeof environment === 'string' ? environment : '');
+        const etag = found ? found.etag : '-';
+        const headers = { Etag: `"${etag}"`, 'Cache-Control': `max-age=${configMaxAge}, must-revalidate`, 'Access-Control-Expose-Headers': 'Etag' };
         const inm = (req.headers['if-none-match'] ?? url.searchParams.get('ifnonematch') ?? '').toString().replace(/"/g, '');
-        if (inm === '-') {
+        if (inm === etag) {
+          // The agent sent back the current settings' ETag: it has them (the UI shows the entry as applied).
+          if (found) agentConfigs.markApplied(found);
           res.writeHead(304, headers);
           return void res.end();
         }
-        sendJson(res, 200, {}, headers);
+        sendJson(res, 200, found ? found.settings : {}, headers);
       };
-      if (method === 'GET') return answer(url.searchParams.get('service.name'));
+      if (method === 'GET') return answer(url.searchParams.get('service.name'), url.searchParams.get('service.environment'));
       const chunks: Buffer[] = [];
       let size = 0;
       req.on('data', (c: Buffer) => {
@@ -446,13 +502,13 @@ export function createReceiverServer(opts: ServerOptions): Server {
       });
       req.on('end', () => {
         if (size > 65536) return sendJson(res, 400, { error: 'request body too large' }, cacheErr);
-        let name: unknown;
+        let svc: { name?: unknown; environment?: unknown };
         try {
-          name = ((JSON.parse(Buffer.concat(chunks).toString('utf8')) as { service?: { name?: unknown } }).service ?? {}).name;
+          svc = (JSON.parse(Buffer.concat(chunks).toString('utf8')) as { service?: { name?: unknown; environment?: unknown } }).service ?? {};
         } catch {
           return sendJson(res, 400, { error: 'invalid JSON body' }, cacheErr);
         }
-        answer(name);
+        answer(svc.name, svc.environment);
       });
       return;
     }
@@ -496,6 +552,7 @@ export function createReceiverServer(opts: ServerOptions): Server {
       req.on('close', () => live.delete(res));
       return;
     }
+    if (path === '/api/agent-config') return agentConfigApi(req, res, url, method, agentConfigs);
     if (path.startsWith('/api/')) {
       if (method !== 'GET') return sendJson(res, 405, { error: `method not supported: ${method}` });
       return api(path, url.searchParams, res);

@@ -5,6 +5,7 @@ import { createHash } from 'node:crypto';
 import { EventEmitter } from 'node:events';
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
+import { storedLogFields } from './logs.js';
 import { safeStringify } from './safe-json.js';
 import { openDatabase, sqliteBackend, SqliteUnavailableError, type SqlDatabase, type SqlStatement } from './sqlite.js';
 
@@ -117,6 +118,8 @@ CREATE TABLE IF NOT EXISTS logs (
   id INTEGER PRIMARY KEY, ts INTEGER NOT NULL, service TEXT NOT NULL, trace_id TEXT, level TEXT,
   message TEXT, meta_id INTEGER, doc TEXT NOT NULL);
 CREATE INDEX IF NOT EXISTS log_ts ON logs (ts);
+CREATE INDEX IF NOT EXISTS log_trace ON logs (trace_id, ts);
+CREATE INDEX IF NOT EXISTS log_service_ts ON logs (service, ts);
 CREATE TABLE IF NOT EXISTS rollup_tx (
   service TEXT NOT NULL, minute INTEGER NOT NULL, type TEXT NOT NULL, name TEXT NOT NULL,
   count INTEGER NOT NULL, sum_us INTEGER NOT NULL, max_us INTEGER NOT NULL, failures INTEGER NOT NULL,
@@ -305,8 +308,8 @@ export class Store extends EventEmitter {
    */
   add(kind: string, e: Obj, meta: RequestMeta, raw?: string): void {
     if (this.closed) return;
-    const ts = tsOf(e, meta);
-    const service = serviceOf(e, meta);
+    let ts = tsOf(e, meta);
+    let service = serviceOf(e, meta);
     const doc = raw ?? safeStringify({ [kind]: e });
     const s = this.stmts;
     switch (kind) {
@@ -362,11 +365,14 @@ export class Store extends EventEmitter {
         break;
       }
       case 'log': {
-        const ts3 = typeof e['@timestamp'] === 'number' ? Math.trunc(e['@timestamp'] as number)
-          : typeof e['@timestamp'] === 'string' ? (Date.parse(e['@timestamp'] as string) * 1000 || meta.rxUs) : meta.rxUs;
-        const level = str(obj(e.log)?.level) ?? str(e['log.level']);
-        const trace = str(obj(e.trace)?.id) ?? str(e['trace.id']);
-        this.pending.push(() => s.log!.run(ts3, service, trace, level, str(e.message), this.metaId(meta), doc));
+        // APM Server's log fields (receiver/logs.ts): flat or nested ECS keys, `@timestamp` in µs or
+        // RFC 3339, the event's own service.name over the metadata's.
+        const f = storedLogFields(e);
+        ts = f?.timestampUs ?? meta.rxUs;
+        if (f?.serviceName) service = f.serviceName;
+        const ts3 = ts;
+        const svc = service;
+        this.pending.push(() => s.log!.run(ts3, svc, f?.traceId ?? null, f?.level ?? null, f?.message ?? null, this.metaId(meta), doc));
         this.metaTs(meta, ts3);
         break;
       }

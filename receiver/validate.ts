@@ -4,17 +4,15 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import Ajv, { type ErrorObject, type ValidateFunction } from 'ajv';
+import { decodeLog } from './logs.js';
 
 export type EventKind = 'metadata' | 'transaction' | 'span' | 'error' | 'metricset' | 'log';
 const EVENT_KINDS = new Set(['transaction', 'span', 'error', 'metricset', 'log']);
 const SCHEMA_NAMES = ['metadata', 'transaction', 'span', 'error', 'metricset'] as const;
 
-/** A per-line problem, reported as {message, document} in the 400 body. */
-export class LineError extends Error {
-  constructor(message: string, readonly document: string) {
-    super(message);
-  }
-}
+import { LineError } from './line-error.js';
+
+export { LineError };
 
 type Validators = Record<(typeof SCHEMA_NAMES)[number], ValidateFunction>;
 let validators: Validators | undefined;
@@ -173,6 +171,7 @@ export const GO_ROOT: Record<string, string> = {
   span: 'v2.span',
   error: 'v2.errorEvent',
   metricset: 'v2.metricset',
+  log: 'v2.logRoot.Log',
 };
 const GO_UPPER = new Set(['id', 'url', 'http', 'db', 'ip', 'faas', 'os', 'pid', 'ppid']);
 function goName(seg: string): string {
@@ -250,7 +249,7 @@ export function decodeLine(
   if (kind !== 'log') {
     const validate = v[kind];
     if (!validate(inner)) throw new LineError(describeSchemaError(kind, validate.errors![0]!), line);
-  }
+  } else decodeLog(inner, line); // no schema: APM Server's log decoder rules (receiver/logs.ts)
   if (kind === 'metricset') checkMetricset(inner, line);
   // A strictly valid line is stored as received: no re-serialisation on the ingest path.
   return { kind, body: inner, raw: strict ? line : undefined };

@@ -21,6 +21,8 @@ export const ABI_HELPERS = {
   trace: 'trace',
   /** `wrap(site, fn)` → fn wrapped so each call is a span (`traced(fn)`). */
   wrap: 'wrap',
+  /** `loop(site, value)` → the iteration of a `for await` consumer loop (`fail(err)` returns err, `end()`); the body is wrapped in try/catch/finally. */
+  loop: 'loop',
 } as const;
 
 /**

@@ -129,7 +129,24 @@ export interface FileRule {
   description: string;
 }
 
-export type Rule = CallRule | RouteRule | DecoratorRule | WrapRule | FileRule;
+/**
+ * `for await (const v of <iterable>)` over one of a library's iterables (nats `Subscription`, JetStream
+ * `ConsumerMessages`): the loop body is rewritten so that each iteration is one transaction (runtime
+ * `loop(site, value)`), with break/continue/return/labels/await unchanged. `target.names` are the
+ * iterable's type names: tsc matches the iterated expression's type (declared in `target.module`),
+ * Babel the producer bindings (`nc.subscribe(...)`, `await consumer.consume()`), as `ClassRef`s of these names.
+ */
+export interface LoopRule {
+  id: string;
+  kind: 'loop';
+  target: TargetMatch;
+  /** The integration's loop handler (integrations/<name>/runtime.ts `loops`). */
+  handler: string;
+  span: SpanFacts;
+  description: string;
+}
+
+export type Rule = CallRule | RouteRule | DecoratorRule | WrapRule | FileRule | LoopRule;
 
 /** HTTP methods a route-registration member name stands for (`all` = any method). */
 export const ROUTE_METHODS: Readonly<Record<string, string>> = {
@@ -197,33 +214,6 @@ export const RULES: readonly Rule[] = [
     target: { module: ['fastify'], owner: ['FastifyInstance'], names: ['route'] },
     shape: 'route-object',
     description: 'Fastify .route({ method, url, handler })',
-  },
-  {
-    id: 'koa.route',
-    kind: 'route',
-    framework: 'koa',
-    target: { module: ['@koa/router'], owner: ['RouterImplementation', 'Router'], names: routeMemberNames },
-    shape: 'path-handlers',
-    quiet: true,
-    description: '@koa/router router.get/.post/...([name,] path, ...middleware): named by the matched layer (prefixes and nested routers included)',
-  },
-  {
-    id: 'koa.router-use',
-    kind: 'route',
-    framework: 'koa',
-    target: { module: ['@koa/router'], owner: ['RouterImplementation', 'Router'], names: ['use'] },
-    shape: 'error-middleware',
-    quiet: true,
-    description: '@koa/router router.use([path,] ...middleware): middleware run in the request transaction, errors reported (nested routers untouched)',
-  },
-  {
-    id: 'koa.use',
-    kind: 'route',
-    framework: 'koa',
-    target: { module: ['koa'], owner: ['Application'], names: ['use'] },
-    shape: 'error-middleware',
-    quiet: true,
-    description: 'Koa app.use(middleware): run in the request transaction; errors reaching Koa\'s default error handling reported handled: false',
   },
   {
     id: 'http.server',

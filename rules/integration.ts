@@ -2,7 +2,7 @@
 // versions it covers, the call rules (what to match in user code: declarations for tsc, bindings for
 // Babel; how to name the span) and what the Babel front-end must be told about how the library's
 // objects come to exist. Plain data: no compiler is imported here or in any rules.ts.
-import type { CallRule, FileRule, RouteRule, SpanFacts } from './catalogue.js';
+import type { CallRule, FileRule, LoopRule, RouteRule, SpanFacts } from './catalogue.js';
 
 export interface Integration {
   /** The folder name under integrations/ and the key in rules/integrations.ts. */
@@ -10,7 +10,7 @@ export interface Integration {
   /** The npm packages (or node builtins) covered, each with the version range supported and tested. */
   packages: Readonly<Record<string, string>>;
   /** Call rules, and route rules for handlers given to a library's constructor (`new Worker(name, processor)`). */
-  rules: readonly (CallRule | RouteRule | FileRule)[];
+  rules: readonly (CallRule | RouteRule | FileRule | LoopRule)[];
   /** How values of the library's classes are produced, for the Babel front-end (tsc reads the types). */
   babel?: Partial<Producers>;
   /**

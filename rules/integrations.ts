@@ -20,7 +20,9 @@ import { integration as pino } from '../integrations/pino/rules.js';
 import { integration as winston } from '../integrations/winston/rules.js';
 import { integration as bunyan } from '../integrations/bunyan/rules.js';
 import { integration as hono } from '../integrations/hono/rules.js';
+import { integration as koa } from '../integrations/koa/rules.js';
 import { integration as nextjs } from '../integrations/nextjs/rules.js';
+import { integration as nestjs } from '../integrations/nestjs/rules.js';
 import type { Integration } from './integration.js';
 
-export const INTEGRATIONS: readonly Integration[] = [pg, fetch, undici, http, mysql, mysql2, ioredis, redis, prisma, amqplib, nats, mqtt, bullmq, graphql, pino, winston, bunyan, hono, nextjs];
+export const INTEGRATIONS: readonly Integration[] = [pg, fetch, undici, http, mysql, mysql2, ioredis, redis, prisma, amqplib, nats, mqtt, bullmq, graphql, pino, winston, bunyan, hono, koa, nextjs, nestjs];

@@ -2,7 +2,7 @@
 // site shape, starting and ending exit spans, settling promises and callbacks in the caller's context,
 // reporting errors once, HTTP and SQL helpers. Part of runtime/: imports nothing build-time.
 import { abiCore, type AbiCore, type Holder } from './abi-core.js';
-import type { CodeLocation, Span, StartSpanOptions } from './types.js';
+import type { CodeLocation, Span, StartSpanOptions, Transaction } from './types.js';
 
 export type { AbiCore, Holder } from './abi-core.js';
 export type { Span } from './types.js';
@@ -215,6 +215,28 @@ export function wrapCallback(core: AbiCore, span: Span, cb: (...a: unknown[]) =>
     // pg and undici call back from socket events; run the user's callback in the context it was registered in.
     return core.runWith(ctx, cb, this, arguments);
   };
+}
+
+// ---------------------------------------------------------------------------------------------
+// Incoming requests (frameworks whose handlers are units: integrations/koa)
+
+/** The ABI's request handling, for handlers that run in an incoming node:http request; runtime/abi.ts provides it when it loads. */
+export interface RequestKit {
+  /** The request's transaction (started at arrival, or here when the channel did not fire; ends with the response). */
+  requestTransaction(core: AbiCore, req: object, res: object, body?: unknown): Transaction | undefined;
+  /** Names the transaction, unless the app renamed it since the ABI last did; isRoute: a route matched. */
+  setName(tx: Transaction, name: string, isRoute: boolean): void;
+  /** context.service.framework of the transaction. */
+  setFramework(tx: Transaction, name: string, version?: string): void;
+}
+
+let requestKitImpl: RequestKit | undefined;
+export function provideRequestKit(kit: RequestKit): void {
+  requestKitImpl = kit;
+}
+/** undefined only while runtime/abi.ts has not loaded (then no site has run either). */
+export function requestKit(): RequestKit | undefined {
+  return requestKitImpl;
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -5,10 +5,11 @@
 import { subscribe } from 'node:diagnostics_channel';
 import { createRequire } from 'node:module';
 import { abiCore, onAbiCore, setAbiCore as installCore, type AbiCore, type Holder } from './abi-core.js';
-import { holdProvisional, report, reportLater, isThenable, settle, startSpan, runCall, sqlSummary as summarize, type CallHandler, type Site, type SiteDescriptor } from './abi-kit.js';
+import { holdProvisional, provideRequestKit, report, reportLater, isThenable, settle, startSpan, runCall, sqlSummary as summarize, type CallHandler, type Site, type SiteDescriptor } from './abi-kit.js';
 import * as integrations from './integrations.js';
 import * as integrationWrappers from './integration-wrappers.js';
-import type { HandlerWrapper } from './messaging.js';
+import * as integrationLoops from './integration-loops.js';
+import { consumeIteration, type HandlerWrapper, type LoopDelivery, type LoopIteration } from './messaging.js';
 import type { CodeLocation, StartSpanOptions, Transaction } from './types.js';
 
 export type { Site, SiteDescriptor } from './abi-kit.js';
@@ -273,6 +274,13 @@ function setFramework(tx: RequestTx, name: string, version?: string): void {
     // ignore
   }
 }
+
+// The request helpers integration units use for handlers that run in an incoming request (integrations/koa).
+provideRequestKit({
+  requestTransaction: (core, req, res, body) => requestTransaction(core, req as Req, res as Res, body),
+  setName,
+  setFramework: (tx, name, version) => setFramework(tx as RequestTx, name, version),
+});
 
 function requestInfo(req: Req, body: unknown) {
   return {
@@ -540,99 +548,6 @@ function fastifyHooks(fastify: FastifyLike | undefined): void {
   });
 }
 
-// Koa (+ @koa/router): middleware and route middleware run in the request's transaction. The name is
-// the matched layer's path (`ctx._matchedRoute`, set by @koa/router before a layer's middleware run;
-// it has the router's prefix and the mount paths of nested routers), as elastic-apm-node's koa-router
-// instrumentation names it from the router's match; the build-time template when it is missing.
-interface KoaContextLike {
-  req?: Req;
-  res?: Res;
-  method?: string;
-  request?: { body?: unknown };
-  _matchedRoute?: unknown;
-  onerror?: (err: unknown) => unknown;
-  [KOA_HOOKED]?: boolean;
-}
-const KOA_HOOKED = Symbol.for('spanforge.koa.onerror');
-
-let koaVersion: string | null | undefined;
-function koaFrameworkVersion(): string | undefined {
-  if (koaVersion === undefined) {
-    koaVersion = null;
-    try {
-      const v = (createRequire(`${process.cwd()}/`)('koa/package.json') as { version?: unknown }).version;
-      if (typeof v === 'string') koaVersion = v;
-    } catch {
-      // not resolvable from where the app runs (bundles)
-    }
-  }
-  return koaVersion ?? undefined;
-}
-
-/**
- * Koa's default error handling (`ctx.onerror`, called by the application when the middleware chain
- * rejects) answers 500 (or the error's `status`): an error that gets there was not handled by the app.
- * An own, non-enumerable `onerror` that reports and then calls Koa's, once per request context.
- */
-function hookKoaOnerror(core: AbiCore, ctx: KoaContextLike, tx: Transaction): void {
-  if (ctx[KOA_HOOKED]) return;
-  const original = ctx.onerror;
-  if (typeof original !== 'function') return;
-  try {
-    Object.defineProperty(ctx, KOA_HOOKED, { value: true, configurable: true });
-    Object.defineProperty(ctx, 'onerror', {
-      value: function onerror(this: unknown, err: unknown) {
-        try {
-          if (err !== null && err !== undefined) report(core, err, tx, false);
-        } catch {
-          // never into the app
-        }
-        return Reflect.apply(original, this, arguments);
-      },
-      writable: true,
-      configurable: true,
-      enumerable: false,
-    });
-  } catch {
-    // a frozen or exotic context: errors are then reported when they fail a wrapper only
-  }
-}
-
-function koaWrapper(site: Site, original: (...a: unknown[]) => unknown): ((...a: any[]) => unknown) | undefined {
-  const isRoute = site.rule === 'koa.route';
-  // router.use('/nested', other.routes()): @koa/router reads `.router` of the middleware to nest it.
-  if (!isRoute && (original as { router?: unknown }).router !== undefined && site.rule === 'koa.router-use') return undefined;
-  const template = isRoute ? site.name ?? undefined : undefined;
-  return function (this: unknown, ctx: KoaContextLike) {
-    const core = installed;
-    const req = ctx?.req;
-    const res = ctx?.res;
-    if (core === undefined || !core.active() || !req || !res) return Reflect.apply(original, this, arguments);
-    const tx = requestTransaction(core, req, res, ctx.request?.body);
-    if (!tx) return Reflect.apply(original, this, arguments);
-    setFramework(tx as RequestTx, 'koa', koaFrameworkVersion());
-    hookKoaOnerror(core, ctx, tx);
-    if (isRoute) {
-      const matched = ctx._matchedRoute;
-      const name = typeof matched === 'string' ? matched : template;
-      if (name !== undefined) setName(tx, `${req.method ?? site.method ?? 'GET'} ${name}`, true);
-    }
-    // What a middleware throws or rejects with is reported by Koa's onerror (handled: false) when it
-    // escapes the chain, else (an upstream middleware caught it) handled: true.
-    let result: unknown;
-    try {
-      result = core.runWith(tx, original, this, arguments);
-    } catch (err) {
-      reportLater(core, err, tx);
-      throw err;
-    }
-    if (!isThenable(result)) return result;
-    return settle(result, (failed, v) => {
-      if (failed) reportLater(core, v, tx);
-    });
-  };
-}
-
 /**
  * Wraps a route handler (or an array of them) registered at a site: the request's transaction (started at
  * arrival) is named from the route and made current while the handler runs. `length`, `name` and `this`
@@ -671,11 +586,6 @@ export function route<T>(site: Site, handler: T): T {
       };
       break;
     }
-    case 'koa': {
-      wrapper = koaWrapper(site, original);
-      if (wrapper === undefined) return handler;
-      break;
-    }
     case 'node-http': {
       wrapper = function (this: unknown, req: Req, res: Res) {
         const core = installed;
@@ -687,14 +597,44 @@ export function route<T>(site: Site, handler: T): T {
       break;
     }
     default: {
-      // Handlers given to an integration's constructor (BullMQ's Worker processor): runtime/integration-wrappers.ts.
+      // Handlers of an integration unit (Koa's middleware, BullMQ's Worker processor): runtime/integration-wrappers.ts;
+      // undefined from the wrapper: leave this one as it is (a nested @koa/router router).
       const w = WRAPPERS[site.handler];
       if (w === undefined) return handler;
       wrapper = w(site, original, () => installed);
+      if (wrapper === undefined) return handler;
       break;
     }
   }
   return sameShape(wrapper, original) as unknown as T;
+}
+
+/** Site handler name → what an iterated value is, flattened once from every integration's `loops`. */
+const LOOPS: Record<string, LoopDelivery> = Object.create(null);
+for (const unit of Object.values(integrationLoops) as Array<Record<string, LoopDelivery>>) {
+  for (const name of Object.keys(unit)) LOOPS[name] = unit[name]!;
+}
+
+const NO_ITERATION: LoopIteration = { fail: (err: unknown) => err, end: () => {} };
+
+/**
+ * One iteration of a `for await` consumer loop: the body, rewritten by the front-ends, runs as
+ * `const it = loop(site, value); try { body } catch (e) { throw it.fail(e); } finally { it.end(); }`,
+ * so each iteration is the integration's transaction (nats: `NATS RECEIVE from <subject>`), current in
+ * the body; break, continue, return, labels and await keep their meaning. Never throws.
+ * @example for await (const m of sub) { const __spanforge_it = __spanforge.loop(__spanforge_sites[3], m); try { … } catch (__spanforge_e) { throw __spanforge_it.fail(__spanforge_e); } finally { __spanforge_it.end(); } }
+ */
+export function loop(site: Site, value: unknown): LoopIteration {
+  const core = installed;
+  if (core === undefined || site.off || !core.active()) return NO_ITERATION;
+  const h = LOOPS[site.handler];
+  if (h === undefined) return NO_ITERATION;
+  try {
+    const d = h(core, site, value);
+    return (d && consumeIteration(core, d)) || NO_ITERATION;
+  } catch {
+    return NO_ITERATION;
+  }
 }
 
 // ---------------------------------------------------------------------------------------------

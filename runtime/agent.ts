@@ -14,9 +14,11 @@ import type {
   Transaction,
   Transport,
 } from './types.js';
-import { resolveConfig, type AgentConfig, type AgentOptions } from './config.js';
+import { BadValue, CENTRAL_ALIASES, OPTIONS, parseValue, resolveConfigDetailed, type AgentConfig, type AgentOptions, type ConfigSource } from './config.js';
+import { CentralConfigPoller } from './central-config.js';
 import { bootLogger, createLogger } from './log.js';
 import { currentHolder, enter, runWith } from './context.js';
+import { enableOtelBridge } from './otel-bridge.js';
 import { nowUs, traceId as newErrorId } from './ids.js';
 import { NOOP_SPAN, NOOP_TRANSACTION, SpanImpl, TransactionImpl, type TracerHost } from './tracer.js';
 import { compileWildcards, labelValue, matchesAny, sanitizeBody, sanitizeHeaders, sanitizeLabelKey, truncate } from './sanitize.js';
@@ -58,7 +60,13 @@ export interface StartDeps {
   cwd?: string;
   /** Extra transport settings (e.g. { compress: true } to gzip even to loopback in tests). */
   transportTuning?: Record<string, unknown>;
+  /** Where the agent's own log lines go (tests); default stderr. */
+  logWrite?: (line: string) => void;
 }
+
+/** Options never shown in clear in the start-up preamble. */
+const SECRET_OPTIONS = new Set<string>(['secretToken', 'apiKey']);
+const SOURCE_NAMES: Record<ConfigSource, string> = { default: 'default', file: 'config file', start: 'start() option', environment: 'environment' };
 
 const ON_EXIT_FLUSH_MS = 1000;
 /** setTimeout's longest delay (2^31-1 ms, ~24.8 days). */
@@ -88,6 +96,12 @@ export class Agent implements TracerHost {
   private _metadata: Record<string, unknown> | undefined;
   private _globalLabels: Record<string, LabelValue> = {};
   private _abiCore: object | undefined;
+  /** The configuration before central configuration (what a removed central key reverts to). */
+  private _localConfig: AgentConfig | undefined;
+  /** Central-config keys currently applied, with the value given. */
+  private _central: Record<string, string> = {};
+  private _poller: CentralConfigPoller | undefined;
+  private _logWrite: ((line: string) => void) | undefined;
 
   constructor() {
     this.config = undefined as unknown as AgentConfig;
@@ -101,11 +115,14 @@ export class Agent implements TracerHost {
     }
     this.started = true;
     try {
-      const cfg = resolveConfig(opts, deps.env ?? process.env, (m) => bootLogger.warn(m), deps.cwd);
+      this._logWrite = deps.logWrite;
+      const boot = deps.logWrite ? createLogger('warning', deps.logWrite) : bootLogger;
+      const resolved = resolveConfigDetailed(opts, deps.env ?? process.env, (m) => boot.warn(m), deps.cwd);
+      const cfg = resolved.config;
       this.config = cfg;
-      this.logger = createLogger(cfg.logLevel);
-      // The "preamble" Elastic's agent logs: the effective configuration, secrets redacted.
-      this.logger.debug('configuration: %s', JSON.stringify({ ...cfg, serverUrl: cfg.serverUrl.replace(/\/\/[^/@]*@/, '//[REDACTED]@'), secretToken: cfg.secretToken && '[REDACTED]', apiKey: cfg.apiKey && '[REDACTED]' }));
+      this._localConfig = cfg;
+      this.logger = createLogger(cfg.logLevel, deps.logWrite);
+      this._preamble(resolved.sources, resolved.file);
       if (!cfg.active) {
         this.logger.debug('active=false: the agent records nothing');
         return this;
@@ -159,7 +176,25 @@ export class Agent implements TracerHost {
       }
       if (!deps.noProcessHandlers) this._installProcessHandlers();
       this._installAbiCore();
-      this.logger.debug('started: service %s, server %s', cfg.serviceName, cfg.serverUrl);
+      // Central configuration talks to the APM Server the events go to: not with disableSend, an injected
+      // transport or the OTLP exporter (an OpenTelemetry backend has no /config/v1/agents).
+      if (cfg.centralConfig && !cfg.disableSend && !deps.transport && this.transport !== undefined && !(this.transport instanceof OtlpTransport)) {
+        this._poller = new CentralConfigPoller({
+          serverUrl: cfg.serverUrl,
+          serviceName: cfg.serviceName,
+          environment: cfg.environment,
+          secretToken: cfg.secretToken,
+          apiKey: cfg.apiKey,
+          userAgent: this.userAgent(),
+          verifyServerCert: cfg.verifyServerCert,
+          serverCaCertFile: cfg.serverCaCertFile,
+          logger: this.logger,
+          apply: (settings) => this.applyCentralConfig(settings),
+        });
+        this._poller.start();
+      }
+      if (cfg.opentelemetryBridgeEnabled) enableOtelBridge(this);
+      this.logger.debug('started: service %s, server %s', cfg.serviceName, cfg.serverUrl.replace(/\/\/[^/@]*@/, '//[REDACTED]@'));
     } catch (e) {
       // start() must never take the app down.
       this.recording = false;
@@ -169,15 +204,107 @@ export class Agent implements TracerHost {
   }
 
   /**
+   * The start-up "preamble" elastic-apm-node logs at debug level: agent and runtime versions, the config file,
+   * and each option whose value is not the default with its source; secrets and URL credentials redacted.
+   */
+  private _preamble(sources: Partial<Record<keyof AgentConfig, ConfigSource>>, file: string | undefined): void {
+    const cfg = this.config as unknown as Record<string, unknown>;
+    const lines: string[] = [];
+    for (const spec of OPTIONS) {
+      const src = sources[spec.name];
+      if (src === undefined) continue;
+      let v = cfg[spec.name];
+      if (SECRET_OPTIONS.has(spec.name)) v = '[REDACTED]';
+      else if (spec.name === 'serverUrl' && typeof v === 'string') v = v.replace(/\/\/[^/@]*@/, '//[REDACTED]@');
+      const where = src === 'environment' ? `environment ${spec.env}` : src === 'file' ? `config file` : SOURCE_NAMES[src];
+      lines.push(`\n  ${spec.name}: ${JSON.stringify(v)} (${where})`);
+    }
+    this.logger.debug(
+      'agent spanforge %s (elastic-apm-node compatible), node %s, service %s%s; config file: %s; non-default options:%s',
+      VERSION,
+      process.version,
+      JSON.stringify(this.config.serviceName),
+      this.config.environment ? ` (${this.config.environment})` : '',
+      file ?? 'none',
+      lines.length ? lines.join('') : ' none',
+    );
+  }
+
+  /**
+   * Applies a central configuration (the server's settings, string → string) over the local configuration:
+   * the options Elastic allows to change at run time, each parsed as its environment variable would be. Keys
+   * the server no longer sends go back to their local value; unknown keys and invalid values are named in a
+   * warning and change nothing. Returns what was done (also logged: applied at info level).
+   */
+  applyCentralConfig(settings: Record<string, unknown>): { applied: string[]; reverted: string[]; unknown: string[]; invalid: string[] } {
+    const done = { applied: [] as string[], reverted: [] as string[], unknown: [] as string[], invalid: [] as string[] };
+    try {
+      const local = this._localConfig ?? this.config;
+      const next: Record<string, unknown> = { ...local };
+      const current = this.config as unknown as Record<string, unknown>;
+      const central: Record<string, string> = {};
+      const byCentral = new Map<string, (typeof OPTIONS)[number]>();
+      for (const o of OPTIONS) if (o.central) byCentral.set(o.central, o);
+      for (const [alias, name] of Object.entries(CENTRAL_ALIASES)) byCentral.set(alias, OPTIONS.find((o) => o.name === name)!);
+      for (const [key, raw] of Object.entries(settings ?? {})) {
+        const spec = byCentral.get(key);
+        if (spec === undefined) {
+          done.unknown.push(key);
+          continue;
+        }
+        const text = typeof raw === 'string' ? raw : JSON.stringify(raw);
+        try {
+          let v = parseValue(spec.kind, typeof raw === 'string' ? raw : String(raw));
+          if (spec.name === 'logLevel') v = v === 'warn' ? 'warning' : v === 'fatal' ? 'critical' : v;
+          next[spec.name] = v;
+          central[key] = text;
+          if (this._central[key] !== text) done.applied.push(`${key}=${text}`);
+        } catch (e) {
+          if (!(e instanceof BadValue)) throw e;
+          done.invalid.push(`${key}=${JSON.stringify(text)} (${e.message})`);
+          // Keep what is in force now for this option (an earlier central value, or the local one).
+          next[spec.name] = current[spec.name];
+          if (this._central[key] !== undefined) central[key] = this._central[key]!;
+        }
+      }
+      for (const key of Object.keys(this._central)) {
+        if (!(key in central) && !done.invalid.some((x) => x.startsWith(`${key}=`))) done.reverted.push(key);
+      }
+      this._central = central;
+      const before = this.config;
+      this.config = next as unknown as AgentConfig;
+      if (before.sanitizeFieldNames !== this.config.sanitizeFieldNames) this.sanitizeRes = compileWildcards(this.config.sanitizeFieldNames);
+      if (before.transactionIgnoreUrls !== this.config.transactionIgnoreUrls) this.ignoreUrlRes = compileWildcards(this.config.transactionIgnoreUrls);
+      if (before.ignoreMessageQueues !== this.config.ignoreMessageQueues) this.ignoreQueueRes = compileWildcards(this.config.ignoreMessageQueues);
+      // The logger object is shared with the transport and metrics: change its methods in place.
+      if (before.logLevel !== this.config.logLevel) Object.assign(this.logger, createLogger(this.config.logLevel, this._logWrite));
+      if (done.unknown.length) this.logger.warn('central config failure: unsupported config names: %s', done.unknown.join(', '));
+      if (done.invalid.length) this.logger.warn('central config: invalid values ignored: %s', done.invalid.join(', '));
+      if (done.applied.length) this.logger.info('central config applied: %s', done.applied.join(', '));
+      if (done.reverted.length) {
+        this.logger.info('central config removed, back to the local value: %s', done.reverted.map((k) => `${k}=${JSON.stringify(localValue(local, byCentral.get(k)!.name))}`).join(', '));
+      }
+    } catch (e) {
+      this.logger.debug('applying central config failed: %s', (e as Error)?.message);
+    }
+    return done;
+  }
+
+  /** The central-config poller (tests poll at once through it); undefined when central config is off. */
+  get centralConfigPoller(): CentralConfigPoller | undefined {
+    return this._poller;
+  }
+
+  /**
    * Hands the ABI helpers (runtime/abi.ts) their core through its global slot (see runtime/abi-core.ts);
    * set directly so the agent does not depend on the ABI module.
    */
   private _installAbiCore(): void {
     const core = {
-      active: () => this.recording,
+      active: () => this.recording && this.config.recording,
       // Scoped: the ABI runs the handler with runWith(), so nothing leaks into the caller's context.
       startTransaction: (name: string, type: string, opts?: StartTransactionOptions): Transaction => {
-        if (!this.recording) return NOOP_TRANSACTION;
+        if (!this.recording || !this.config.recording) return NOOP_TRANSACTION;
         try {
           return new TransactionImpl(this, name, type, opts);
         } catch {
@@ -266,7 +393,8 @@ export class Agent implements TracerHost {
 
   /** Runs filters and hands the event to the transport; never throws. */
   emit(event: IntakeEvent): void {
-    if (!this.recording) return;
+    // recording=false (a pause central configuration can set and lift): nothing is sent.
+    if (!this.recording || !this.config.recording) return;
     try {
       if (this._filters.length) {
         const kind = Object.keys(event)[0] as EventKind;
@@ -294,7 +422,7 @@ export class Agent implements TracerHost {
 
   // ---------------------------------------------------------------------------------------------
   startTransaction(name?: string, type?: string, opts?: StartTransactionOptions): Transaction {
-    if (!this.recording) return NOOP_TRANSACTION;
+    if (!this.recording || !this.config.recording) return NOOP_TRANSACTION;
     try {
       const tx = new TransactionImpl(this, name, type, opts);
       enter(tx);
@@ -315,11 +443,14 @@ export class Agent implements TracerHost {
       if (parent === undefined || parent.ended || !(parent instanceof TransactionImpl || parent instanceof SpanImpl)) return NOOP_SPAN;
       const tx = parent.kind === 'transaction' ? parent : parent.tx;
       if (!tx.sampled || (parent.kind === 'span' && parent.exit)) return NOOP_SPAN;
-      const max = this.config.transactionMaxSpans;
-      if (max >= 0 && tx.spanStarted >= max) {
+      // The span-limit spec: a span over transaction_max_spans is still a span (breakdown metrics and
+      // dropped_spans_stats need it) but is never sent; its children are over the limit too.
+      const max = tx._maxSpans;
+      if ((max >= 0 && tx._eligible >= max) || (parent.kind === 'span' && parent.dropped)) {
         tx.spanDropped++;
-        return NOOP_SPAN;
+        return new SpanImpl(this, tx, parent, name, type, opts, true);
       }
+      tx._eligible++;
       tx.spanStarted++;
       return new SpanImpl(this, tx, parent, name, type, opts);
     } catch (e) {
@@ -492,7 +623,10 @@ export class Agent implements TracerHost {
       if (this._pendingErrors.size) await withTimeout(Promise.all([...this._pendingErrors]), timeoutMs);
       this._emittedSinceFlush = 0;
       const left = Math.max(0, deadline - Date.now());
+      // In the edge build central configuration is polled here (no timers there: runtime/central-config.edge.ts).
+      const poll = this._poller?.onFlush();
       if (this.transport) await withTimeout(this.transport.flush(left), Math.min(left + 50, MAX_TIMER_MS));
+      if (poll) await withTimeout(poll, Math.min(Math.max(0, deadline - Date.now()) + 50, MAX_TIMER_MS));
     } catch (e) {
       this.logger.debug('flush failed: %s', (e as Error)?.message);
     }
@@ -501,6 +635,9 @@ export class Agent implements TracerHost {
   /** Stops metrics, removes process handlers and closes the transport (used by tests and shutdown). */
   async stop(timeoutMs = 2000): Promise<void> {
     this._removeProcessHandlers();
+    const poller = this._poller;
+    this._poller = undefined;
+    if (poller) void poller.stop();
     const g = globalThis as Record<symbol, unknown>;
     if (this._abiCore && g[ABI_CORE_SLOT] === this._abiCore) g[ABI_CORE_SLOT] = undefined;
     try {
@@ -658,6 +795,10 @@ function callSiteStack(): string | undefined {
   const own = parseStack(lines[0]!, 1)[0]?.file;
   const dir = own ? own.slice(0, Math.max(own.lastIndexOf('/'), own.lastIndexOf('\\')) + 1) : undefined;
   return lines.filter((l) => !dir || !l.includes(dir)).join('\n');
+}
+
+function localValue(c: AgentConfig, name: keyof AgentConfig): unknown {
+  return (c as unknown as Record<string, unknown>)[name];
 }
 
 function errorType(e: Error): string {

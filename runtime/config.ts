@@ -1,6 +1,8 @@
-// Configuration: every option with its ELASTIC_APM_* environment variable, default and parser; resolves env > start() > default.
-import { readFileSync } from 'node:fs';
-import { dirname, join } from 'node:path';
+// Configuration: every option with its ELASTIC_APM_* environment variable, default, parser and central-config name;
+// resolves environment > start() > config file (spanforge.config.*) > default, and records each value's source.
+import { existsSync, readFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { dirname, isAbsolute, join, resolve as resolvePath } from 'node:path';
 import type { LabelValue } from './types.js';
 
 export type LogLevel = 'trace' | 'debug' | 'info' | 'warning' | 'error' | 'critical' | 'off';
@@ -45,6 +47,17 @@ export interface AgentOptions {
   hostname?: string;
   disableSend?: boolean | string;
   usePathAsTransactionName?: boolean | string;
+  /** Exit spans shorter than this ("10ms", "1us"; a bare number is ms) are dropped and counted in dropped_spans_stats. */
+  exitSpanMinDuration?: string | number;
+  spanCompressionEnabled?: boolean | string;
+  spanCompressionExactMatchMaxDuration?: string | number;
+  spanCompressionSameKindMaxDuration?: string | number;
+  /** Spans at least this long get a captured stack trace; negative (the default, -1ms) never captures one. */
+  spanStackTraceMinDuration?: string | number;
+  /** Poll the server's /config/v1/agents and apply what it says at run time. */
+  centralConfig?: boolean | string;
+  /** false: record nothing (a pause that central configuration can lift) while the agent stays started. */
+  recording?: boolean | string;
   /** One app/graphql/resolve span per resolver call (Apollo Server, Yoga's createSchema resolvers); off by default. Env: SPANFORGE_GRAPHQL_RESOLVER_SPANS. */
   graphqlResolverSpans?: boolean | string;
   /**
@@ -53,6 +66,8 @@ export interface AgentOptions {
    * OTLP is chosen when an OTLP endpoint variable is set and ELASTIC_APM_SERVER_URL is not.
    */
   exporter?: 'elastic' | 'otlp';
+  /** Spans started through @opentelemetry/api become spanforge spans (docs/opentelemetry.md). */
+  opentelemetryBridgeEnabled?: boolean | string;
 }
 
 /** The resolved configuration: every value parsed, units normalised (durations in ms, sizes in bytes). */
@@ -93,7 +108,19 @@ export interface AgentConfig {
   disableSend: boolean;
   /** Requests no route matched are named `GET /the/path` instead of `GET unknown route`. */
   usePathAsTransactionName: boolean;
+  /** ms (fractional: "1us" = 0.001). */
+  exitSpanMinDuration: number;
+  spanCompressionEnabled: boolean;
+  /** ms */
+  spanCompressionExactMatchMaxDuration: number;
+  /** ms */
+  spanCompressionSameKindMaxDuration: number;
+  /** ms; negative = never capture span stack traces. */
+  spanStackTraceMinDuration: number;
+  centralConfig: boolean;
+  recording: boolean;
   graphqlResolverSpans: boolean;
+  opentelemetryBridgeEnabled: boolean;
 }
 
 type Kind =
@@ -103,7 +130,7 @@ type Kind =
   | { t: 'select'; values: readonly string[] }
   | { t: 'sampleRate' }
   | { t: 'int'; min: number; infinity?: boolean }
-  | { t: 'duration'; unit: 's' | 'ms'; positive?: boolean; maxMs?: number }
+  | { t: 'duration'; unit: 's' | 'ms'; positive?: boolean; maxMs?: number; negative?: boolean }
   | { t: 'bytes'; positive?: boolean }
   | { t: 'list' }
   | { t: 'labels' };
@@ -114,6 +141,8 @@ interface OptionSpec {
   kind: Kind;
   /** In the option's configured form (what a user would write); parsed like user input. */
   def: unknown;
+  /** The key APM Server's /config/v1/agents uses when the option can change at run time. */
+  central?: string;
 }
 
 /** setTimeout's limit (2^31 - 1 ms, ~24.8 days); a longer duration would fire at once. */
@@ -138,21 +167,21 @@ export const OPTIONS: readonly OptionSpec[] = [
   { name: 'environment', env: 'ELASTIC_APM_ENVIRONMENT', kind: { t: 'string' }, def: undefined },
   { name: 'secretToken', env: 'ELASTIC_APM_SECRET_TOKEN', kind: { t: 'string' }, def: undefined },
   { name: 'apiKey', env: 'ELASTIC_APM_API_KEY', kind: { t: 'string' }, def: undefined },
-  { name: 'transactionSampleRate', env: 'ELASTIC_APM_TRANSACTION_SAMPLE_RATE', kind: { t: 'sampleRate' }, def: 1 },
-  { name: 'logLevel', env: 'ELASTIC_APM_LOG_LEVEL', kind: { t: 'select', values: LOG_LEVELS }, def: 'info' },
-  { name: 'captureBody', env: 'ELASTIC_APM_CAPTURE_BODY', kind: { t: 'select', values: ['off', 'all', 'errors', 'transactions'] }, def: 'off' },
-  { name: 'captureHeaders', env: 'ELASTIC_APM_CAPTURE_HEADERS', kind: { t: 'bool' }, def: true },
+  { name: 'transactionSampleRate', env: 'ELASTIC_APM_TRANSACTION_SAMPLE_RATE', kind: { t: 'sampleRate' }, def: 1, central: 'transaction_sample_rate' },
+  { name: 'logLevel', env: 'ELASTIC_APM_LOG_LEVEL', kind: { t: 'select', values: LOG_LEVELS }, def: 'info', central: 'log_level' },
+  { name: 'captureBody', env: 'ELASTIC_APM_CAPTURE_BODY', kind: { t: 'select', values: ['off', 'all', 'errors', 'transactions'] }, def: 'off', central: 'capture_body' },
+  { name: 'captureHeaders', env: 'ELASTIC_APM_CAPTURE_HEADERS', kind: { t: 'bool' }, def: true, central: 'capture_headers' },
   { name: 'captureExceptions', env: 'ELASTIC_APM_CAPTURE_EXCEPTIONS', kind: { t: 'bool' }, def: true },
-  { name: 'sanitizeFieldNames', env: 'ELASTIC_APM_SANITIZE_FIELD_NAMES', kind: { t: 'list' }, def: DEFAULT_SANITIZE_FIELD_NAMES },
-  { name: 'transactionMaxSpans', env: 'ELASTIC_APM_TRANSACTION_MAX_SPANS', kind: { t: 'int', min: -1, infinity: true }, def: 500 },
+  { name: 'sanitizeFieldNames', env: 'ELASTIC_APM_SANITIZE_FIELD_NAMES', kind: { t: 'list' }, def: DEFAULT_SANITIZE_FIELD_NAMES, central: 'sanitize_field_names' },
+  { name: 'transactionMaxSpans', env: 'ELASTIC_APM_TRANSACTION_MAX_SPANS', kind: { t: 'int', min: -1, infinity: true }, def: 500, central: 'transaction_max_spans' },
   { name: 'metricsInterval', env: 'ELASTIC_APM_METRICS_INTERVAL', kind: { t: 'duration', unit: 's', maxMs: MAX_TIMER_MS }, def: '30s' },
   { name: 'apiRequestTime', env: 'ELASTIC_APM_API_REQUEST_TIME', kind: { t: 'duration', unit: 's', positive: true, maxMs: MAX_TIMER_MS }, def: '10s' },
   { name: 'apiRequestSize', env: 'ELASTIC_APM_API_REQUEST_SIZE', kind: { t: 'bytes', positive: true }, def: '768kb' },
   { name: 'serverTimeout', env: 'ELASTIC_APM_SERVER_TIMEOUT', kind: { t: 'duration', unit: 's', maxMs: MAX_TIMER_MS }, def: '30s' },
   { name: 'serverCaCertFile', env: 'ELASTIC_APM_SERVER_CA_CERT_FILE', kind: { t: 'string' }, def: undefined },
   { name: 'globalLabels', env: 'ELASTIC_APM_GLOBAL_LABELS', kind: { t: 'labels' }, def: {} },
-  { name: 'transactionIgnoreUrls', env: 'ELASTIC_APM_TRANSACTION_IGNORE_URLS', kind: { t: 'list' }, def: [] },
-  { name: 'ignoreMessageQueues', env: 'ELASTIC_APM_IGNORE_MESSAGE_QUEUES', kind: { t: 'list' }, def: [] },
+  { name: 'transactionIgnoreUrls', env: 'ELASTIC_APM_TRANSACTION_IGNORE_URLS', kind: { t: 'list' }, def: [], central: 'transaction_ignore_urls' },
+  { name: 'ignoreMessageQueues', env: 'ELASTIC_APM_IGNORE_MESSAGE_QUEUES', kind: { t: 'list' }, def: [], central: 'ignore_message_queues' },
   { name: 'verifyServerCert', env: 'ELASTIC_APM_VERIFY_SERVER_CERT', kind: { t: 'bool' }, def: true },
   { name: 'breakdownMetrics', env: 'ELASTIC_APM_BREAKDOWN_METRICS', kind: { t: 'bool' }, def: true },
   { name: 'disableMetrics', env: 'ELASTIC_APM_DISABLE_METRICS', kind: { t: 'list' }, def: [] },
@@ -164,10 +193,21 @@ export const OPTIONS: readonly OptionSpec[] = [
   { name: 'hostname', env: 'ELASTIC_APM_HOSTNAME', kind: { t: 'string' }, def: undefined },
   { name: 'disableSend', env: 'ELASTIC_APM_DISABLE_SEND', kind: { t: 'bool' }, def: false },
   { name: 'usePathAsTransactionName', env: 'ELASTIC_APM_USE_PATH_AS_TRANSACTION_NAME', kind: { t: 'bool' }, def: false },
+  { name: 'exitSpanMinDuration', env: 'ELASTIC_APM_EXIT_SPAN_MIN_DURATION', kind: { t: 'duration', unit: 'ms' }, def: '0ms', central: 'exit_span_min_duration' },
+  { name: 'spanCompressionEnabled', env: 'ELASTIC_APM_SPAN_COMPRESSION_ENABLED', kind: { t: 'bool' }, def: true, central: 'span_compression_enabled' },
+  { name: 'spanCompressionExactMatchMaxDuration', env: 'ELASTIC_APM_SPAN_COMPRESSION_EXACT_MATCH_MAX_DURATION', kind: { t: 'duration', unit: 'ms' }, def: '50ms', central: 'span_compression_exact_match_max_duration' },
+  { name: 'spanCompressionSameKindMaxDuration', env: 'ELASTIC_APM_SPAN_COMPRESSION_SAME_KIND_MAX_DURATION', kind: { t: 'duration', unit: 'ms' }, def: '0ms', central: 'span_compression_same_kind_max_duration' },
+  { name: 'spanStackTraceMinDuration', env: 'ELASTIC_APM_SPAN_STACK_TRACE_MIN_DURATION', kind: { t: 'duration', unit: 'ms', negative: true }, def: '-1ms', central: 'span_stack_trace_min_duration' },
+  { name: 'centralConfig', env: 'ELASTIC_APM_CENTRAL_CONFIG', kind: { t: 'bool' }, def: true },
+  { name: 'recording', env: 'ELASTIC_APM_RECORDING', kind: { t: 'bool' }, def: true, central: 'recording' },
   { name: 'graphqlResolverSpans', env: 'SPANFORGE_GRAPHQL_RESOLVER_SPANS', kind: { t: 'bool' }, def: false },
+  { name: 'opentelemetryBridgeEnabled', env: 'ELASTIC_APM_OPENTELEMETRY_BRIDGE_ENABLED', kind: { t: 'bool' }, def: false },
 ];
 
-class BadValue extends Error {}
+/** Central-config keys accepted as other names for an option (the Java agent's older `ignore_urls`). */
+export const CENTRAL_ALIASES: Readonly<Record<string, keyof AgentConfig>> = { ignore_urls: 'transactionIgnoreUrls' };
+
+export class BadValue extends Error {}
 
 function parseBool(v: unknown): boolean {
   if (typeof v === 'boolean') return v;
@@ -179,9 +219,9 @@ function parseBool(v: unknown): boolean {
   throw new BadValue('expected true or false');
 }
 
-const DURATION_RE = /^(-?\d+(?:\.\d+)?)\s*(ms|s|m)?$/i;
-/** Parses "10s", "500ms", "1m" or a bare number in the option's default unit; returns milliseconds. */
-export function parseDuration(v: unknown, defaultUnit: 's' | 'ms'): number {
+const DURATION_RE = /^(-?\d+(?:\.\d+)?)\s*(us|ms|s|m)?$/i;
+/** Parses "10s", "500ms", "1m", "250us" or a bare number in the option's default unit; returns milliseconds. */
+export function parseDuration(v: unknown, defaultUnit: 's' | 'ms', allowNegative = false): number {
   let n: number;
   let unit: string = defaultUnit;
   if (typeof v === 'number') n = v;
@@ -191,8 +231,8 @@ export function parseDuration(v: unknown, defaultUnit: 's' | 'ms'): number {
     n = Number(m[1]);
     if (m[2]) unit = m[2].toLowerCase();
   } else throw new BadValue('expected a duration like "10s", "500ms" or "1m"');
-  if (!Number.isFinite(n) || n < 0) throw new BadValue('expected a duration of zero or more');
-  return unit === 'ms' ? n : unit === 's' ? n * 1000 : n * 60_000;
+  if (!Number.isFinite(n) || (n < 0 && !allowNegative)) throw new BadValue('expected a duration of zero or more');
+  return unit === 'ms' ? n : unit === 'us' ? n / 1000 : unit === 's' ? n * 1000 : n * 60_000;
 }
 
 const BYTES_RE = /^(\d+(?:\.\d+)?)\s*(b|kb|mb|gb)?$/i;
@@ -242,7 +282,7 @@ function parseLabels(v: unknown): Record<string, LabelValue> {
   throw new BadValue('expected key=value pairs separated by commas, or an object');
 }
 
-function parseValue(kind: Kind, v: unknown): unknown {
+export function parseValue(kind: Kind, v: unknown): unknown {
   switch (kind.t) {
     case 'bool':
       return parseBool(v);
@@ -278,7 +318,7 @@ function parseValue(kind: Kind, v: unknown): unknown {
       return kind.infinity && n < 0 ? -1 : n;
     }
     case 'duration': {
-      const ms = parseDuration(v, kind.unit);
+      const ms = parseDuration(v, kind.unit, kind.negative);
       if (kind.positive && ms <= 0) throw new BadValue('expected a duration greater than zero');
       if (kind.maxMs !== undefined && ms > kind.maxMs) throw new BadValue('expected a duration of at most 24 days');
       return ms;
@@ -337,9 +377,83 @@ const KEYWORD_MAX = 1024;
 /** Options sent as metadata keywords (service.name, .version, .environment, .node.configured_name, system.configured_hostname). */
 const KEYWORD_OPTIONS = new Set<string>(['serviceName', 'serviceVersion', 'environment', 'serviceNodeName', 'hostname']);
 
+/** Where an option's value came from (the start-up preamble names it). */
+export type ConfigSource = 'default' | 'file' | 'start' | 'environment';
+
+export interface ResolvedConfig {
+  config: AgentConfig;
+  /** The source of each option whose value is not the built-in default. */
+  sources: Partial<Record<keyof AgentConfig, ConfigSource>>;
+  /** The config file read (absolute path), when there was one. */
+  file: string | undefined;
+}
+
+/** The file names looked for in the working directory, in this order, when ELASTIC_APM_CONFIG_FILE is not set. */
+export const CONFIG_FILE_NAMES = ['spanforge.config.js', 'spanforge.config.cjs', 'spanforge.config.mjs', 'spanforge.config.json'];
+
 /**
- * Resolves the configuration. Precedence: environment variable > start() option > default (as Elastic's Node
- * agent). A bad value produces one warning naming the variable/option and value, then the default is used.
+ * Reads the config file: ELASTIC_APM_CONFIG_FILE (relative to cwd) or the first spanforge.config.{js,cjs,mjs,json}
+ * in cwd. JavaScript files export the options object (`module.exports = {...}` or `export default {...}`); they are
+ * loaded with require(), so an ES module file needs Node's require(esm) (20.19+, 22.12+). Never throws: a missing
+ * named file, a syntax error or a non-object export is one warning and no file options.
+ */
+export function loadConfigFile(env: NodeJS.ProcessEnv, cwd: string, warn: WarnFn): { file: string | undefined; options: Record<string, unknown> } {
+  try {
+    return readConfigFile(env, cwd, warn);
+  } catch (e) {
+    // A runtime whose node:fs/node:path are partial (a worker's virtual file system): no file.
+    warn(`cannot look for a config file: ${String((e as Error)?.message ?? e).split('\n')[0]}; no file options are used`);
+    return { file: undefined, options: {} };
+  }
+}
+
+function readConfigFile(env: NodeJS.ProcessEnv, cwd: string, warn: WarnFn): { file: string | undefined; options: Record<string, unknown> } {
+  const named = env.ELASTIC_APM_CONFIG_FILE;
+  let file: string | undefined;
+  if (named !== undefined && named !== '') {
+    file = isAbsolute(named) ? named : resolvePath(cwd, named);
+    if (!existsSync(file)) {
+      warn(`config file ${JSON.stringify(named)} (ELASTIC_APM_CONFIG_FILE) does not exist; no file options are used`);
+      return { file: undefined, options: {} };
+    }
+  } else {
+    for (const n of CONFIG_FILE_NAMES) {
+      const f = join(cwd, n);
+      if (existsSync(f)) {
+        file = f;
+        break;
+      }
+    }
+    if (file === undefined) return { file: undefined, options: {} };
+  }
+  let value: unknown;
+  try {
+    if (file.endsWith('.json')) value = JSON.parse(readFileSync(file, 'utf8'));
+    else {
+      const req = createRequire(join(cwd, '__spanforge_config__.js'));
+      value = req(file);
+      if (value && typeof value === 'object' && '__esModule' in value && 'default' in value) value = (value as { default: unknown }).default;
+      else if (value && typeof value === 'object' && Object.prototype.toString.call(value) === '[object Module]') value = (value as { default?: unknown }).default;
+    }
+  } catch (e) {
+    const code = (e as NodeJS.ErrnoException)?.code;
+    const why = code === 'ERR_REQUIRE_ESM' || code === 'ERR_REQUIRE_ASYNC_MODULE'
+      ? 'it is an ES module this Node.js cannot require(); use a .cjs or .json file'
+      : String((e as Error)?.message ?? e).split('\n')[0];
+    warn(`cannot read config file ${file}: ${why}; no file options are used`);
+    return { file: undefined, options: {} };
+  }
+  if (value === null || typeof value !== 'object' || Array.isArray(value)) {
+    warn(`config file ${file} must export an object of options, got ${Array.isArray(value) ? 'an array' : value === null ? 'null' : typeof value}; no file options are used`);
+    return { file: undefined, options: {} };
+  }
+  return { file, options: value as Record<string, unknown> };
+}
+
+/**
+ * Resolves the configuration. Precedence, as elastic-apm-node documents it: environment variable > start() option >
+ * config file > default (central configuration, applied later at run time, sits above all of them). A bad value
+ * produces one warning naming the option, its source and the value, then the default is used.
  */
 export function resolveConfig(
   opts: AgentOptions = {},
@@ -347,7 +461,17 @@ export function resolveConfig(
   warn: WarnFn = (m) => process.stderr.write(`spanforge warning: ${m}\n`),
   cwd: string = safeCwd(),
 ): AgentConfig {
+  return resolveConfigDetailed(opts, env, warn, cwd).config;
+}
+
+export function resolveConfigDetailed(
+  opts: AgentOptions = {},
+  env: NodeJS.ProcessEnv = process.env,
+  warn: WarnFn = (m) => process.stderr.write(`spanforge warning: ${m}\n`),
+  cwd: string = safeCwd(),
+): ResolvedConfig {
   const out: Record<string, unknown> = {};
+  const sources: Partial<Record<keyof AgentConfig, ConfigSource>> = {};
   if (opts === null || typeof opts !== 'object') {
     warn(`start() options must be an object, got ${show(opts)}; using defaults`);
     opts = {};
@@ -356,23 +480,28 @@ export function resolveConfig(
   for (const k of Object.keys(opts)) {
     if (!known.has(k)) warn(`unknown option "${k}" passed to start(); ignored`);
   }
+  const { file, options: fileOpts } = loadConfigFile(env, cwd, warn);
+  for (const k of Object.keys(fileOpts)) {
+    if (!known.has(k)) warn(`unknown option "${k}" in config file ${file}; ignored`);
+  }
   for (const spec of OPTIONS) {
     const envRaw = env[spec.env];
     const optRaw = (opts as Record<string, unknown>)[spec.name];
+    const fileRaw = fileOpts[spec.name];
     let value: unknown = spec.def === undefined ? undefined : parseValue(spec.kind, spec.def);
-    if (envRaw !== undefined && envRaw !== '') {
+    let raw: unknown;
+    let source: ConfigSource = 'default';
+    let where = '';
+    if (envRaw !== undefined && envRaw !== '') [raw, source, where] = [envRaw, 'environment', spec.env];
+    else if (optRaw !== undefined) [raw, source, where] = [optRaw, 'start', `option ${spec.name}`];
+    else if (fileRaw !== undefined) [raw, source, where] = [fileRaw, 'file', `option ${spec.name} in config file ${file}`];
+    if (source !== 'default') {
       try {
-        value = parseValue(spec.kind, envRaw);
+        value = parseValue(spec.kind, raw);
+        sources[spec.name] = source;
       } catch (e) {
         if (!(e instanceof BadValue)) throw e;
-        warn(`invalid value ${show(envRaw)} for ${spec.env}: ${e.message}; using the default`);
-      }
-    } else if (optRaw !== undefined) {
-      try {
-        value = parseValue(spec.kind, optRaw);
-      } catch (e) {
-        if (!(e instanceof BadValue)) throw e;
-        warn(`invalid value ${show(optRaw)} for option ${spec.name}: ${e.message}; using the default`);
+        warn(`invalid value ${show(raw)} for ${where}: ${e.message}; using the default`);
       }
     }
     out[spec.name] = value;
@@ -416,7 +545,7 @@ export function resolveConfig(
   }
   // Elastic: metricsInterval=0 disables metrics, and so breakdown metrics too.
   if (out.metricsInterval === 0) out.breakdownMetrics = false;
-  return out as unknown as AgentConfig;
+  return { config: out as unknown as AgentConfig, sources, file };
 }
 
 function safeCwd(): string {

@@ -3,3 +3,4 @@
 // route() (abi.ts) looks the site's handler name up in their `wrappers` tables.
 export { wrappers as bullmq } from '../integrations/bullmq/runtime.js';
 export { wrappers as nextjs } from '../integrations/nextjs/runtime.js';
+export { wrappers as koa } from '../integrations/koa/runtime.js';

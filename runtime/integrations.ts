@@ -18,3 +18,4 @@ export { handlers as pino } from '../integrations/pino/runtime.js';
 export { handlers as winston } from '../integrations/winston/runtime.js';
 export { handlers as bunyan } from '../integrations/bunyan/runtime.js';
 export { handlers as hono } from '../integrations/hono/runtime.js';
+export { handlers as nestjs } from '../integrations/nestjs/runtime.js';

@@ -134,6 +134,75 @@ export function consume(core: AbiCore, delivery: Delivery, fn: (...a: unknown[])
   return settle(result, done);
 }
 
+/**
+ * One iteration of a `for await` consumer loop (the front-ends' loop-body rewrite, runtime/abi.ts
+ * loop()): what the emitted code calls when the body ends (`end`, always, from a `finally`) and when it
+ * throws (`fail(err)` returns `err`, which the emitted code rethrows unchanged).
+ */
+export interface LoopIteration {
+  fail(err: unknown): unknown;
+  end(): void;
+}
+
+/** The integration's reading of one iterated value (a message) at a loop site; undefined: not traced. */
+export type LoopDelivery = (core: AbiCore, site: Site, value: unknown) => Delivery | undefined;
+
+/**
+ * Starts one loop body's `messaging` transaction and makes it current for the rest of the body (what
+ * it awaits and schedules): a body is no function that could be run inside it, so the context is
+ * entered and, when the body ends, the one current before it entered again. undefined: not recorded.
+ */
+export function consumeIteration(core: AbiCore, delivery: Delivery): LoopIteration | undefined {
+  if (!core.enter) return undefined;
+  const prev = core.current();
+  let tx: Transaction | undefined;
+  try {
+    tx = core.startTransaction(delivery.name, 'messaging', {
+      ...(delivery.traceparent !== undefined ? { childOf: delivery.traceparent } : {}),
+      ...(delivery.tracestate !== undefined ? { tracestate: delivery.tracestate } : {}),
+      ...(delivery.links ? { links: delivery.links } : {}),
+    });
+    tx.setMessageContext(delivery.message);
+    if (delivery.labels) tx.addLabels(delivery.labels);
+    core.enter(tx);
+  } catch {
+    try {
+      core.enter(prev);
+    } catch {
+      // never into user code
+    }
+    return undefined;
+  }
+  const t = tx;
+  let failed = false;
+  let ended = false;
+  return {
+    fail(err: unknown): unknown {
+      if (!failed && !ended) {
+        failed = true;
+        report(core, err, t, false);
+      }
+      return err;
+    },
+    end(): void {
+      if (ended) return;
+      ended = true;
+      try {
+        t.setOutcome(failed ? 'failure' : 'success');
+        t.setResult(failed ? 'failure' : 'success');
+        t.end();
+      } catch {
+        // never into user code
+      }
+      try {
+        core.enter!(prev);
+      } catch {
+        // never into user code
+      }
+    },
+  };
+}
+
 /** Ends a span in a node-style callback, which then runs in the context it was registered in. */
 export function spanCallback(core: AbiCore, span: Span, cb: (...a: unknown[]) => unknown): (...a: unknown[]) => unknown {
   const ctx = core.current();
@@ -147,7 +216,8 @@ export function spanCallback(core: AbiCore, span: Span, cb: (...a: unknown[]) =>
 export const nowMs = (): number => performance.timeOrigin + performance.now();
 
 /**
- * Wraps a handler given to a library's constructor (BullMQ's Worker processor) at a site; route()
- * calls it once per registration. `core()` is the installed core at call time (undefined: inactive).
+ * Wraps a handler registered at a site (BullMQ's Worker processor, Koa's middleware); route() calls it
+ * once per registration. `core()` is the installed core at call time (undefined: inactive). undefined:
+ * the handler is left as it is.
  */
-export type HandlerWrapper = (site: Site, handler: (...a: unknown[]) => unknown, core: () => AbiCore | undefined) => (...a: unknown[]) => unknown;
+export type HandlerWrapper = (site: Site, handler: (...a: unknown[]) => unknown, core: () => AbiCore | undefined) => ((...a: unknown[]) => unknown) | undefined;

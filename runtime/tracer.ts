@@ -1,4 +1,6 @@
-// Transactions and spans: their state, sampling, span limits, breakdown intervals, and serialisation to intake-v2 objects at end().
+// Transactions and spans: their state, sampling, span volume controls (transaction_max_spans, exit_span_min_duration,
+// span compression, dropped_spans_stats, as the agent spec "handling huge traces" defines them), breakdown intervals,
+// and serialisation to intake-v2 objects at end().
 import type {
   CodeLocation,
   EndedSpanTiming,
@@ -19,6 +21,7 @@ import type { AgentConfig } from './config.js';
 import { currentHolder } from './context.js';
 import { nowMs, roundMs, spanId, traceId } from './ids.js';
 import { formatTraceparent, formatTracestate, parseTraceparent, parseTracestate, type TraceState } from './traceparent.js';
+import { isLibraryPath, isOwnFile, parseStack } from './stacktrace.js';
 import { labelValue, matchesAny, parseCookies, REDACTED, sanitizeBody, sanitizeHeaders, sanitizeLabelKey, sanitizeOutgoingUrl, sanitizeQuery, sanitizeUrlQuery, truncate } from './sanitize.js';
 
 /** What the tracer needs from the agent; the agent owns the config, transport and hooks. */
@@ -47,6 +50,30 @@ function kw(v: string | undefined | null): string | undefined {
 
 /** The spec's guard on agent overhead: at most this many span links per event (batches of messages). */
 const MAX_LINKS = 1000;
+/** dropped_spans_stats keeps at most this many destination/outcome buckets per transaction (agent spec). */
+export const MAX_DROPPED_SPANS_STATS = 128;
+/** The schema's maxLength of dropped_spans_stats[].service_target_type/_name. */
+const TARGET_MAX = 512;
+
+interface DroppedStat {
+  destination_service_resource: string;
+  service_target_type?: string;
+  service_target_name?: string;
+  outcome: Outcome;
+  duration: { count: number; sum: { us: number } };
+}
+
+/** The span (or transaction) side of span compression: at most one ended, compression-eligible child buffered. */
+type Parent = TransactionImpl | SpanImpl;
+
+/** Reports the child a parent buffered for compression, if any (the spec's "buffered span gets reported"). */
+function flushBuffered(p: Parent): void {
+  const b = p._buffered;
+  if (b !== undefined) {
+    p._buffered = undefined;
+    b._report();
+  }
+}
 
 function addLinkTo(target: { _links: Array<{ trace_id: string; span_id: string }> | undefined }, traceparent: unknown): void {
   if (typeof traceparent !== 'string') return;
@@ -112,8 +139,19 @@ export class TransactionImpl implements Transaction {
   ended = false;
   /** Epoch ms (fractional). */
   readonly start: number;
+  /** span_count.started: spans reported or still expected to be (the spec's `reported`); a span compressed into a composite or discarded as a fast exit span is taken off again. */
   spanStarted = 0;
+  /** span_count.dropped: spans over transaction_max_spans, fast exit spans discarded (a composite counts its spans). */
   spanDropped = 0;
+  /** Spans admitted under transaction_max_spans (the spec's `eligible_for_reporting`; never decremented). */
+  _eligible = 0;
+  /** transaction_max_spans read once at the start (the spec's configuration snapshot); -1 = unlimited. */
+  readonly _maxSpans: number;
+  _dropStats: Map<string, DroppedStat> | undefined = undefined;
+  /** A compression-eligible child that ended and waits for its next sibling. */
+  _buffered: SpanImpl | undefined = undefined;
+  /** The transaction event (with its span counts) has been built: later drops can no longer be counted. */
+  _counted = false;
   /** Set when the request URL matches transaction_ignore_urls: ended but never sent. */
   ignored = false;
   _labels: Record<string, LabelValue> | undefined = undefined;
@@ -125,6 +163,9 @@ export class TransactionImpl implements Transaction {
   _response: Record<string, unknown> | undefined = undefined;
   _message: Record<string, unknown> | undefined = undefined;
   _links: Array<{ trace_id: string; span_id: string }> | undefined = undefined;
+  /** `otel` (span_kind, attributes) of an event started or touched through @opentelemetry/api (runtime/otel-bridge.ts). */
+  _otel: Record<string, unknown> | undefined = undefined;
+  _otelStarted = false;
   /** The raw request body kept for errors when capture_body=errors. */
   _errorBody: unknown = undefined;
   _childIntervals: number[] | undefined;
@@ -138,6 +179,7 @@ export class TransactionImpl implements Transaction {
     this.type = type || 'custom';
     this.id = spanId();
     this.start = opts?.startTime ?? nowMs();
+    this._maxSpans = host.config.transactionMaxSpans;
     this._childIntervals = host.recordIntervals ? [] : undefined;
     const parent = opts?.childOf !== undefined ? parseTraceparent(opts.childOf) : undefined;
     if (parent) {
@@ -156,6 +198,25 @@ export class TransactionImpl implements Transaction {
       this._state = undefined;
     }
     if (opts?.links) for (const l of opts.links) addLinkTo(this, l);
+  }
+
+  /** Counts spans that are not sent (count > 1 for a composite), and their statistics when they are exit spans with a destination. */
+  _addDropped(span: SpanImpl, count: number, sumUs: number, counted = false): void {
+    if (!counted) this.spanDropped += count;
+    if (!span.exit) return;
+    const t = span._target();
+    const outcome = span.outcome ?? 'success';
+    const key = `${t.type}\u0000${t.name ?? ''}\u0000${t.resource}\u0000${outcome}`;
+    const m = (this._dropStats ??= new Map());
+    let st = m.get(key);
+    if (st === undefined) {
+      if (m.size >= MAX_DROPPED_SPANS_STATS) return;
+      st = { destination_service_resource: truncate(t.resource), service_target_type: truncate(t.type, TARGET_MAX), outcome, duration: { count: 0, sum: { us: 0 } } };
+      if (t.name) st.service_target_name = truncate(t.name, TARGET_MAX);
+      m.set(key, st);
+    }
+    st.duration.count += count;
+    st.duration.sum.us += sumUs;
   }
 
   addLink(traceparent: string): void {
@@ -300,6 +361,9 @@ export class TransactionImpl implements Transaction {
     const host = this._host;
     // An ignored transaction (transaction_ignore_urls) is neither sent nor counted in breakdown metrics.
     if (this.ignored) return;
+    // The spec's onEnd(): the buffered (possibly composite) child goes out before the transaction, whose counts it changes.
+    flushBuffered(this);
+    this._counted = true;
     const startUs = Math.round(this.start * 1000);
     const endUs = Math.round(end * 1000);
     if (host.hooks.length) {
@@ -335,9 +399,11 @@ export class TransactionImpl implements Transaction {
     else o.result = this.type === 'request' ? undefined : 'success';
     if (o.result === undefined) delete o.result;
     if (this.sampleRate !== undefined) o.sample_rate = this.sampleRate;
+    if (this._dropStats !== undefined && this.sampled) o.dropped_spans_stats = [...this._dropStats.values()];
     // Unsampled transactions carry no context (Elastic agents drop it too): only counts and timing matter.
     if (this.sampled) {
       if (this._links) o.links = this._links;
+      if (this._otel) o.otel = this._otel;
       const c: Record<string, unknown> = {};
       if (this._request) c.request = this._request;
       if (this._response) c.response = this._response;
@@ -379,13 +445,29 @@ export class SpanImpl implements Span {
   _dest: { address?: string; port?: number; serviceTargetType?: string; serviceTargetName?: string } | undefined = undefined;
   _message: Record<string, unknown> | undefined = undefined;
   _links: Array<{ trace_id: string; span_id: string }> | undefined = undefined;
+  /** `otel` (span_kind, attributes) of an event started or touched through @opentelemetry/api (runtime/otel-bridge.ts). */
+  _otel: Record<string, unknown> | undefined = undefined;
+  _otelStarted = false;
   _loc: CodeLocation | undefined = undefined;
   _childIntervals: number[] | undefined;
+  /** Over transaction_max_spans: recorded for breakdown metrics and dropped_spans_stats, never sent. */
+  readonly dropped: boolean;
+  /** traceparent() was read: the context went downstream, so the span can be neither compressed nor discarded. */
+  _propagated = false;
+  /** A compression-eligible child that ended and waits for its next sibling. */
+  _buffered: SpanImpl | undefined = undefined;
+  _composite: { count: number; sumUs: number; strategy: 'exact_match' | 'same_kind' } | undefined = undefined;
+  /** Integer µs, set at end(); a composite's end moves to its last compressed span's end. */
+  _startUs = 0;
+  _endUs = 0;
+  _durUs = 0;
+  /** The stack captured at start when span_stack_trace_min_duration is 0 or more (formatted only if used). */
+  private _stackHolder: { stack?: string } | undefined = undefined;
   /** Index of this span's [start, end] pair in the parent's interval list. */
   private readonly _intervalIdx: number;
   private readonly _host: TracerHost;
 
-  constructor(host: TracerHost, tx: TransactionImpl, parent: TransactionImpl | SpanImpl, name: string | undefined, type: string | undefined, opts: StartSpanOptions | undefined) {
+  constructor(host: TracerHost, tx: TransactionImpl, parent: TransactionImpl | SpanImpl, name: string | undefined, type: string | undefined, opts: StartSpanOptions | undefined, dropped = false) {
     this._host = host;
     this.tx = tx;
     this.parent = parent;
@@ -398,7 +480,14 @@ export class SpanImpl implements Span {
     this.subtype = opts?.subtype;
     this.action = opts?.action;
     this.exit = opts?.exitSpan === true;
+    this.dropped = dropped;
     this.start = opts?.startTime ?? nowMs();
+    if (!dropped && host.config.spanStackTraceMinDuration >= 0) {
+      // V8 formats the frames only when .stack is read, i.e. only for spans that end up long enough.
+      const holder: { stack?: string } = {};
+      Error.captureStackTrace(holder, SpanImpl);
+      this._stackHolder = holder;
+    }
     if (host.recordIntervals) {
       this._childIntervals = [];
       const list = parent._childIntervals;
@@ -458,10 +547,52 @@ export class SpanImpl implements Span {
     this._message = messageContext(this._host, message, false);
   }
   traceparent(): string {
+    // A dropped span is never sent: downstream services continue from its nearest reported ancestor.
+    if (this.dropped) return this.parent.traceparent();
+    this._propagated = true;
     return formatTraceparent(this.traceId, this.id, true);
   }
   tracestate(): string | undefined {
     return this.tx.tracestate();
+  }
+
+  /**
+   * The spec's isCompressionEligible(): an exit span whose context did not go downstream and that did not fail.
+   * spanforge adds: a span with span links is never compressed (nor discarded, see _report): its links are the only
+   * record of which message(s) a poll or a batch handled, and a composite keeps only its first span's links.
+   */
+  private _compressible(): boolean {
+    return this.exit && !this._propagated && this._links === undefined && (this.outcome === undefined || this.outcome === 'success');
+  }
+
+  /** The spec's tryToCompress(): folds an ended sibling into this buffered span; false when it does not fit. */
+  _tryToCompress(sib: SpanImpl): boolean {
+    const cfg = this._host.config;
+    const exactUs = Math.round(cfg.spanCompressionExactMatchMaxDuration * 1000);
+    const sameUs = Math.round(cfg.spanCompressionSameKindMaxDuration * 1000);
+    if (this.type !== sib.type || this.subtype !== sib.subtype) return false;
+    const resource = this._target().resource;
+    if (resource !== sib._target().resource) return false;
+    const c = this._composite;
+    if (c === undefined) {
+      let strategy: 'exact_match' | 'same_kind';
+      if (this.name === sib.name) {
+        // Exact matches over the threshold end the sequence; same_kind is not tried (the spec says so).
+        if (this._durUs > exactUs || sib._durUs > exactUs) return false;
+        strategy = 'exact_match';
+      } else {
+        if (this._durUs > sameUs || sib._durUs > sameUs) return false;
+        strategy = 'same_kind';
+        this.name = `Calls to ${resource}`;
+      }
+      this._composite = { count: 2, sumUs: this._durUs + sib._durUs, strategy };
+    } else {
+      if (c.strategy === 'exact_match' ? this.name !== sib.name || sib._durUs > exactUs : sib._durUs > sameUs) return false;
+      c.count++;
+      c.sumUs += sib._durUs;
+    }
+    if (sib._endUs > this._endUs) this._endUs = sib._endUs;
+    return true;
   }
 
   end(endTime?: number): void {
@@ -478,7 +609,10 @@ export class SpanImpl implements Span {
     const end = typeof endTime === 'number' && Number.isFinite(endTime) ? endTime : nowMs();
     const host = this._host;
     const startUs = Math.round(this.start * 1000);
-    const endUs = Math.round(end * 1000);
+    const endUs = Math.max(startUs, Math.round(end * 1000));
+    this._startUs = startUs;
+    this._endUs = endUs;
+    this._durUs = endUs - startUs;
     if (this._intervalIdx >= 0) this.parent._childIntervals![this._intervalIdx + 1] = endUs;
     if (this.tx.ignored) return; // as its transaction: not sent, not counted
     if (host.hooks.length) {
@@ -499,6 +633,51 @@ export class SpanImpl implements Span {
         }
       }
     }
+    if (this.outcome === undefined) this.outcome = 'success';
+    // Over transaction_max_spans (already counted in span_count.dropped at start): statistics only.
+    if (this.dropped) {
+      if (!this.tx._counted) this.tx._addDropped(this, 1, this._durUs, true);
+      return;
+    }
+    // The spec's onEnd(): this span's own buffered child goes out first.
+    flushBuffered(this);
+    const parent = this.parent;
+    if (parent.ended || this.tx.ended) {
+      this._report();
+      return;
+    }
+    if (host.config.spanCompressionEnabled && this._compressible()) {
+      // The spec's onChildEnd() for an eligible child: buffer it, fold it into the buffered sibling, or swap them.
+      const buf = parent._buffered;
+      if (buf === undefined) {
+        parent._buffered = this;
+      } else if (buf._tryToCompress(this)) {
+        this.tx.spanStarted--; // a compressed span is not reported: the composite counts as one
+      } else {
+        parent._buffered = this;
+        buf._report();
+      }
+      return;
+    }
+    // A non-compressible sibling ends: the buffered one goes out before it.
+    flushBuffered(parent);
+    this._report();
+  }
+
+  /** Sends the span, or drops it as a fast exit span (exit_span_min_duration) into dropped_spans_stats. */
+  _report(): void {
+    const host = this._host;
+    const tx = this.tx;
+    const c = this._composite;
+    const grossUs = this._endUs - this._startUs;
+    const minUs = Math.round(host.config.exitSpanMinDuration * 1000);
+    // Discardable: exit spans whose context was not propagated, without span links and whose outcome is success; a
+    // composite is judged by its duration.
+    if (this.exit && !this._propagated && this._links === undefined && this.outcome === 'success' && grossUs < minUs && !tx._counted) {
+      tx.spanStarted--;
+      tx._addDropped(this, c ? c.count : 1, c ? c.sumUs : this._durUs);
+      return;
+    }
     const o: Record<string, unknown> = {
       id: this.id,
       transaction_id: this.transactionId,
@@ -506,24 +685,75 @@ export class SpanImpl implements Span {
       trace_id: this.traceId,
       name: truncate(this.name),
       type: truncate(this.type),
-      timestamp: startUs,
-      duration: roundMs(Math.max(0, end - this.start)),
+      timestamp: this._startUs,
+      duration: grossUs / 1000,
       outcome: this.outcome ?? 'success',
     };
     if (this.subtype) o.subtype = truncate(this.subtype);
     if (this.action) o.action = truncate(this.action);
-    if (this.tx.sampleRate !== undefined) o.sample_rate = this.tx.sampleRate;
+    if (tx.sampleRate !== undefined) o.sample_rate = tx.sampleRate;
+    if (c) o.composite = { compression_strategy: c.strategy, count: c.count, sum: c.sumUs / 1000 };
     if (this._links) o.links = this._links;
-    const c = this._context();
-    if (c) o.context = c;
-    const loc = this._loc;
-    if (loc) {
-      const frame: Record<string, unknown> = { filename: String(loc.file), lineno: loc.line, library_frame: false };
-      if (typeof loc.column === 'number') frame.colno = loc.column;
-      if (loc.function) frame.function = String(loc.function);
-      o.stacktrace = [frame];
+    if (this._otel) o.otel = this._otel;
+    const ctx = this._context();
+    if (ctx) o.context = ctx;
+    const stack = this._capturedFrames(grossUs);
+    if (stack) o.stacktrace = stack;
+    else {
+      const loc = this._loc;
+      if (loc) {
+        const frame: Record<string, unknown> = { filename: String(loc.file), lineno: loc.line, library_frame: false };
+        if (typeof loc.column === 'number') frame.colno = loc.column;
+        if (loc.function) frame.function = String(loc.function);
+        o.stacktrace = [frame];
+      }
     }
     host.emit({ span: o });
+  }
+
+  /**
+   * The stack captured at start, as intake frames, when span_stack_trace_min_duration asks for one: the option is
+   * 0 or more and the span lasted at least that long. Frames of spanforge's own runtime are left out; frames are
+   * the running JavaScript's (not mapped through source maps: that is asynchronous work, kept for errors).
+   */
+  private _capturedFrames(durUs: number): Record<string, unknown>[] | undefined {
+    const h = this._stackHolder;
+    if (h === undefined) return undefined;
+    this._stackHolder = undefined;
+    const min = this._host.config.spanStackTraceMinDuration;
+    if (min < 0 || durUs < Math.round(min * 1000)) return undefined;
+    const out: Record<string, unknown>[] = [];
+    for (const f of parseStack(h.stack, this._host.config.stackTraceLimit + 16)) {
+      if (f.native || !f.file || isOwnFile(f.file)) continue;
+      if (out.length >= this._host.config.stackTraceLimit) break;
+      const frame: Record<string, unknown> = { filename: f.file, abs_path: f.file, library_frame: isLibraryPath(f.file) };
+      if (f.line !== undefined) frame.lineno = f.line;
+      if (f.column !== undefined) frame.colno = f.column;
+      if (f.function) frame.function = f.function;
+      out.push(frame);
+    }
+    return out.length ? out : undefined;
+  }
+
+  /** Service target and destination resource, inferred as the service-target spec describes (exit spans). */
+  _target(): { type: string; name: string | undefined; resource: string } {
+    const d = this._dest ?? {};
+    const type = d.serviceTargetType ?? this.subtype ?? this.type;
+    let name = d.serviceTargetName;
+    let resource: string | undefined;
+    if (name === undefined && this._db && typeof this._db.instance === 'string') name = this._db.instance;
+    if (name === undefined && this.type === 'external' && this._http && typeof this._http.url === 'string') {
+      try {
+        const u = new URL(this._http.url);
+        name = u.port ? `${u.hostname}:${u.port}` : u.hostname;
+        resource = u.port ? `${u.hostname}:${u.port}` : `${u.hostname}:${u.protocol === 'https:' ? 443 : 80}`;
+      } catch {
+        // not an absolute URL: no name
+      }
+    }
+    // An HTTP target's resource is its host:port alone (service-target spec; OTel bridge spans set only the target).
+    resource ??= name ? (type === 'http' ? name : `${type}/${name}`) : type;
+    return { type, name, resource };
   }
 
   private _context(): Record<string, unknown> | undefined {
@@ -534,22 +764,8 @@ export class SpanImpl implements Span {
     if (this._http) c.http = this._http;
     if (this._message) c.message = this._message;
     if (this.exit) {
-      // Service target and destination resource, inferred as the service-target spec describes.
       const d = this._dest ?? {};
-      const targetType = d.serviceTargetType ?? this.subtype ?? this.type;
-      let targetName = d.serviceTargetName;
-      let resource: string | undefined;
-      if (targetName === undefined && this._db && typeof this._db.instance === 'string') targetName = this._db.instance;
-      if (targetName === undefined && this.type === 'external' && this._http && typeof this._http.url === 'string') {
-        try {
-          const u = new URL(this._http.url);
-          targetName = u.port ? `${u.hostname}:${u.port}` : u.hostname;
-          resource = u.port ? `${u.hostname}:${u.port}` : `${u.hostname}:${u.protocol === 'https:' ? 443 : 80}`;
-        } catch {
-          // not an absolute URL: no name
-        }
-      }
-      resource ??= targetName ? `${targetType}/${targetName}` : targetType;
+      const { type: targetType, name: targetName, resource } = this._target();
       const target: Record<string, string> = { type: truncate(targetType) };
       if (targetName) target.name = truncate(targetName);
       c.service = { target };

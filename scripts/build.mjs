@@ -16,8 +16,9 @@ writeFileSync(join(root, 'dist', 'cjs', 'package.json'), '{ "type": "commonjs" }
 
 // dist/edge: the runtime's entry points for Cloudflare's workerd (the `workerd` and `worker` export
 // conditions wrangler and other worker bundlers resolve with), bundled from dist/esm with the fetch
-// transport and no metrics in place of runtime/transport/index.js and runtime/metrics/index.js, so
-// neither undici nor node:http nor process metrics are loaded there. One splitting build: the three
+// transport and no metrics in place of runtime/transport/index.js and runtime/metrics/index.js, and the
+// fetch-based, timer-less central-config poller for runtime/central-config.js, so neither undici nor
+// node:http nor process metrics are loaded there. One splitting build: the three
 // entries share one copy of the agent and of the context store. node: builtins stay imports (workerd
 // provides the ones left under nodejs_compat: async_hooks, diagnostics_channel, os, util, fs, path, ...).
 {
@@ -26,7 +27,7 @@ writeFileSync(join(root, 'dist', 'cjs', 'package.json'), '{ "type": "commonjs" }
   const swap = {
     name: 'spanforge-edge',
     setup(b) {
-      b.onResolve({ filter: /^\.\/(transport\/index|metrics\/index|transport\/otlp-transport)\.js$/ }, (a) => ({ path: join(a.resolveDir, a.path.replace(/\.js$/, '.edge.js')) }));
+      b.onResolve({ filter: /^\.\/(transport\/index|metrics\/index|transport\/otlp-transport|central-config)\.js$/ }, (a) => ({ path: join(a.resolveDir, a.path.replace(/\.js$/, '.edge.js')) }));
     },
   };
   await build({

@@ -86,8 +86,8 @@ for (const top of parts) {
         // The kits integrations' handlers are written with: the ABI's (abi-kit.ts) and the messaging one (messaging.ts).
         const isRuntimeKit = targetRel === join('runtime', 'abi-kit.ts') || targetRel === join('runtime', 'messaging.ts');
         // rules/ and runtime/ reach integrations only through their index (rules/integrations.ts, runtime/integrations.ts,
-        // and runtime/integration-wrappers.ts for handlers given to a library's constructor).
-        const viaIndex = !targetPart.startsWith('integration-') || rel === join(part, 'integrations.ts') || rel === join('runtime', 'integration-wrappers.ts');
+        // runtime/integration-wrappers.ts for handlers given to a library's constructor, runtime/integration-loops.ts for `for await` consumers).
+        const viaIndex = !targetPart.startsWith('integration-') || rel === join(part, 'integrations.ts') || rel === join('runtime', 'integration-wrappers.ts') || rel === join('runtime', 'integration-loops.ts');
         const ok = viaIndex && (allowed[part] ?? []).some((a) => a === targetPart || (a === 'runtime-kit' && isRuntimeKit) || (a === 'runtime-types' && isRuntimeTypes && (typeOnly || part !== 'receiver')));
         if (!ok) problems.push(`${rel}: imports ${targetRel} (${part}/ may import: ${(allowed[part] ?? []).join(', ') || 'nothing of ours'})`);
       } else {

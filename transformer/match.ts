@@ -76,6 +76,30 @@ export class Matcher {
     return undefined;
   }
 
+  /**
+   * The loop rule an iterated expression matches (`for await (const m of sub)`): by the declaration of
+   * its type (`Subscription`, `ConsumerMessages` in nats' types), never by the variable's name.
+   */
+  matchIterable(expr: TS.Expression): Rule | undefined {
+    const loops = this.rules.filter((r) => r.kind === 'loop');
+    if (loops.length === 0) return undefined;
+    const type = this.checker.getTypeAtLocation(expr);
+    const candidates = type.isUnion() ? type.types : [type];
+    for (const t of candidates) {
+      for (const sym of [t.aliasSymbol, t.getSymbol()]) {
+        if (!sym) continue;
+        const decls = sym.declarations ?? [];
+        if (decls.length === 0) continue;
+        const infos = decls.map((d) => this.declInfo(d, new Set()));
+        for (const rule of loops) {
+          if (!rule.target.names.includes(sym.name)) continue;
+          if (infos.some((info) => !info.local && rule.target.module.some((m) => info.modules.has(m)))) return rule;
+        }
+      }
+    }
+    return undefined;
+  }
+
   private importSpecifierOf(sym: TS.Symbol): string | undefined {
     const ts = this.ts;
     if (!(sym.flags & ts.SymbolFlags.Alias)) return undefined;

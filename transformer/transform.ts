@@ -435,8 +435,58 @@ export function transformFile(
     );
   }
 
+  // ------------------------------------------------------------------------------------------
+  /**
+   * `for await (const m of sub)` over a library iterable (a loop rule): each iteration's body becomes
+   * `const it = loop(site, m); try { body } catch (e) { throw it.fail(e); } finally { it.end(); }`, so
+   * break/continue/return/labels/await inside it keep their meaning; a destructuring head binds a temp
+   * and destructures it first thing in the body, as the loop did before the body.
+   */
+  function visitForAwait(node: TS.ForOfStatement): TS.Statement | undefined {
+    const rule = matcher.matchIterable(node.expression);
+    if (!rule || rule.kind !== 'loop') return undefined;
+    const init = node.initializer;
+    if (!ts.isVariableDeclarationList(init) || init.declarations.length !== 1) {
+      skip(node, rule, 'the loop assigns to an existing variable (for await (x of …)): declare it in the loop head');
+      return undefined;
+    }
+    const decl = init.declarations[0]!;
+    const site = addSite(node, rule, rule.handler, null, rule.span.type, {
+      ...(rule.span.subtype !== undefined ? { subtype: rule.span.subtype } : {}),
+      ...(rule.span.action !== undefined ? { action: rule.span.action } : {}),
+    });
+    const head: TS.Statement[] = [];
+    let newInit: TS.VariableDeclarationList = init;
+    let value: TS.Expression;
+    if (ts.isIdentifier(decl.name)) value = f.createIdentifier(decl.name.text);
+    else {
+      const tmp = f.createUniqueName('__spanforge_v');
+      const flags = init.flags & (ts.NodeFlags.Let | ts.NodeFlags.Const);
+      newInit = ts.setTextRange(f.createVariableDeclarationList([f.createVariableDeclaration(tmp)], flags), init);
+      head.push(f.createVariableStatement(undefined, f.createVariableDeclarationList([f.createVariableDeclaration(ts.visitNode(decl.name, visitor) as TS.BindingName, undefined, undefined, tmp)], flags)));
+      value = tmp;
+    }
+    const it = f.createUniqueName('__spanforge_it');
+    const err = f.createUniqueName('__spanforge_e');
+    const body = ts.visitNode(node.statement, visitor) as TS.Statement;
+    const tryBlock = ts.isBlock(body) ? body : f.createBlock([body], true);
+    head.push(f.createVariableStatement(undefined, f.createVariableDeclarationList([f.createVariableDeclaration(it, undefined, undefined, helper('loop', [site, value]))], ts.NodeFlags.Const)));
+    head.push(f.createTryStatement(
+      tryBlock,
+      f.createCatchClause(f.createVariableDeclaration(err), f.createBlock([f.createThrowStatement(f.createCallExpression(f.createPropertyAccessExpression(it, 'fail'), undefined, [err]))], true)),
+      f.createBlock([f.createExpressionStatement(f.createCallExpression(f.createPropertyAccessExpression(it, 'end'), undefined, []))], true),
+    ));
+    return ts.setTextRange(
+      f.updateForOfStatement(node, node.awaitModifier, newInit, ts.visitNode(node.expression, visitor) as TS.Expression, ts.setTextRange(f.createBlock(head, true), node.statement)),
+      node,
+    );
+  }
+
   const visitor = (node: TS.Node): TS.VisitResult<TS.Node> => {
-    if (ts.isCallExpression(node)) {
+    if (ts.isForOfStatement(node) && node.awaitModifier) {
+      const r = visitForAwait(node);
+      if (r) return r;
+    } else if (ts.isCallExpression(node)) {
       const r = visitCall(node);
       if (r) return r;
     } else if (ts.isNewExpression(node)) {

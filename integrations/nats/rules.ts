@@ -1,14 +1,14 @@
 // nats at build time: core NatsConnection publish/request/subscribe and JetStream publish/consume — tsc
 // by the declaring interface in nats' types, Babel by following connect() → jetstream() bindings and
 // `Consumer`-annotated parameters — and how the runtime handles each (runtime.ts).
-import type { CallRule } from '../../rules/catalogue.js';
+import type { CallRule, LoopRule } from '../../rules/catalogue.js';
 import type { Integration } from '../../rules/integration.js';
 
 const modules = ['nats'];
 const connection = ['NatsConnection', 'NatsConnectionImpl'];
 const span = { type: 'messaging', subtype: 'nats', action: 'send' } as const;
 
-const rules: CallRule[] = [
+const rules: (CallRule | LoopRule)[] = [
   {
     id: 'nats.publish',
     kind: 'call',
@@ -44,11 +44,22 @@ const rules: CallRule[] = [
     span: { type: 'messaging', subtype: 'nats', action: 'receive' },
     description: 'nats JetStream Consumer consume({ callback }): each message a messaging transaction continuing the producer\'s trace',
   },
+  {
+    id: 'nats.iterate',
+    kind: 'loop',
+    // The iterables' type names: nc.subscribe(subject) without a callback, JetStream consumer.consume() / fetch().
+    target: { module: modules, names: ['Subscription', 'ConsumerMessages'] },
+    handler: 'nats-iterate',
+    span: { type: 'messaging', subtype: 'nats', action: 'receive' },
+    description: 'for await (const m of sub) over a nats Subscription or JetStream ConsumerMessages (consume()/fetch()): each iteration\'s body a messaging transaction continuing the producer\'s trace',
+  },
 ];
 
 const nc = { module: 'nats', cls: 'NatsConnection' } as const;
 const js = { module: 'nats', cls: 'JetStreamClient' } as const;
 const consumer = { module: 'nats', cls: 'Consumer' } as const;
+const subscription = { module: 'nats', cls: 'Subscription' } as const;
+const consumerMessages = { module: 'nats', cls: 'ConsumerMessages' } as const;
 
 export const integration: Integration = {
   name: 'nats',
@@ -62,6 +73,10 @@ export const integration: Integration = {
       'nats.NatsConnection#jetstream': { returns: js },
       // Makes `c: Consumer` annotations (from `js.consumers.get()`, a property Babel does not follow) known.
       'nats.Consumers#get': { returns: { promiseOf: consumer } },
+      // The iterables of `for await` loops (rule nats.iterate).
+      'nats.NatsConnection#subscribe': { returns: subscription },
+      'nats.Consumer#consume': { returns: { promiseOf: consumerMessages } },
+      'nats.Consumer#fetch': { returns: { promiseOf: consumerMessages } },
     },
   },
 };

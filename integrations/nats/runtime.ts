@@ -3,7 +3,7 @@
 // JetStream consume() callback is its own `messaging` transaction continuing the producer's trace.
 import { runCall, type CallHandler, type Site } from '../../runtime/abi-kit.js';
 import type { AbiCore, Holder } from '../../runtime/abi-core.js';
-import { consume, ignored, nowMs, sendSpan, traceHeaders } from '../../runtime/messaging.js';
+import { consume, ignored, nowMs, sendSpan, traceHeaders, type Delivery, type LoopDelivery } from '../../runtime/messaging.js';
 
 const FRAMEWORK = 'NATS';
 
@@ -146,10 +146,15 @@ interface NatsMsg {
 }
 
 function delivery(core: AbiCore, subject: string, msg: NatsMsg, fn: (...a: unknown[]) => unknown, thisArg: unknown, args: ArrayLike<unknown>): unknown {
+  return consume(core, deliveryOf(subject, msg), fn, thisArg, args);
+}
+
+/** The transaction one message is: named by `subject`, continuing the trace in the message's headers. */
+function deliveryOf(subject: string, msg: NatsMsg): Delivery {
   const headers = headerRecord(msg.headers);
   const { traceparent, tracestate } = traceHeaders(headers);
   const ts = msg.info?.timestampNanos;
-  return consume(core, {
+  return {
     name: `${FRAMEWORK} RECEIVE from ${subject}`,
     ...(traceparent !== undefined ? { traceparent } : {}),
     ...(tracestate !== undefined ? { tracestate } : {}),
@@ -160,8 +165,37 @@ function delivery(core: AbiCore, subject: string, msg: NatsMsg, fn: (...a: unkno
       body: msg.data,
       framework: FRAMEWORK,
     },
-  }, fn, thisArg, args);
+  };
 }
+
+/**
+ * The subject a message is named by in a `for await` loop: a JetStream message's own subject (as the
+ * consume() callback names it); a core message's subscription subject (`orders.*`, wildcards kept), found
+ * through the connection's subscription table by the message's sid, else the message's subject.
+ */
+function loopSubject(msg: NatsMsg): string {
+  try {
+    const m = msg as NatsMsg & { ack?: unknown; sid?: number; publisher?: { subscriptions?: { get?(sid: number): { subject?: unknown } | undefined } } };
+    if (typeof m.ack !== 'function' && typeof m.sid === 'number') {
+      const sub = m.publisher?.subscriptions?.get?.(m.sid);
+      if (sub && typeof sub.subject === 'string') return sub.subject;
+    }
+    return typeof m.subject === 'string' ? m.subject : '';
+  } catch {
+    return '';
+  }
+}
+
+/** `for await (const m of sub)` / `for await (const m of messages)` (core subscriptions, JetStream consume()/fetch()): each body one transaction. */
+export const loops: Record<string, LoopDelivery> = {
+  'nats-iterate'(core, _site, value) {
+    if (!value || typeof value !== 'object') return undefined;
+    const msg = value as NatsMsg;
+    const subject = loopSubject(msg);
+    if (ignored(core, subject)) return undefined;
+    return deliveryOf(subject, msg);
+  },
+};
 
 export const handlers: Record<string, CallHandler> = {
   'nats-publish'(core, site, thisArg, fn, args) {

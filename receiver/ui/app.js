@@ -531,8 +531,55 @@
     return `${f.function || '<anonymous>'} (${file}${f.lineno ? `:${f.lineno}` : ''}${f.colno ? `:${f.colno}` : ''})`;
   }
 
+  /** The log events of a trace (intake v2 `log`), oldest first, each linked to its span's row. */
+  function traceLogs(logs, truncated, names) {
+    if (logs.length === 0) return el('p', { class: 'muted', id: 'trace-no-logs' }, 'No log events were recorded in this trace.');
+    return [
+      el('h2', null, `Logs in this trace (${logs.length}${truncated ? '+' : ''})`),
+      table(
+        [
+          { title: 'Time', render: (l) => fmtLogTime(l.ts), sort: (l) => l.ts },
+          { title: 'Level', render: (l) => el('span', { class: `log-level ${logLevelClass(l.level)}` }, l.level || '–'), sort: (l) => l.level || '' },
+          { title: 'Service', render: (l) => l.service, opt: true },
+          { title: 'Message', render: (l) => el('span', { class: 'log-msg' }, l.message || ''), sort: (l) => l.message || '' },
+          {
+            title: 'Span',
+            render: (l) => {
+              const id = l.spanId || l.transactionId;
+              const item = id && names.get(id);
+              return item ? link('#', item.name, { class: 'log-span', 'data-span-id': id, onclick: (e) => (e.preventDefault(), openPanel(item.target)) }) : id ? el('span', { class: 'mono' }, id) : '–';
+            },
+            sort: (l) => l.spanId || '',
+            opt: true,
+          },
+        ],
+        logs,
+        { id: 'trace-logs', rowProps: (l) => ({ 'data-span-id': l.spanId || l.transactionId || null, 'data-level': l.level || null }) },
+      ),
+      truncated ? el('p', { class: 'muted' }, `Only the first ${logs.length} log events are shown.`) : null,
+    ];
+  }
+  const fmtLogTime = (us) => {
+    if (!us) return '–';
+    const d = new Date(us / 1000);
+    return `${d.toLocaleTimeString([], { hour12: false })}.${String(d.getMilliseconds()).padStart(3, '0')}`;
+  };
+  const logLevelClass = (lv) => {
+    const v = String(lv || '').toLowerCase();
+    return /^(error|fatal|crit|alert|emerg|panic)/.test(v) ? 'bad' : /^warn/.test(v) ? 'warn' : '';
+  };
+
   async function viewTrace(traceId) {
-    const data = await api(`traces/${enc(traceId)}`);
+    const [data, logData] = await Promise.all([
+      api(`traces/${enc(traceId)}`),
+      api(`traces/${enc(traceId)}/logs`).catch(() => ({ logs: [] })),
+    ]);
+    const logs = logData.logs || [];
+    const logsBySpan = new Map();
+    for (const l of logs) {
+      const id = l.spanId || l.transactionId;
+      if (id) logsBySpan.set(id, (logsBySpan.get(id) || 0) + 1);
+    }
     const items = [];
     const txById = new Map();
     for (const t of data.transactions) {
@@ -550,7 +597,7 @@
       }
       items.push({ kind: 'span', id: ev.id, parent: ev.parent_id, start, dur: (ev.duration || 0) * 1000, ev, service: s.service });
     }
-    if (items.length === 0) return [el('h1', null, 'Trace'), el('p', { class: 'muted' }, `No transactions or spans stored for trace ${traceId}.`)];
+    if (items.length === 0) return [el('h1', null, 'Trace'), el('p', { class: 'muted' }, `No transactions or spans stored for trace ${traceId}.`), traceLogs(logs, logData.truncated, new Map())];
     const ids = new Set(items.map((i) => i.id));
     const children = new Map();
     const roots = [];
@@ -616,6 +663,8 @@
       if (loc) details.push(el('span', { class: 'loc' }, loc));
       const errs = errorsByParent.get(it.id) || [];
       for (const e of errs) details.push(link(`#/error/${enc(e.groupKey)}`, `⚠ ${(e.event.exception && e.event.exception.type) || 'error'}`, { class: 'err-mark' }));
+      const nLogs = logsBySpan.get(it.id);
+      if (nLogs) details.push(el('span', { class: 'log-mark', title: 'log events written under it (listed below the waterfall)' }, `☰ ${nLogs} log${nLogs > 1 ? 's' : ''}`));
       const left = ((it.start - t0) / total) * 100;
       const width = Math.max(0.3, (it.dur / total) * 100);
       const target = { kind: it.kind, traceId, id: it.id, offsetUs: it.start - t0, totalUs: total };
@@ -655,6 +704,7 @@
       el('div', { class: 'legend', id: 'wf-legend-types' }, el('b', null, 'Types'), types.map((t) => el('span', { 'data-type': t }, el('i', { style: `background:${TYPE_COLORS[t]}` }), t))),
       el('p', { class: 'muted hint' }, 'Click a row for all its fields.'),
       el('div', { class: 'waterfall', id: 'waterfall' }, el('div', { class: 'wf-row wf-axis' }, el('div', { class: 'wf-label' }, ''), el('div', { class: 'wf-track' }, axisTicks)), rows),
+      traceLogs(logs, logData.truncated, new Map(items.map((i) => [i.id, { name: i.ev.name || '(unnamed)', target: { kind: i.kind, traceId, id: i.id, offsetUs: i.start - t0, totalUs: total } }]))),
       data.errors.length
         ? [
             el('h2', null, `Errors in this trace (${data.errors.length})`),
@@ -1334,6 +1384,13 @@
     ];
   }
 
+  // ---------------------------------------------------------------- agent configuration (receiver/ui/agent-config.js)
+  function agentConfig() {
+    const message = ui.flash;
+    ui.flash = undefined;
+    return window.spanforgeAgentConfigView({ el, api, message, rerender: (m) => ((ui.flash = m), render()) });
+  }
+
   // ---------------------------------------------------------------- router
   function route() {
     const [path, query] = location.hash.replace(/^#\/?/, '').split('?');
@@ -1359,6 +1416,7 @@
     if (a === 'dependencies') return () => viewDependencies();
     if (a === 'dependency' && b) return () => viewDependency(b);
     if (a === 'search') return () => viewSearch(query);
+    if (a === 'agent-config') return () => agentConfig(); // receiver/ui/agent-config.js
     return viewServices;
   }
 
@@ -1396,7 +1454,8 @@
     es.addEventListener('open', () => liveBadge.classList.replace('off', 'on'));
     es.addEventListener('error', () => liveBadge.classList.replace('on', 'off'));
     es.addEventListener('change', () => {
-      if (document.visibilityState !== 'hidden') render();
+      // Not while a form is being filled in (the agent configuration view).
+      if (document.visibilityState !== 'hidden' && !location.hash.startsWith('#/agent-config')) render();
     });
   }
 

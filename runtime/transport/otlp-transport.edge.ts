@@ -15,5 +15,9 @@ export function otlpSettings(env: Record<string, string | undefined>, exporter: 
   return undefined;
 }
 
-/** Never constructed (otlpSettings returns undefined); present so the agent's import resolves. */
-export const OtlpTransport = FetchTransport;
+/**
+ * Never constructed (otlpSettings returns undefined); present so the agent's import resolves. A class of
+ * its own, not an alias of FetchTransport: the agent's `transport instanceof OtlpTransport` (no central
+ * configuration towards an OpenTelemetry backend) must stay false for the edge build's fetch transport.
+ */
+export class OtlpTransport extends FetchTransport {}

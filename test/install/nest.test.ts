@@ -1,7 +1,8 @@
 // Getting started, the Nest CLI path, from the packed tarball into a fresh Nest project: `nest build`
 // calls the TypeScript API itself, so ts-patch patches TypeScript in place (`ts-patch install`) and
-// the tsconfig plugin runs. Nest controllers are not in the rules catalogue: a @Traced() handler is a
-// transaction and its fetch a span in it; that trace must arrive at a test intake.
+// the tsconfig plugin runs. The controller's @Controller() + @Get('hello') name the request transaction
+// `GET /hello` (integrations/nestjs), the handler is a span in it, the @Traced() body and its fetch spans
+// under that; the trace must arrive at a test intake.
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { agentEnv, assertValidEvent, bin, freshProject, packSpanforge, startIntake, type Intake } from './_project.js';
@@ -64,7 +65,7 @@ const TSCONFIG = {
   include: ['src'],
 };
 
-test('nest build with ts-patch install and the tsconfig plugin: the @Traced() handler and its fetch arrive as a trace', { timeout: 300_000 }, async (t) => {
+test('nest build with ts-patch install and the tsconfig plugin: the route-named transaction, the controller span and its fetch arrive as a trace', { timeout: 300_000 }, async (t) => {
   const p = freshProject('nest', 'commonjs');
   t.after(() => p.remove());
   await p.install([tarball, '@nestjs/core', '@nestjs/common', '@nestjs/platform-express', 'reflect-metadata', 'rxjs']);
@@ -78,7 +79,7 @@ test('nest build with ts-patch install and the tsconfig plugin: the @Traced() ha
   assert.equal(patch.status, 0, patch.output);
   const build = await p.run(bin(p, 'nest'), ['build']);
   assert.equal(build.status, 0, build.output);
-  assert.match(build.output, /spanforge: instrumented 2 sites in 1 of 3 files \(traced\.decorator 1, fetch 1\)/);
+  assert.match(build.output, /spanforge: instrumented 5 sites in 1 of 3 files \((?=.*nestjs\.controller 1)(?=.*nestjs\.route 2)(?=.*traced\.decorator 1)(?=.*fetch 1)/);
   const service = 'gs-nest';
   const run = await p.run(process.execPath, ['dist/main.js'], { env: { ...agentEnv(intake, service), ELASTIC_APM_SERVICE_NAME: service } });
   assert.equal(run.status, 0, run.output);
@@ -91,15 +92,16 @@ test('nest build with ts-patch install and the tsconfig plugin: the @Traced() ha
       if (e.metadata) current = (e.metadata.service as { name?: string }).name;
       else if (current === service) mine.push(e);
     }
-    const tx = mine.find((e) => e.transaction?.name === 'AppController.hello')?.transaction;
-    const span = tx && mine.find((e) => e.span?.parent_id === tx.id)?.span;
-    if (tx && span) {
+    const tx = mine.find((e) => e.transaction?.name === 'GET /hello')?.transaction;
+    const handler = tx && mine.find((e) => e.span?.parent_id === tx.id)?.span;
+    const span = tx && mine.find((e) => e.span?.transaction_id === tx.id && e.span?.type === 'external')?.span;
+    if (tx && handler && span) {
       for (const e of mine) assertValidEvent(e);
-      assert.equal(span.type, 'external');
+      assert.deepEqual([handler.name, handler.type, handler.subtype], ['AppController.hello', 'app', 'nestjs']);
       assert.equal(span.trace_id, tx.trace_id);
       return;
     }
-    if (Date.now() > deadline) assert.fail(`no AppController.hello trace after 15 s: ${JSON.stringify(mine).slice(0, 1500)}\n${run.output}`);
+    if (Date.now() > deadline) assert.fail(`no GET /hello trace after 15 s: ${JSON.stringify(mine).slice(0, 1500)}\n${run.output}`);
     await new Promise((r) => setTimeout(r, 100));
   }
 });

@@ -100,6 +100,12 @@ export async function startIntake(): Promise<Intake> {
       res.end(JSON.stringify({ version: '8.15.0', build_date: '2024-01-01T00:00:00Z', build_sha: 'x' }));
       return;
     }
+    // The agent polls central configuration (on by default, as Elastic's): nothing configured, not recorded.
+    if (req.url?.startsWith('/config/v1/agents')) {
+      res.writeHead(200, { 'content-type': 'application/json', etag: '"-"', 'cache-control': 'max-age=300, must-revalidate' });
+      res.end('{}');
+      return;
+    }
     const chunks: Buffer[] = [];
     req.on('data', (c: Buffer) => chunks.push(c));
     req.on('end', () => {

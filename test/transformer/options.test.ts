@@ -71,7 +71,7 @@ test('an excluded file is emitted exactly as plain TypeScript emits it', () => {
 test('ABI contract: rules/abi.ts and runtime/abi.ts agree', () => {
   assert.equal(runtimeAbi.ABI_VERSION, ABI_VERSION);
   for (const name of Object.values(ABI_HELPERS)) assert.equal(typeof (runtimeAbi as Record<string, unknown>)[name], 'function', name);
-  assert.deepEqual(Object.keys(runtimeAbi).sort(), ['ABI_VERSION', 'call', 'route', 'setAbiCore', 'sites', 'sqlSummary', 'trace', 'wrap']);
+  assert.deepEqual(Object.keys(runtimeAbi).sort(), ['ABI_VERSION', 'call', 'loop', 'route', 'setAbiCore', 'sites', 'sqlSummary', 'trace', 'wrap']);
 });
 
 test('sqlSummary names db spans like the Elastic agents', () => {

@@ -106,6 +106,9 @@ export class MockApmServer {
     this.port = (this.server.address() as AddressInfo).port;
   }
 
+  /** URLs of the central-config polls received (GET /config/v1/agents). */
+  configPolls: string[] = [];
+
   private handle(req: http.IncomingMessage, res: http.ServerResponse): void {
     req.on('error', () => {});
     res.on('error', () => {});
@@ -114,6 +117,15 @@ export class MockApmServer {
       req.resume();
       res.setHeader('content-type', 'application/json');
       res.end(this.infoBody);
+      return;
+    }
+    // Agents poll central configuration (on by default, as Elastic's): answered as APM Server does with
+    // nothing configured, and kept apart from the intake requests.
+    if (req.method === 'GET' && req.url?.startsWith('/config/v1/agents')) {
+      this.configPolls.push(req.url);
+      req.resume();
+      res.writeHead(200, { 'content-type': 'application/json', etag: '"-"', 'cache-control': 'max-age=30, must-revalidate' });
+      res.end('{}');
       return;
     }
     if (this.raw?.(req, res)) return;

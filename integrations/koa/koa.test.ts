@@ -1,4 +1,4 @@
-// The Koa fixture app (fixtures/apps/koa: koa 3 + @koa/router 15 from the fixture's own package.json
+// The Koa fixture app (integrations/koa/fixtures/app: koa 3 + @koa/router 15 from the fixture's own package.json
 // and lock file, installed here with npm ci) built with tspc + the transformer and with esbuild + the
 // bundler step (the Babel matcher), run against a test intake and a downstream HTTP server: the exact
 // transactions (names from the router's prefix, nested routers and named routes; status, result,
@@ -6,16 +6,16 @@
 // the app's error middleware or Koa's default error handling decided, culprit frames in the .ts source).
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { existsSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, lstatSync, readFileSync, rmSync, symlinkSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
 import { once } from 'node:events';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
-import { assertValidEvent, startIntake } from '../bundler/_intake.js';
-import { buildApp, ensureDist, linkSpanforge, root, startApp } from './_apps.js';
+import { assertValidEvent, startIntake } from '../../test/bundler/_intake.js';
+import { buildApp, ensureDist, startApp } from '../../test/transformer/_apps.js';
 
 type Ev = Record<string, any>;
-const appDir = join(root, 'fixtures', 'apps', 'koa');
+const appDir = join(__dirname, 'fixtures', 'app');
 let downstream: Server;
 let downPort = 0;
 const seen: Array<{ url: string; traceparent: string | undefined }> = [];
@@ -24,10 +24,16 @@ before(async () => {
   if (!existsSync(join(appDir, 'node_modules', 'koa', 'package.json')) || !existsSync(join(appDir, 'node_modules', '@koa', 'router', 'package.json'))) {
     const npm = process.platform === 'win32' ? 'npm.cmd' : 'npm';
     const r = spawnSync(npm, ['ci', '--ignore-scripts', '--no-audit', '--no-fund'], { cwd: appDir, encoding: 'utf8' });
-    if (r.status !== 0) throw new Error(`npm ci in fixtures/apps/koa failed (${r.status}):\n${r.stdout}\n${r.stderr}`);
+    if (r.status !== 0) throw new Error(`npm ci in integrations/koa/fixtures/app failed (${r.status}):\n${r.stdout}\n${r.stderr}`);
+  }
+  // node_modules/spanforge → the repository, as `npm install spanforge` would provide it (buildApp keeps an existing link).
+  const link = join(appDir, 'node_modules', 'spanforge');
+  try {
+    lstatSync(link);
+  } catch {
+    symlinkSync(join('..', '..', '..', '..', '..'), link);
   }
   ensureDist();
-  linkSpanforge(appDir);
   downstream = createServer((req, res) => {
     seen.push({ url: req.url ?? '', traceparent: req.headers.traceparent as string | undefined });
     res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify({ count: 3 }));
