@@ -3,7 +3,7 @@
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdirSync, readdirSync, statSync, symlinkSync, rmSync, lstatSync } from 'node:fs';
 import { once } from 'node:events';
-import { join } from 'node:path';
+import { join, relative } from 'node:path';
 import { Client } from 'pg';
 
 export const root = join(__dirname, '..', '..');
@@ -38,7 +38,8 @@ export function linkSpanforge(appDir: string): void {
   } catch {
     // absent
   }
-  symlinkSync(join('..', '..', '..', '..'), link);
+  // Relative to this checkout's root, whatever the app's depth (fixtures/apps/x, integrations/x/fixtures/app).
+  symlinkSync(relative(nm, root), link);
 }
 
 /** Builds a fixture app with tspc; returns tspc's stderr (the spanforge summary line). */
